@@ -1,0 +1,29 @@
+"""The secure defaults every pattern is built from, written once."""
+
+from .alarms import threshold_alarm
+from .assets import bundled_code, bundled_handler_dir
+from .function import DEFAULT_RUNTIME, SecureFunction
+from .nag import acknowledge, nag_ids
+from .powertools import POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION, powertools_layer, powertools_layer_arn
+from .queue import SecureQueue, dead_letter_alarm, standalone_dead_letter_queue
+from .table import SecureTable
+from .topic import SecureTopic
+
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "POWERTOOLS_LAYER_VERSION",
+    "POWERTOOLS_VERSION",
+    "SecureFunction",
+    "SecureQueue",
+    "SecureTable",
+    "SecureTopic",
+    "acknowledge",
+    "bundled_code",
+    "bundled_handler_dir",
+    "dead_letter_alarm",
+    "nag_ids",
+    "powertools_layer",
+    "powertools_layer_arn",
+    "standalone_dead_letter_queue",
+    "threshold_alarm",
+]

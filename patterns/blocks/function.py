@@ -1,0 +1,229 @@
+"""A Lambda function with the project's secure, observable defaults."""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .alarms import threshold_alarm
+from .nag import acknowledge
+from .powertools import powertools_layer
+from .queue import dead_letter_alarm, standalone_dead_letter_queue
+
+#: The newest Python runtime this CDK version knows (cdk-nag's AwsSolutions-L1 asks for it).
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
+_MAX_TIMEOUT = Duration.minutes(15)
+
+
+class SecureFunction(Construct):
+    """A Python Lambda function on arm64 with its own role, log group, tracing and alarms.
+
+    What it makes:
+      * ``function``: the ``lambda.Function`` (X-Ray active tracing, JSON logs, explicit
+        memory and timeout, Powertools from its public layer);
+      * ``role``: a dedicated role with no AWS-managed policies; it may write to its own log
+        group only, plus X-Ray (in a separate policy, ``tracing_policy``);
+      * ``log_group``: the function's log group with bounded retention;
+      * ``dead_letter_queue`` and ``dead_letter_alarm``: only when ``asynchronous=True``:
+        where failed asynchronous events go (an encrypted, SSL-only queue) and its alarm;
+      * ``errors_alarm`` and ``throttles_alarm`` (no actions; add your own).
+
+    Args:
+        code: the function's code. Use ``patterns.bundled_code(name)`` for a bundled handler.
+        handler: ``module.function`` inside the code. Default ``"app.handler"``.
+        environment: environment variables, the only configuration the function receives.
+        memory_size: MiB, 128..10240. Default 256.
+        timeout: at most 15 minutes. Default 10 seconds.
+        runtime: a Python runtime. Default: the newest Python runtime (``DEFAULT_RUNTIME``).
+        architecture: default ARM_64 (cheaper per GB-second).
+        log_retention: how long logs are kept. Default one month.
+        log_removal_policy: what happens to the log group on stack deletion. Default DESTROY.
+        application_log_level: ``TRACE``..``FATAL``. Default ``INFO``.
+        reserved_concurrent_executions: cap on concurrency. Default none (account pool).
+        description: shown in the console.
+        service_name: ``POWERTOOLS_SERVICE_NAME``. Default: the construct id.
+        powertools: attach the Powertools layer. Default True.
+        powertools_layer_version: a layer to use instead of the public Powertools layer
+            (e.g. for aws-cn or GovCloud). Default: the public layer for the stack's region.
+        asynchronous: the function is invoked asynchronously (SNS, EventBridge, S3, ``Event``
+            invocations); failed events then go to ``dead_letter_queue``. Leave False for
+            synchronous callers (API Gateway, SQS/stream event source mappings), which get
+            the error themselves. Default False.
+        dead_letter_queue: an existing queue for failed asynchronous events (implies
+            ``asynchronous``). Default: a new ``SecureQueue`` dead-letter queue when asynchronous.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        code: lambda_.Code,
+        handler: str = "app.handler",
+        environment: Optional[Mapping[str, str]] = None,
+        memory_size: int = 256,
+        timeout: Duration = Duration.seconds(10),
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        application_log_level: str = "INFO",
+        reserved_concurrent_executions: Optional[int] = None,
+        description: Optional[str] = None,
+        service_name: Optional[str] = None,
+        powertools: bool = True,
+        powertools_layer_version: Optional[lambda_.ILayerVersion] = None,
+        asynchronous: bool = False,
+        dead_letter_queue: Optional[sqs.IQueue] = None,
+    ) -> None:
+        super().__init__(scope, id)
+        _validate(
+            handler=handler,
+            memory_size=memory_size,
+            timeout=timeout,
+            runtime=runtime,
+            application_log_level=application_log_level,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            environment=environment or {},
+        )
+        asynchronous = asynchronous or dead_letter_queue is not None
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=log_retention, removal_policy=log_removal_policy
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {self.node.path}",
+        )
+        self.log_group.grant_write(self.role)
+
+        self.dead_letter_queue: Optional[sqs.IQueue] = None
+        self.dead_letter_alarm = None
+        if asynchronous:
+            self.dead_letter_queue = dead_letter_queue or standalone_dead_letter_queue(self, "DeadLetterQueue")
+            self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
+
+        env = dict(environment or {})
+        layers: list[lambda_.ILayerVersion] = []
+        if powertools:
+            env.setdefault("POWERTOOLS_SERVICE_NAME", service_name or id)
+            layers.append(
+                powertools_layer_version
+                or powertools_layer(self, "PowertoolsLayer", runtime, architecture)
+            )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            code=code,
+            handler=handler,
+            runtime=runtime,
+            architecture=architecture,
+            memory_size=memory_size,
+            timeout=timeout,
+            role=self.role,
+            environment=env,
+            layers=layers,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel(application_log_level),
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            description=description,
+            dead_letter_queue=self.dead_letter_queue,
+        )
+        self.tracing_policy = self._enable_tracing()
+
+        if not asynchronous:
+            acknowledge(
+                self.function,
+                "Serverless-LambdaDLQ",
+                "Invoked synchronously: the caller (API Gateway, an event source mapping or an SDK "
+                "RequestResponse call) receives the error itself, so an asynchronous-invocation DLQ "
+                "would never receive an event.",
+            )
+
+        self.errors_alarm = threshold_alarm(
+            self,
+            "ErrorsAlarm",
+            self.function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+            threshold=1,
+            description=f"{self.node.path}: the function returned errors",
+        )
+        self.throttles_alarm = threshold_alarm(
+            self,
+            "ThrottlesAlarm",
+            self.function.metric_throttles(period=Duration.minutes(1), statistic="Sum"),
+            threshold=1,
+            description=f"{self.node.path}: invocations were throttled",
+        )
+
+    @property
+    def alarms(self) -> list:
+        """Every alarm this construct made."""
+        return [a for a in (self.errors_alarm, self.throttles_alarm, self.dead_letter_alarm) if a is not None]
+
+    def _enable_tracing(self) -> iam.Policy:
+        # Active tracing is set on the L1 so the X-Ray statement lands in a policy of its own:
+        # its wildcard acknowledgement then cannot hide a wildcard in the role's other grants.
+        cfn_function = self.function.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        policy = iam.Policy(
+            self,
+            "TracingPolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    resources=["*"],
+                )
+            ],
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5",
+            "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+            findings=["Resource::*"],
+        )
+        self.function.node.add_dependency(policy)
+        return policy
+
+
+_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+_RESERVED_ENV = ("AWS_", "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ")
+
+
+def _validate(
+    *,
+    handler: str,
+    memory_size: int,
+    timeout: Duration,
+    runtime: lambda_.Runtime,
+    application_log_level: str,
+    reserved_concurrent_executions: Optional[int],
+    environment: Mapping[str, str],
+) -> None:
+    module, _, attr = handler.rpartition(".")
+    if not module or not attr:
+        raise ValueError(f"handler must look like 'module.function', got {handler!r}")
+    if not 128 <= memory_size <= 10240:
+        raise ValueError(f"memory_size must be between 128 and 10240 MiB, got {memory_size}")
+    if timeout.to_seconds() < 1 or timeout.to_seconds() > _MAX_TIMEOUT.to_seconds():
+        raise ValueError(f"timeout must be between 1 second and 15 minutes, got {timeout.to_seconds()} s")
+    if runtime.family != lambda_.RuntimeFamily.PYTHON:
+        raise ValueError(f"SecureFunction builds Python functions; runtime {runtime.name} is not Python")
+    if application_log_level not in _LOG_LEVELS:
+        raise ValueError(f"application_log_level must be one of {', '.join(_LOG_LEVELS)}, got {application_log_level!r}")
+    if reserved_concurrent_executions is not None and reserved_concurrent_executions < 1:
+        raise ValueError(
+            f"reserved_concurrent_executions must be at least 1 (0 would stop the function), got {reserved_concurrent_executions}"
+        )
+    for name in environment:
+        if not name or name.startswith(_RESERVED_ENV):
+            raise ValueError(f"environment variable {name!r} is reserved by Lambda")

