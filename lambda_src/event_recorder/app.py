@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+# An all-failed batch is reported record by record, like any other, instead of raising.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
 
 
