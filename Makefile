@@ -32,7 +32,7 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	touch $@
 
 synth: install
-	$(CDK) synth --all --quiet
+	$(CDK) synth --quiet
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
