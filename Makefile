@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth test snapshot-update deploy destroy diff lock clean distclean
+.PHONY: install synth test snapshot-update bootstrap deploy destroy diff lock clean distclean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -42,6 +42,9 @@ snapshot-update: install
 
 diff: install
 	$(CDK) diff --all
+
+bootstrap: install
+	$(CDK) bootstrap
 
 deploy: install
 	$(CDK) deploy --all --require-approval broadening

@@ -1,5 +1,13 @@
-"""serverless-patterns: secure-by-default AWS CDK constructs for serverless applications."""
+"""serverless-patterns: secure-by-default AWS CDK constructs for serverless applications.
 
+Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``.
+Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
+``SecureTopic``; ``acknowledge`` records a cdk-nag acknowledgement with its reason;
+``bundled_code`` gives the code of a handler shipped with the library.
+"""
+
+from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ApiLambdaTable
+from .fanout_queue import FanoutQueue, FanoutSubscriber
 from .blocks import (
     SecureFunction,
     SecureQueue,
@@ -10,6 +18,10 @@ from .blocks import (
 )
 
 __all__ = [
+    "ITEMS_HANDLER_ACTIONS",
+    "ApiLambdaTable",
+    "FanoutQueue",
+    "FanoutSubscriber",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

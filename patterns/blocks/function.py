@@ -196,7 +196,29 @@ class SecureFunction(Construct):
 
 
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-_RESERVED_ENV = ("AWS_", "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ")
+# Lambda's reserved environment variables (AWS_LAMBDA_EXEC_WRAPPER and the like stay settable).
+_RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
 
 
 def _validate(
@@ -225,5 +247,5 @@ def _validate(
             f"reserved_concurrent_executions must be at least 1 (0 would stop the function), got {reserved_concurrent_executions}"
         )
     for name in environment:
-        if not name or name.startswith(_RESERVED_ENV):
+        if not name or name in _RESERVED_ENV:
             raise ValueError(f"environment variable {name!r} is reserved by Lambda")

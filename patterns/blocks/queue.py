@@ -28,13 +28,15 @@ class SecureQueue(Construct):
 
     Args:
         visibility_timeout: how long a received message stays hidden. For a Lambda consumer
-            use at least 6x the function timeout (``add_consumer`` checks). Default 30 seconds.
+            use at least 6x the function timeout (``add_consumer`` checks). Default 60 seconds,
+            which fits a ``SecureFunction`` with its default 10-second timeout.
         max_receive_count: receives before a message moves to the DLQ (>= 1). Default 5.
         retention_period: how long the working queue keeps a message (60 s..14 days). Default 4 days.
         encryption_key: a customer-managed KMS key for both queues. Default: SQS-managed SSE.
         fifo: make both queues FIFO. Default False.
         content_based_deduplication: FIFO only. Default False.
-        max_message_age: threshold of ``message_age_alarm``. Default 15 minutes.
+        max_message_age: threshold of ``message_age_alarm``, below ``retention_period``.
+            Default 15 minutes.
         removal_policy: for both queues. Default DESTROY (messages are transient).
     """
 
@@ -43,7 +45,7 @@ class SecureQueue(Construct):
         scope: Construct,
         id: str,
         *,
-        visibility_timeout: Duration = Duration.seconds(30),
+        visibility_timeout: Duration = Duration.seconds(60),
         max_receive_count: int = 5,
         retention_period: Duration = Duration.days(4),
         encryption_key: Optional[kms.IKey] = None,
@@ -61,6 +63,8 @@ class SecureQueue(Construct):
             raise ValueError("retention_period must be between 60 seconds and 14 days")
         if content_based_deduplication and not fifo:
             raise ValueError("content_based_deduplication needs fifo=True")
+        if max_message_age.to_seconds() >= retention_period.to_seconds():
+            raise ValueError("max_message_age must be shorter than retention_period, or its alarm could never fire")
 
         common = dict(
             enforce_ssl=True,
@@ -80,6 +84,7 @@ class SecureQueue(Construct):
             **common,
         )
         self.visibility_timeout = visibility_timeout
+        self.fifo = fifo
         self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
         self.message_age_alarm = threshold_alarm(
             self,
@@ -140,7 +145,9 @@ class SecureQueue(Construct):
             raise ValueError("a batch_size over 10 needs a max_batching_window")
         if max_concurrency is not None and not 2 <= max_concurrency <= 1000:
             raise ValueError(f"max_concurrency must be between 2 and 1000, got {max_concurrency}")
-        timeout = getattr(function, "timeout", None)
+        if self.fifo and (batch_size > 10 or max_batching_window is not None):
+            raise ValueError("a FIFO queue's consumer takes batches of at most 10 and no max_batching_window")
+        timeout = function_timeout(function)
         if timeout is not None and (
             self.visibility_timeout.to_seconds() < VISIBILITY_TO_FUNCTION_TIMEOUT * timeout.to_seconds()
         ):
@@ -166,6 +173,15 @@ class SecureQueue(Construct):
             "moves to the queue's dead-letter queue through its redrive policy.",
         )
         return mapping
+
+
+def function_timeout(function: lambda_.IFunction) -> Optional[Duration]:
+    """The timeout of ``function``, of an alias's or version's function, or None if unknown (imported)."""
+    if isinstance(function, lambda_.Alias):
+        function = function.version
+    if isinstance(function, lambda_.Version):
+        function = function.lambda_
+    return getattr(function, "timeout", None)
 
 
 def standalone_dead_letter_queue(scope: Construct, id: str, *, encryption_key: Optional[kms.IKey] = None) -> sqs.Queue:
@@ -203,6 +219,8 @@ def _encryption(key: Optional[kms.IKey]) -> dict:
 
 
 def _acknowledge_is_dead_letter_queue(queue: sqs.Queue) -> None:
-    reason = "This queue is itself a dead-letter queue, the last stop for failed messages; it has no DLQ of its own."
-    acknowledge(queue, "AwsSolutions-SQS3", reason)
-    acknowledge(queue, "Serverless-SQSRedrivePolicy", reason)
+    acknowledge(
+        queue,
+        "Serverless-SQSRedrivePolicy",
+        "This queue is itself a dead-letter queue, the last stop for failed messages; it has no DLQ of its own.",
+    )

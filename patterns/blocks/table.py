@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Optional, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, aws_dynamodb as dynamodb, aws_kms as kms
@@ -106,12 +107,11 @@ class SecureTable(Construct):
         return [self.throttles_alarm, self.system_errors_alarm]
 
 
+_INDEX_FIELDS = tuple(
+    name for name in inspect.signature(dynamodb.GlobalSecondaryIndexProps.__init__).parameters if name != "self"
+)
+
+
 def _index_kwargs(index: dynamodb.GlobalSecondaryIndexProps) -> dict:
-    names = (
-        "index_name",
-        "partition_key",
-        "sort_key",
-        "projection_type",
-        "non_key_attributes",
-    )
-    return {name: getattr(index, name) for name in names if getattr(index, name) is not None}
+    """Every field the caller set on ``index``, whatever this CDK version supports."""
+    return {name: getattr(index, name) for name in _INDEX_FIELDS if getattr(index, name, None) is not None}

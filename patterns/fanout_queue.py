@@ -1,0 +1,317 @@
+"""SNS -> SQS (+DLQ) -> Lambda: one event published once, processed by every subscriber, nothing lost."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Optional
+
+from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns, aws_sqs as sqs
+from constructs import Construct
+
+from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, bundled_code, threshold_alarm
+from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
+
+#: DynamoDB actions the bundled consumer calls on its subscriber's table.
+CONSUMER_TABLE_ACTIONS = ("dynamodb:PutItem",)
+#: DynamoDB actions Powertools' idempotency layer calls on the idempotency table.
+IDEMPOTENCY_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+_RESTRICT_SNS_KEY_USE = "@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption"
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+
+
+class FanoutSubscriber(Construct):
+    """One subscriber of a ``FanoutQueue``: its queue, DLQ, subscription and consumer.
+
+    Attributes:
+        name: the subscriber's name.
+        queue / dead_letter_queue: the subscriber's queue and the DLQ that receives messages
+            the consumer keeps failing and messages SNS could not deliver.
+        secure_queue: the ``SecureQueue`` building block.
+        subscription: the SNS subscription (raw delivery and filter policy as asked).
+        function: the consumer (yours if you passed ``function=``).
+        secure_function: the ``SecureFunction`` when this construct made the consumer.
+        event_source_mapping: SQS -> function, ``ReportBatchItemFailures`` on.
+        table: where the bundled consumer records processed messages (None with your own code).
+        dead_letter_alarm, message_age_alarm, errors_alarm, and ``alarms``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic,
+        encryption_key: Optional[kms.IKey],
+        fifo: bool,
+        content_based_deduplication: bool,
+        idempotency_table: Optional[dynamodb.ITable],
+        function: Optional[lambda_.IFunction] = None,
+        code: Optional[lambda_.Code] = None,
+        handler: Optional[str] = None,
+        environment: Optional[Mapping[str, str]] = None,
+        timeout: Optional[Duration] = None,
+        memory_size: Optional[int] = None,
+        filter_policy: Optional[Mapping[str, sns.SubscriptionFilter]] = None,
+        filter_policy_with_message_body: Optional[Mapping[str, sns.FilterOrPolicy]] = None,
+        raw_message_delivery: bool = True,
+        max_receive_count: int = 5,
+        visibility_timeout: Optional[Duration] = None,
+        batch_size: int = 10,
+        max_batching_window: Optional[Duration] = None,
+        max_concurrency: Optional[int] = None,
+        idempotency_key_field: Optional[str] = None,
+        idempotency_ttl: Duration = Duration.hours(1),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        self.name = id
+        consumer_timeout = timeout or (function_timeout(function) if function else None) or Duration.seconds(30)
+        self.secure_queue = SecureQueue(
+            self,
+            "Inbox",
+            visibility_timeout=visibility_timeout
+            or Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TO_FUNCTION_TIMEOUT),
+            max_receive_count=max_receive_count,
+            encryption_key=encryption_key,
+            fifo=fifo,
+            content_based_deduplication=content_based_deduplication,
+        )
+        self.queue: sqs.Queue = self.secure_queue.queue
+        self.dead_letter_queue: sqs.Queue = self.secure_queue.dead_letter_queue
+        self.subscription = self.secure_queue.subscribe(
+            topic,
+            raw_message_delivery=raw_message_delivery,
+            filter_policy=filter_policy,
+            filter_policy_with_message_body=filter_policy_with_message_body,
+        )
+
+        self.table: Optional[dynamodb.ITable] = None
+        self.secure_function: Optional[SecureFunction] = None
+        if function is None:
+            env = dict(environment or {})
+            if code is None:
+                self.table = SecureTable(self, "Processed", removal_policy=removal_policy).table
+                env["TABLE_NAME"] = self.table.table_name
+            if idempotency_table is not None:
+                env["IDEMPOTENCY_TABLE_NAME"] = idempotency_table.table_name
+                env["IDEMPOTENCY_TTL_SECONDS"] = str(int(idempotency_ttl.to_seconds()))
+                if idempotency_key_field:
+                    env["IDEMPOTENCY_KEY_FIELD"] = idempotency_key_field
+            self.secure_function = SecureFunction(
+                self,
+                "Consumer",
+                code=code or bundled_code("fanout_consumer"),
+                handler=handler or "app.handler",
+                timeout=consumer_timeout,
+                memory_size=memory_size or 256,
+                environment=env,
+                service_name=id,
+            )
+            function = self.secure_function.function
+            if self.table is not None:
+                self.table.grant(function, *CONSUMER_TABLE_ACTIONS)
+            if idempotency_table is not None:
+                idempotency_table.grant(function, *IDEMPOTENCY_TABLE_ACTIONS)
+        self.function = function
+        self.event_source_mapping = self.secure_queue.add_consumer(
+            function, batch_size=batch_size, max_batching_window=max_batching_window, max_concurrency=max_concurrency
+        )
+
+        self.dead_letter_alarm = self.secure_queue.dead_letter_alarm
+        self.message_age_alarm = self.secure_queue.message_age_alarm
+        self.errors_alarm = (
+            self.secure_function.errors_alarm
+            if self.secure_function is not None
+            else threshold_alarm(
+                self,
+                "ErrorsAlarm",
+                function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+                threshold=1,
+                description=f"{self.node.path}: the consumer returned errors",
+            )
+        )
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """Every alarm of this subscriber."""
+        return [self.dead_letter_alarm, self.message_age_alarm, self.errors_alarm]
+
+
+class FanoutQueue(Construct):
+    """A topic whose every message reaches each subscriber's own queue and consumer.
+
+    With no props it makes the topic; add subscribers with ``add_subscriber(name, ...)`` or the
+    ``subscribers`` prop (a mapping of name to the same keyword arguments).
+
+    Attributes:
+        topic: the topic (yours if you passed ``topic=``). Publishers need ``topic.grant_publish``.
+        key: the topic's customer-managed KMS key (rotation on); None when you pass ``topic``.
+        queue_key: the customer-managed KMS key (rotation on) of every subscriber's queue and
+            DLQ. Its policy lets SNS use it for this topic only; consumers get ``kms:Decrypt``.
+        secure_topic: the ``SecureTopic`` building block when this construct made the topic.
+        idempotency_table: the table (TTL ``expiration``) the bundled consumers remember
+            processed messages in; made with the first subscriber that runs bundled or own code.
+        subscribers: the ``FanoutSubscriber``s by name.
+
+    Args:
+        topic: an existing topic. Then ``fifo``, ``content_based_deduplication`` and
+            ``encryption_key`` must not be given.
+        encryption_key: the topic's KMS key. Default: a new key.
+        queue_encryption_key: the queues' KMS key. Default: a new key. (The topic's key cannot
+            double as the queues' key: its policy would have to name the topic that names it.)
+        fifo: FIFO topic and FIFO queues (ordering per message group). Default False.
+        content_based_deduplication: FIFO only. Default False.
+        removal_policy: of the tables this construct makes. Default RETAIN.
+        subscribers: ``{name: {add_subscriber keyword arguments}}``.
+
+    ``add_subscriber`` keyword arguments:
+        function: an existing consumer ``IFunction``; or ``code``/``handler`` for your own code,
+            or nothing for the bundled consumer (``lambda_src/fanout_consumer``), which records
+            each message once in the subscriber's ``table``.
+        environment, timeout (default 30 s), memory_size (default 256): for a consumer made here.
+        filter_policy / filter_policy_with_message_body: SNS filter (attributes / body).
+        raw_message_delivery: default True (the queue receives the message itself, no envelope).
+        max_receive_count: receives before the DLQ. Default 5.
+        visibility_timeout: default 6x the consumer's timeout (and never less).
+        batch_size (default 10), max_batching_window, max_concurrency: the event source mapping.
+        idempotency_key_field: a top-level field of the message body used as the idempotency
+            key (a business key). Default: the SQS message id.
+        idempotency_ttl: how long a processed key is remembered. Default one hour.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: Optional[sns.ITopic] = None,
+        encryption_key: Optional[kms.IKey] = None,
+        queue_encryption_key: Optional[kms.IKey] = None,
+        fifo: Optional[bool] = None,
+        content_based_deduplication: Optional[bool] = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        subscribers: Optional[Mapping[str, Mapping]] = None,
+    ) -> None:
+        super().__init__(scope, id)
+        # SNS may use the queue key for this topic only, whatever the app's feature flags say.
+        self.node.set_context(_RESTRICT_SNS_KEY_USE, True)
+        if topic is not None and (fifo is not None or content_based_deduplication is not None or encryption_key):
+            raise ValueError(
+                "topic= was given, so fifo, content_based_deduplication and encryption_key cannot be: "
+                "they describe a new topic"
+            )
+        if content_based_deduplication and not fifo:
+            raise ValueError("content_based_deduplication needs fifo=True")
+        self.secure_topic: Optional[SecureTopic] = None
+        if topic is None:
+            self.secure_topic = SecureTopic(
+                self,
+                "Events",
+                encryption_key=encryption_key,
+                fifo=bool(fifo),
+                content_based_deduplication=bool(content_based_deduplication),
+            )
+            topic = self.secure_topic.topic
+            self._fifo = bool(fifo)
+        else:
+            self._fifo = bool(getattr(topic, "fifo", False))
+        self.topic = topic
+        self.key: Optional[kms.IKey] = self.secure_topic.key if self.secure_topic else None
+        self.queue_key = queue_encryption_key or kms.Key(
+            self,
+            "QueueKey",
+            enable_key_rotation=True,
+            description=f"Encrypts the subscriber queues of {self.node.path}",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self._content_based_deduplication = bool(content_based_deduplication)
+        self._removal_policy = removal_policy
+        self.idempotency_table: Optional[dynamodb.ITable] = None
+        self.subscribers: dict[str, FanoutSubscriber] = {}
+        for name, options in (subscribers or {}).items():
+            self.add_subscriber(name, **options)
+
+    def add_subscriber(
+        self,
+        name: str,
+        *,
+        function: Optional[lambda_.IFunction] = None,
+        code: Optional[lambda_.Code] = None,
+        handler: Optional[str] = None,
+        environment: Optional[Mapping[str, str]] = None,
+        timeout: Optional[Duration] = None,
+        memory_size: Optional[int] = None,
+        filter_policy: Optional[Mapping[str, sns.SubscriptionFilter]] = None,
+        filter_policy_with_message_body: Optional[Mapping[str, sns.FilterOrPolicy]] = None,
+        raw_message_delivery: bool = True,
+        max_receive_count: int = 5,
+        visibility_timeout: Optional[Duration] = None,
+        batch_size: int = 10,
+        max_batching_window: Optional[Duration] = None,
+        max_concurrency: Optional[int] = None,
+        idempotency_key_field: Optional[str] = None,
+        idempotency_ttl: Duration = Duration.hours(1),
+    ) -> FanoutSubscriber:
+        """Give ``name`` its own queue, DLQ, subscription and consumer; return the subscriber."""
+        if not _NAME.match(name):
+            raise ValueError(f"subscriber name must be 1-64 letters and digits starting with a letter, got {name!r}")
+        if name in self.subscribers:
+            raise ValueError(f"subscriber {name!r} already exists on {self.node.path}")
+        if function is not None:
+            given = [k for k, v in (("code", code), ("handler", handler), ("environment", environment),
+                                    ("timeout", timeout), ("memory_size", memory_size),
+                                    ("idempotency_key_field", idempotency_key_field)) if v is not None]
+            if given:
+                raise ValueError(f"function= was given, so {', '.join(given)} cannot be: they configure a new consumer")
+        if handler is not None and code is None:
+            raise ValueError("handler= needs code=: the bundled consumer's entry point is fixed")
+        if idempotency_key_field is not None and not idempotency_key_field.strip():
+            raise ValueError("idempotency_key_field must be a non-empty field name")
+        if idempotency_ttl.to_seconds() < 60:
+            raise ValueError("idempotency_ttl must be at least one minute")
+        consumer_timeout = timeout or (function_timeout(function) if function else None)
+        if visibility_timeout is not None and consumer_timeout is not None and (
+            visibility_timeout.to_seconds() < VISIBILITY_TO_FUNCTION_TIMEOUT * consumer_timeout.to_seconds()
+        ):
+            raise ValueError(
+                f"visibility_timeout must be at least {VISIBILITY_TO_FUNCTION_TIMEOUT}x the consumer's timeout"
+            )
+        if function is None and self.idempotency_table is None:
+            self.idempotency_table = SecureTable(
+                self, "Idempotency", time_to_live_attribute="expiration", removal_policy=self._removal_policy
+            ).table
+        subscriber = FanoutSubscriber(
+            self,
+            name,
+            topic=self.topic,
+            encryption_key=self.queue_key,
+            fifo=self._fifo,
+            content_based_deduplication=self._content_based_deduplication,
+            idempotency_table=self.idempotency_table if function is None else None,
+            function=function,
+            code=code,
+            handler=handler,
+            environment=environment,
+            timeout=timeout,
+            memory_size=memory_size,
+            filter_policy=filter_policy,
+            filter_policy_with_message_body=filter_policy_with_message_body,
+            raw_message_delivery=raw_message_delivery,
+            max_receive_count=max_receive_count,
+            visibility_timeout=visibility_timeout,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            max_concurrency=max_concurrency,
+            idempotency_key_field=idempotency_key_field,
+            idempotency_ttl=idempotency_ttl,
+            removal_policy=self._removal_policy,
+        )
+        self.subscribers[name] = subscriber
+        return subscriber
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """Every alarm of the topic and its subscribers."""
+        topic_alarms = self.secure_topic.alarms if self.secure_topic is not None else []
+        return topic_alarms + [alarm for sub in self.subscribers.values() for alarm in sub.alarms]

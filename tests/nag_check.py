@@ -1,0 +1,33 @@
+"""Run the cdk-nag packs on an app in a test and return what they found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+
+def nag_app(outdir: Path) -> App:
+    """An app with both nag packs registered, synthesizing into ``outdir``."""
+    app = App(outdir=str(outdir))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    return app
+
+
+def nag_findings(app: App) -> dict[str, list[tuple[str, str]]]:
+    """Synthesize ``app``; return ``{"violations": [...], "acknowledged": [...]}`` as (rule, path) pairs."""
+    try:
+        app.synth()
+    except RuntimeError as failure:
+        if "ValidationFailed" not in str(failure):
+            raise
+    report = json.loads((Path(app.outdir) / "validation-report.json").read_text())
+    found: dict[str, list[tuple[str, str]]] = {"violations": [], "acknowledged": []}
+    for plugin in report["pluginReports"]:
+        for key, label in (("violations", "violations"), ("suppressedViolations", "acknowledged")):
+            for violation in plugin.get(key, []):
+                for construct in violation["violatingConstructs"]:
+                    found[label].append((violation["ruleName"], construct["constructPath"]))
+    return found
