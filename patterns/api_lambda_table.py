@@ -26,7 +26,9 @@ _TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Gene
 _ITEM_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 _NAME = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=200)
 _DESCRIPTION = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=2000)
-_QUANTITY = apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=0)
+# The largest integer every JSON client represents exactly; the handler enforces the same bound.
+_MAX_INTEGER = 2**53 - 1
+_QUANTITY = apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=0, maximum=_MAX_INTEGER)
 CREATE_ITEM_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="CreateItem",
@@ -48,7 +50,7 @@ REPLACE_ITEM_SCHEMA = apigw.JsonSchema(
         "name": _NAME,
         "description": _DESCRIPTION,
         "quantity": _QUANTITY,
-        "version": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
+        "version": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=_MAX_INTEGER),
     },
     required=["name", "version"],
     additional_properties=False,

@@ -7,8 +7,10 @@ from aws_cdk import App, Duration, RemovalPolicy, Stack, aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
+from handler_loader import load_handler
 from nag_check import nag_app, nag_findings
 from patterns import ITEMS_HANDLER_ACTIONS, ApiLambdaTable, SecureFunction
+from patterns.api_lambda_table import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 
@@ -413,3 +415,14 @@ def test_function_together_with_new_function_props_is_refused():
     fn = SecureFunction(stack, "Fn", code=INLINE, handler="index.handler")
     with pytest.raises(ValueError, match="function= was given, so code, memory_size"):
         ApiLambdaTable(stack, "Items", function=fn.function, code=INLINE, memory_size=512)
+
+
+def test_request_models_accept_the_fields_the_bundled_handler_accepts(monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", "items")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    handler = load_handler("items_api")
+    assert set(CREATE_ITEM_SCHEMA.properties) == set(handler.CREATE_FIELDS)
+    assert set(REPLACE_ITEM_SCHEMA.properties) == set(handler.REPLACE_FIELDS)
+    assert CREATE_ITEM_SCHEMA.properties["quantity"].maximum == handler.MAX_INTEGER
+    assert REPLACE_ITEM_SCHEMA.properties["version"].maximum == handler.MAX_INTEGER
+    assert CREATE_ITEM_SCHEMA.properties["id"].pattern == f"^{handler.ID_PATTERN.pattern}$"
