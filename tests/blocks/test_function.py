@@ -10,7 +10,7 @@ from aws_cdk import App, Duration, Environment, Stack, aws_lambda as lambda_, aw
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 
-from patterns.blocks import POWERTOOLS_LAYER_VERSION, SecureFunction
+from patterns.blocks import POWERTOOLS_VERSION, SecureFunction
 
 # Inline code is fine for construct tests: CDK accepts it for Python runtimes and names the file index.py.
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return None\n")
@@ -130,51 +130,21 @@ def test_application_log_level_can_be_chosen():
 # --- Powertools -----------------------------------------------------------------------------
 
 
-def test_powertools_layer_is_the_arm64_python314_layer_of_the_stack_region():
-    stack = Stack(App(), "Test", env=Environment(account="123456789012", region="eu-west-1"))
-    make(stack)
-    Template.from_stack(stack).has_resource_properties(
+def test_powertools_layer_is_the_pinned_arm64_python314_release_resolved_in_the_deploy_region(default):
+    default.template.has_resource_properties(
         "AWS::Lambda::Function",
-        {
-            "Layers": [
-                "arn:aws:lambda:eu-west-1:017000801446:layer:"
-                f"AWSLambdaPowertoolsPythonV3-python314-arm64:{POWERTOOLS_LAYER_VERSION}"
-            ]
-        },
+        {"Layers": [f"{{{{resolve:ssm:/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}}}}}"]},
     )
 
 
 def test_powertools_layer_follows_an_x86_64_architecture():
-    stack = Stack(App(), "Test", env=Environment(account="123456789012", region="us-east-2"))
+    stack = new_stack()
     make(stack, architecture=lambda_.Architecture.X86_64)
     Template.from_stack(stack).has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Architectures": ["x86_64"],
-            "Layers": [
-                "arn:aws:lambda:us-east-2:017000801446:layer:"
-                f"AWSLambdaPowertoolsPythonV3-python314-x86_64:{POWERTOOLS_LAYER_VERSION}"
-            ],
-        },
-    )
-
-
-def test_powertools_layer_of_a_region_agnostic_stack_uses_the_deploy_region(default):
-    default.template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Layers": [
-                {
-                    "Fn::Join": [
-                        "",
-                        [
-                            "arn:aws:lambda:",
-                            {"Ref": "AWS::Region"},
-                            Match.string_like_regexp(r":layer:AWSLambdaPowertoolsPythonV3-python314-arm64:\d+$"),
-                        ],
-                    ]
-                }
-            ]
+            "Layers": [f"{{{{resolve:ssm:/aws/service/powertools/python/x86_64/python3.14/{POWERTOOLS_VERSION}}}}}"],
         },
     )
 

@@ -11,12 +11,12 @@ from aws_cdk.assertions import Template
 
 import patterns.blocks.assets as assets
 from patterns.blocks import (
-    POWERTOOLS_LAYER_VERSION,
     POWERTOOLS_VERSION,
     SecureFunction,
     bundled_code,
     bundled_handler_dir,
     powertools_layer_arn,
+    powertools_layer_parameter,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,39 +33,30 @@ def regional_stack() -> Stack:
 # --- Powertools -----------------------------------------------------------------------------
 
 
-def test_layer_arn_names_the_public_arm64_python314_layer_in_the_stack_region():
-    arn = powertools_layer_arn(regional_stack(), lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
-    assert arn == (
-        "arn:aws:lambda:eu-central-1:017000801446:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python314-arm64:{POWERTOOLS_LAYER_VERSION}"
+def test_layer_is_resolved_from_the_pinned_releases_public_ssm_parameter():
+    assert powertools_layer_parameter(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64) == (
+        f"/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}"
+    )
+    arn = powertools_layer_arn(lambda_.Runtime.PYTHON_3_14, lambda_.Architecture.ARM_64)
+    assert new_stack().resolve(arn) == (
+        f"{{{{resolve:ssm:/aws/service/powertools/python/arm64/python3.14/{POWERTOOLS_VERSION}}}}}"
     )
 
 
-def test_layer_arn_follows_runtime_and_architecture():
-    arn = powertools_layer_arn(regional_stack(), lambda_.Runtime.PYTHON_3_12, lambda_.Architecture.X86_64)
-    assert ":layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:" in arn
+def test_layer_parameter_follows_runtime_and_architecture():
+    parameter = powertools_layer_parameter(lambda_.Runtime.PYTHON_3_12, lambda_.Architecture.X86_64)
+    assert parameter.startswith("/aws/service/powertools/python/x86_64/python3.12/")
 
 
-def test_layer_arn_refuses_a_non_python_runtime():
+def test_layer_refuses_a_non_python_runtime():
     with pytest.raises(ValueError, match="needs a Python runtime, got nodejs22.x"):
-        powertools_layer_arn(new_stack(), lambda_.Runtime.NODEJS_22_X, lambda_.Architecture.ARM_64)
+        powertools_layer_parameter(lambda_.Runtime.NODEJS_22_X, lambda_.Architecture.ARM_64)
 
 
 def test_layer_carries_the_powertools_version_the_tests_pin():
     requirements = (ROOT / "requirements-dev.txt").read_text()
     pins = re.findall(r"^aws-lambda-powertools(?:\[[^\]]*\])?==(\S+)", requirements, flags=re.MULTILINE)
     assert pins == [POWERTOOLS_VERSION]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "powertools.POWERTOOLS_LAYER_VERSION is 0, a placeholder: Lambda layer versions start at 1, "
-        "so every SecureFunction references a layer version that does not exist and fails to deploy"
-    ),
-)
-def test_layer_version_is_a_published_version_number():
-    assert POWERTOOLS_LAYER_VERSION >= 1
 
 
 # --- bundled handlers -----------------------------------------------------------------------
