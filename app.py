@@ -16,6 +16,8 @@ FEATURE_FLAGS = {
     "@aws-cdk/aws-iam:minimizePolicies": True,
     "@aws-cdk/core:enablePartitionLiterals": True,
     "@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption": True,
+    # CloudFormation's own template checks (e.g. circular dependencies) fail the synth too.
+    "@aws-cdk/core:validateAgainstDefaultRules": True,
 }
 
 

@@ -176,9 +176,7 @@ class ApiLambdaTable(Construct):
                 timeout=timeout or Duration.seconds(10),
                 environment={
                     **(environment or {}),
-                    "TABLE_NAME": table.table_name,
-                    "PARTITION_KEY": key_name,
-                    "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                    **items_handler_environment(table, partition_key=key_name, metrics_namespace=metrics_namespace),
                 },
                 service_name=id,
             )
@@ -380,6 +378,20 @@ class ApiLambdaTable(Construct):
 
 
 _DEFAULT_KEY = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
+
+
+def items_handler_environment(
+    table: dynamodb.ITable, *, partition_key: Optional[str] = None, metrics_namespace: str = "ItemsApi"
+) -> dict[str, str]:
+    """The environment the bundled items handler needs, for a function you make yourself.
+
+    E.g. a ``CanaryFunction`` running the items handler that ``ApiLambdaTable(function=...)`` fronts.
+    """
+    return {
+        "TABLE_NAME": table.table_name,
+        "PARTITION_KEY": partition_key or _key_of(table).name,
+        "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+    }
 
 
 def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:

@@ -2,13 +2,17 @@
 
 from .api_lambda_table_demo import ApiLambdaTableDemo
 from .building_blocks_demo import BuildingBlocksDemo
+from .canary_demo import CanaryDemo
+from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
 
 #: Every demo stack the app synthesizes, by name.
 DEMO_STACKS = {
     "ApiLambdaTableDemo": ApiLambdaTableDemo,
     "BuildingBlocksDemo": BuildingBlocksDemo,
+    "CanaryDemo": CanaryDemo,
+    "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
 }
 
-__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "FanoutDemo"]
+__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo"]

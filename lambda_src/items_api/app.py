@@ -5,7 +5,12 @@ optimistic locking on ``version``) and ``DELETE /items/{id}`` (idempotent). Ever
 validated here too, as defense in depth behind the API's request models; a rejected request
 never writes to the table, and errors are always JSON ``{"message": ...}``.
 
+Behind a Cognito authorizer the caller's ``sub`` is logged (never the token), and when
+``ADMIN_GROUP`` is set only members of that group (the ``cognito:groups`` claim) may delete:
+others get 403.
+
 Environment: ``TABLE_NAME`` (required), ``PARTITION_KEY`` (default ``id``; the table's only key, a string),
+``ADMIN_GROUP`` (optional),
 plus Powertools' ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
 and ``POWERTOOLS_TRACE_DISABLED``.
 DynamoDB actions: PutItem, GetItem, Scan, UpdateItem, DeleteItem.
@@ -20,7 +25,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Optional
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -32,6 +37,7 @@ from botocore.exceptions import ClientError
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 PARTITION_KEY = os.environ.get("PARTITION_KEY") or "id"
+ADMIN_GROUP = os.environ.get("ADMIN_GROUP") or None
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_INTEGER = 2**53 - 1  # the largest integer every JSON client can represent exactly
@@ -185,6 +191,41 @@ def decode_token(token: str) -> dict:
     return key
 
 
+# --- the caller ---------------------------------------------------------------------------------
+
+
+def caller_claims(event: Optional[dict] = None) -> dict:
+    """The token claims a Cognito user-pool authorizer put in the request context ({} otherwise)."""
+    event = app.current_event.raw_event if event is None else event
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    authorizer = (context.get("authorizer") if isinstance(context, dict) else None) or {}
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    return claims if isinstance(claims, dict) else {}
+
+
+def caller_groups(claims: dict) -> set[str]:
+    """``cognito:groups`` as API Gateway passes it: a list, or text like ``[admins readers]`` or ``admins,readers``."""
+    groups = claims.get("cognito:groups")
+    if isinstance(groups, list):
+        return {str(group) for group in groups}
+    if isinstance(groups, str):
+        return {group for group in re.split(r"[\s,]+", groups.strip("[]")) if group}
+    return set()
+
+
+def require_admin() -> None:
+    """403 unless the caller is in ADMIN_GROUP (when one is configured)."""
+    if ADMIN_GROUP is None:
+        return
+    claims = caller_claims()
+    if not claims.get("sub"):
+        raise ApiError(403, "this operation needs a signed-in user")
+    if ADMIN_GROUP not in caller_groups(claims):
+        raise ApiError(403, f"only members of the '{ADMIN_GROUP}' group may delete items")
+
+
+
+
 # --- DynamoDB items <-> API items ---------------------------------------------------------------
 
 
@@ -323,6 +364,7 @@ def replace_item(item_id: str) -> dict:
 @app.delete("/items/<item_id>")
 def delete_item(item_id: str) -> Response:
     check_path_id(item_id)
+    require_admin()
     deleted = dynamodb.delete_item(TableName=TABLE_NAME, Key=key_of(item_id), ReturnValues="ALL_OLD")
     if deleted.get("Attributes"):
         metrics.add_metric(name="ItemsDeleted", unit=MetricUnit.Count, value=1)
@@ -371,8 +413,11 @@ def unexpected_error(_: Exception) -> Response:
     return error_response(500, "Internal server error")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict, context: Any) -> dict:
+    subject = caller_claims(event).get("sub")
+    if subject:  # who is calling, on every log line of the request; never the token
+        logger.append_keys(caller=subject)
     return app.resolve(event, context)

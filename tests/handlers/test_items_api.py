@@ -499,3 +499,76 @@ def test_each_write_publishes_its_metric(api, capsys, setup, method, path, body,
         if metric_def["Name"] != "ColdStart"
     ]
     assert published == [("ServerlessPatterns", "items-api", metric, [1.0])]
+
+
+# --- the caller (behind a Cognito user-pool authorizer) ------------------------------------------
+
+
+@pytest.fixture
+def admin_api(aws, monkeypatch) -> Api:
+    create_table(PK)
+    monkeypatch.setenv("PARTITION_KEY", PK)
+    monkeypatch.setenv("ADMIN_GROUP", "admins")
+    return load_api(monkeypatch)
+
+
+def as_caller(event: dict, claims: Optional[dict]) -> dict:
+    """What a Cognito user-pool authorizer adds: the access token's claims, as text values."""
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims}
+    return event
+
+
+def delete_as(api: Api, item_id: str, claims: Optional[dict]) -> Reply:
+    return invoke(api, as_caller(api_event("DELETE", f"/items/{item_id}"), claims))
+
+
+@pytest.mark.parametrize("groups", ["[admins]", "[readers admins]", "admins,readers", ["admins"]])
+def test_an_admin_may_delete(admin_api, groups):
+    item = create(admin_api)
+    reply = delete_as(admin_api, item["id"], {"sub": "user-1", "cognito:groups": groups})
+    assert reply.status == 204
+    assert raw_table() == []
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"sub": "user-2", "cognito:groups": "[readers]"}, "only members of the 'admins' group may delete items"),
+        ({"sub": "user-3"}, "only members of the 'admins' group may delete items"),
+        ({"sub": "user-4", "cognito:groups": "[administrators]"}, "only members of the 'admins' group"),
+        ({"cognito:groups": "[admins]"}, "needs a signed-in user"),
+        (None, "needs a signed-in user"),
+    ],
+)
+def test_anyone_else_gets_403_and_the_item_stays(admin_api, claims, message):
+    item = create(admin_api)
+    before = raw_table()
+    reply = delete_as(admin_api, item["id"], claims)
+    assert reply.status == 403
+    assert message in reply.body["message"]
+    assert raw_table() == before
+
+
+def test_without_admin_group_configured_delete_needs_no_group(api):
+    item = create(api)
+    assert delete_as(api, item["id"], {"sub": "user-5", "cognito:groups": "[readers]"}).status == 204
+
+
+def test_non_admin_callers_may_still_read_and_write(admin_api):
+    event = as_caller(api_event("POST", "/items", body=json.dumps({"name": "w"})), {"sub": "u", "cognito:groups": "[readers]"})
+    assert invoke(admin_api, event).status == 201
+
+
+def test_the_callers_subject_is_logged_never_the_token(admin_api):
+    token = "eyJraWQiOiJ0ZXN0In0.secret-payload.signature"
+    event = as_caller(api_event("GET", "/items/absent"), {"sub": "subject-42", "cognito:groups": "[readers]"})
+    event["headers"]["Authorization"] = token
+    invoke(admin_api, event)
+    lines = [json.loads(line) for line in admin_api.logs.getvalue().splitlines() if line.strip()]
+    assert lines and all(line.get("caller") == "subject-42" for line in lines)
+    assert token not in admin_api.logs.getvalue()
+    later = invoke(admin_api, api_event("GET", "/items/absent"))  # the next caller does not inherit it
+    assert later.status == 404
+    last = json.loads(admin_api.logs.getvalue().splitlines()[-1])
+    assert "caller" not in last

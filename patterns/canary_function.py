@@ -1,0 +1,335 @@
+"""A function shipped through a CodeDeploy canary: new versions take a slice of traffic, then all of it,
+or roll back on their own when an alarm fires."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_codedeploy as codedeploy, aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from .blocks import SecureFunction, bundled_code, threshold_alarm
+
+_MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
+
+
+@dataclass(frozen=True)
+class TrafficShift:
+    """How CodeDeploy moves the alias from the old version to the new one.
+
+    Build it with ``TrafficShift.canary(...)``, ``TrafficShift.linear(...)`` or
+    ``TrafficShift.all_at_once()``.
+    """
+
+    kind: str
+    percentage: int = 100
+    interval: Optional[Duration] = None
+
+    @classmethod
+    def canary(cls, percentage: int = 10, interval: Duration = Duration.minutes(5)) -> "TrafficShift":
+        """``percentage`` of traffic for ``interval``, then the rest at once."""
+        return cls("canary", percentage, interval)
+
+    @classmethod
+    def linear(cls, percentage: int = 10, interval: Duration = Duration.minutes(1)) -> "TrafficShift":
+        """``percentage`` more traffic every ``interval`` until all of it."""
+        return cls("linear", percentage, interval)
+
+    @classmethod
+    def all_at_once(cls) -> "TrafficShift":
+        """All traffic at once (the alarms still roll back a bad version afterwards)."""
+        return cls("all_at_once")
+
+    def validate(self) -> None:
+        if self.kind == "all_at_once":
+            return
+        if self.kind not in ("canary", "linear"):
+            raise ValueError(f"unknown traffic shift {self.kind!r}")
+        if not isinstance(self.percentage, int) or not 1 <= self.percentage <= 99:
+            raise ValueError(f"a {self.kind} traffic shift takes a whole percentage from 1 to 99, got {self.percentage}")
+        assert self.interval is not None
+        minutes = self.interval.to_seconds() / 60
+        if minutes != int(minutes) or not 1 <= minutes <= _MAX_INTERVAL_MINUTES:
+            raise ValueError(
+                f"a {self.kind} traffic shift interval is whole minutes from 1 to {_MAX_INTERVAL_MINUTES}, "
+                f"got {self.interval.to_seconds()} s"
+            )
+
+    def deployment_config(self, scope: Construct, id: str) -> codedeploy.ILambdaDeploymentConfig:
+        """The predefined CodeDeploy config when one matches, else a custom one under ``scope``."""
+        if self.kind == "all_at_once":
+            return codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE
+        minutes = int(self.interval.to_minutes())  # type: ignore[union-attr]
+        predefined = _PREDEFINED.get((self.kind, self.percentage, minutes))
+        if predefined is not None:
+            return predefined
+        routing_class = (
+            codedeploy.TimeBasedCanaryTrafficRouting if self.kind == "canary" else codedeploy.TimeBasedLinearTrafficRouting
+        )
+        routing = routing_class(interval=Duration.minutes(minutes), percentage=self.percentage)
+        return codedeploy.LambdaDeploymentConfig(scope, id, traffic_routing=routing)
+
+
+_CONFIG = codedeploy.LambdaDeploymentConfig
+_PREDEFINED = {
+    ("canary", 10, 5): _CONFIG.CANARY_10_PERCENT_5_MINUTES,
+    ("canary", 10, 10): _CONFIG.CANARY_10_PERCENT_10_MINUTES,
+    ("canary", 10, 15): _CONFIG.CANARY_10_PERCENT_15_MINUTES,
+    ("canary", 10, 30): _CONFIG.CANARY_10_PERCENT_30_MINUTES,
+    ("linear", 10, 1): _CONFIG.LINEAR_10_PERCENT_EVERY_1_MINUTE,
+    ("linear", 10, 2): _CONFIG.LINEAR_10_PERCENT_EVERY_2_MINUTES,
+    ("linear", 10, 3): _CONFIG.LINEAR_10_PERCENT_EVERY_3_MINUTES,
+    ("linear", 10, 10): _CONFIG.LINEAR_10_PERCENT_EVERY_10_MINUTES,
+}
+
+
+class CanaryFunction(Construct):
+    """A function whose callers use an alias that CodeDeploy shifts to each new version.
+
+    Every change to the code or configuration publishes a new version (``current_version``);
+    CodeDeploy then moves the alias to it as ``traffic_shift`` says, and rolls back when an
+    alarm on the alias fires, the deployment fails or it is stopped. With no props it deploys
+    the bundled ``hello`` handler.
+
+    Attributes:
+        function / secure_function: the function and its building block.
+        version: the version this synth publishes.
+        alias: the alias callers use (never ``$LATEST``); hand it to ``ApiLambdaTable(function=...)``.
+        deployment_group: the CodeDeploy ``LambdaDeploymentGroup`` (its application is
+            ``deployment_group.application``).
+        deployment_role: CodeDeploy's role, with exact inline permissions.
+        hook: the smoke-test ``SecureFunction`` run as pre- and/or post-traffic hook, or None.
+        errors_alarm, throttles_alarm, duration_alarm, and ``alarms``: on the alias; they roll back.
+        scalable_target: provisioned-concurrency auto scaling, when asked.
+
+    Function:
+        code / handler: default the bundled ``hello`` handler, ``app.handler``.
+        environment, memory_size (256), timeout (10 s), description: as ``SecureFunction``.
+
+    Deployment:
+        alias_name: default ``live``.
+        traffic_shift: default ``TrafficShift.canary(10, 5 minutes)``.
+        errors_threshold / throttles_threshold: alias errors / throttles per minute that roll
+            back. Defaults 1 / 1.
+        p99_duration_threshold: p99 duration per minute that rolls back. Default 80% of the timeout.
+        pre_traffic_hook / post_traffic_hook: run the bundled smoke test (``lambda_src/canary_hook``)
+            before traffic shifts / after all of it has. Default False / False.
+        smoke_payload: the event the smoke test sends to the new version (required with a hook).
+        expected_status_code: the ``statusCode`` the smoke test expects back. Default: any
+            response without an error.
+
+    Capacity:
+        provisioned_concurrency: provisioned concurrent executions on the alias. Default none.
+        max_provisioned_concurrency: scale provisioned concurrency up to this, on 70% utilization.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        code: Optional[lambda_.Code] = None,
+        handler: Optional[str] = None,
+        environment: Optional[Mapping[str, str]] = None,
+        memory_size: int = 256,
+        timeout: Duration = Duration.seconds(10),
+        description: Optional[str] = None,
+        alias_name: str = "live",
+        traffic_shift: TrafficShift = TrafficShift.canary(),
+        errors_threshold: int = 1,
+        throttles_threshold: int = 1,
+        p99_duration_threshold: Optional[Duration] = None,
+        pre_traffic_hook: bool = False,
+        post_traffic_hook: bool = False,
+        smoke_payload: Optional[Mapping[str, Any]] = None,
+        expected_status_code: Optional[int] = None,
+        provisioned_concurrency: Optional[int] = None,
+        max_provisioned_concurrency: Optional[int] = None,
+    ) -> None:
+        super().__init__(scope, id)
+        duration_threshold = p99_duration_threshold or Duration.millis(int(timeout.to_milliseconds() * 0.8))
+        _validate(
+            code=code,
+            handler=handler,
+            alias_name=alias_name,
+            traffic_shift=traffic_shift,
+            errors_threshold=errors_threshold,
+            throttles_threshold=throttles_threshold,
+            duration_threshold=duration_threshold,
+            timeout=timeout,
+            hooks=pre_traffic_hook or post_traffic_hook,
+            smoke_payload=smoke_payload,
+            expected_status_code=expected_status_code,
+            provisioned_concurrency=provisioned_concurrency,
+            max_provisioned_concurrency=max_provisioned_concurrency,
+        )
+
+        self.secure_function = SecureFunction(
+            self,
+            "Handler",
+            code=code or bundled_code("hello"),
+            handler=handler or "app.handler",
+            environment=environment,
+            memory_size=memory_size,
+            timeout=timeout,
+            description=description,
+            service_name=id,
+        )
+        self.function = self.secure_function.function
+        self.version = self.function.current_version
+        self.alias = lambda_.Alias(
+            self,
+            "Alias",
+            alias_name=alias_name,
+            version=self.version,
+            provisioned_concurrent_executions=provisioned_concurrency,
+        )
+
+        self.scalable_target = None
+        if max_provisioned_concurrency is not None:
+            self.scalable_target = self.alias.add_auto_scaling(
+                min_capacity=provisioned_concurrency or 1, max_capacity=max_provisioned_concurrency
+            )
+            self.scalable_target.scale_on_utilization(utilization_target=0.7)
+
+        self._add_alarms(errors_threshold, throttles_threshold, duration_threshold)
+
+        self.hook: Optional[SecureFunction] = None
+        if pre_traffic_hook or post_traffic_hook:
+            self.hook = self._smoke_test_hook(smoke_payload or {}, expected_status_code)
+
+        self.deployment_role = iam.Role(
+            self,
+            "DeploymentRole",
+            assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
+            description=f"CodeDeploy shifts {self.node.path} between versions",
+        )
+        self.deployment_group = codedeploy.LambdaDeploymentGroup(
+            self,
+            "Deployment",
+            alias=self.alias,
+            deployment_config=traffic_shift.deployment_config(self, "DeploymentConfig"),
+            alarms=self.alarms,
+            auto_rollback=codedeploy.AutoRollbackConfig(
+                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+            ),
+            pre_hook=self.hook.function if self.hook and pre_traffic_hook else None,
+            post_hook=self.hook.function if self.hook and post_traffic_hook else None,
+            # The group would attach AWSCodeDeployRoleForLambdaLimited (and wildcard hook grants);
+            # it gets a view of the role that ignores them, and the role gets exact statements below.
+            role=self.deployment_role.without_policy_updates(),
+        )
+        self._grant_deployment_role()
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """The alarms that roll a deployment back."""
+        return [self.errors_alarm, self.throttles_alarm, self.duration_alarm]
+
+    def _add_alarms(self, errors: int, throttles: int, duration: Duration) -> None:
+        minute = Duration.minutes(1)
+        self.errors_alarm = threshold_alarm(
+            self,
+            "AliasErrorsAlarm",
+            self.alias.metric_errors(period=minute, statistic="Sum"),
+            threshold=errors,
+            description=f"{self.node.path}: the alias returned errors; a deployment in progress rolls back",
+        )
+        self.throttles_alarm = threshold_alarm(
+            self,
+            "AliasThrottlesAlarm",
+            self.alias.metric_throttles(period=minute, statistic="Sum"),
+            threshold=throttles,
+            description=f"{self.node.path}: the alias was throttled; a deployment in progress rolls back",
+        )
+        self.duration_alarm = threshold_alarm(
+            self,
+            "AliasDurationAlarm",
+            self.alias.metric_duration(period=minute, statistic="p99"),
+            threshold=duration.to_milliseconds(),
+            description=f"{self.node.path}: p99 duration above {duration.to_milliseconds()} ms; a deployment rolls back",
+        )
+
+    def _smoke_test_hook(self, payload: Mapping[str, Any], expected_status_code: Optional[int]) -> SecureFunction:
+        environment = {"TARGET_FUNCTION_ARN": self.version.function_arn, "SMOKE_PAYLOAD": json.dumps(payload)}
+        if expected_status_code is not None:
+            environment["EXPECTED_STATUS_CODE"] = str(expected_status_code)
+        timeout = self.function.timeout or Duration.seconds(10)
+        environment["INVOKE_TIMEOUT_SECONDS"] = str(int(timeout.to_seconds()) + 5)
+        hook = SecureFunction(
+            self,
+            "SmokeTest",
+            code=bundled_code("canary_hook"),
+            environment=environment,
+            timeout=Duration.seconds(int(timeout.to_seconds()) + 30),
+            description=f"CodeDeploy smoke test of each new version of {self.node.path}",
+            asynchronous=True,  # CodeDeploy invokes lifecycle hooks asynchronously
+        )
+        # The new version only: the ARN in the grant changes with every version.
+        iam.Grant.add_to_principal(
+            grantee=hook.function, actions=["lambda:InvokeFunction"], resource_arns=[self.version.function_arn]
+        )
+        return hook
+
+    def _grant_deployment_role(self) -> None:
+        alias_arn = self.alias.function_arn
+        self.deployment_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"],
+                resources=[alias_arn],
+            )
+        )
+        self.deployment_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"], resources=[alarm.alarm_arn for alarm in self.alarms]
+            )
+        )
+        if self.hook is not None:
+            self.deployment_role.add_to_policy(
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.hook.function.function_arn])
+            )
+
+
+def _validate(
+    *,
+    code,
+    handler,
+    alias_name,
+    traffic_shift,
+    errors_threshold,
+    throttles_threshold,
+    duration_threshold,
+    timeout,
+    hooks,
+    smoke_payload,
+    expected_status_code,
+    provisioned_concurrency,
+    max_provisioned_concurrency,
+) -> None:
+    if handler is not None and code is None:
+        raise ValueError("handler= needs code=: the bundled handler's entry point is fixed")
+    if not alias_name or not alias_name.replace("-", "").replace("_", "").isalnum() or alias_name[0].isdigit():
+        raise ValueError(f"alias_name must be letters, digits, '-' or '_' and not start with a digit, got {alias_name!r}")
+    traffic_shift.validate()
+    if errors_threshold < 1 or throttles_threshold < 1:
+        raise ValueError("errors_threshold and throttles_threshold must be at least 1")
+    if not 0 < duration_threshold.to_milliseconds() <= timeout.to_milliseconds():
+        raise ValueError("p99_duration_threshold must be positive and at most the function's timeout")
+    if hooks and smoke_payload is None:
+        raise ValueError("a pre- or post-traffic hook needs smoke_payload: the event it sends to the new version")
+    if not hooks and (smoke_payload is not None or expected_status_code is not None):
+        raise ValueError("smoke_payload and expected_status_code need pre_traffic_hook or post_traffic_hook")
+    if smoke_payload is not None:
+        try:
+            json.dumps(smoke_payload)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"smoke_payload must be JSON-serialisable: {error}") from None
+    if expected_status_code is not None and not 100 <= expected_status_code <= 599:
+        raise ValueError(f"expected_status_code must be an HTTP status code, got {expected_status_code}")
+    if provisioned_concurrency is not None and provisioned_concurrency < 1:
+        raise ValueError("provisioned_concurrency must be at least 1")
+    if max_provisioned_concurrency is not None and max_provisioned_concurrency < (provisioned_concurrency or 1):
+        raise ValueError("max_provisioned_concurrency must be at least provisioned_concurrency (or 1)")

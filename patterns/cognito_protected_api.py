@@ -1,0 +1,255 @@
+"""Users sign in with Cognito; the API lets in only valid tokens with the right scopes."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+from aws_cdk import Duration, RemovalPolicy, aws_apigateway as apigw, aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
+from constructs import Construct
+
+from .api_lambda_table import ApiLambdaTable
+from .blocks import acknowledge
+
+_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+
+
+class CognitoProtectedApi(Construct):
+    """A Cognito user pool, its clients and scopes, and the items API behind its authorizer.
+
+    With no props: a user pool (email sign-in, admin-created users, MFA required, threat
+    protection), a resource server ``items`` with scopes ``items/read`` and ``items/write``,
+    groups ``admins`` and ``readers``, a public app client (authorization code + PKCE), and an
+    ``ApiLambdaTable`` whose GET methods need ``items/read``, whose POST/PUT/DELETE need
+    ``items/write``, and whose handler lets only ``admins`` delete.
+
+    Attributes:
+        user_pool: the pool (yours if you passed ``user_pool=``).
+        resource_server: the ``items`` resource server; ``read_scope`` / ``write_scope`` are its
+            scopes as ``OAuthScope``s and ``read_scope_name`` / ``write_scope_name`` as strings.
+        app_client: the public client; ``machine_client``: the confidential client or None.
+        domain: the hosted sign-in domain, when ``domain_prefix`` is given.
+        groups: ``CfnUserPoolGroup``s by name.
+        authorizer: the ``CognitoUserPoolsAuthorizer``; it is bound to ``api``.
+        items: the ``ApiLambdaTable``; ``api`` is its REST API.
+
+    Args:
+        user_pool: an existing pool. Then the pool props below must not be given.
+        mfa: ``cognito.Mfa.REQUIRED`` (default) or ``OPTIONAL``; TOTP is the second factor.
+        self_sign_up: let anyone create an account. Default False.
+        deletion_protection: default False (demo stacks can be destroyed).
+        removal_policy: of the pool. Default RETAIN.
+        resource_server_id: identifier of the resource server. Default ``items``.
+        groups: groups to create. Default ``("admins", "readers")``.
+        admin_group: the group allowed to delete (checked by the items handler from the
+            ``cognito:groups`` claim). Default ``admins``; must be one of ``groups``.
+        callback_urls / logout_urls: where the public client may redirect after sign-in / out.
+            Default ``https://localhost:3000/callback`` / ``https://localhost:3000/``.
+        machine_client: also make a confidential client for the client-credentials flow.
+        domain_prefix: a Cognito hosted-domain prefix (globally unique), needed for the OAuth
+            endpoints. Default none (add your own domain).
+        access_token_validity: default 15 minutes (also the ID token's); refresh tokens: 1 day.
+        function / table / the other ``ApiLambdaTable`` props: passed to the items API.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        user_pool: Optional[cognito.IUserPool] = None,
+        mfa: Optional[cognito.Mfa] = None,
+        self_sign_up: Optional[bool] = None,
+        deletion_protection: Optional[bool] = None,
+        removal_policy: Optional[RemovalPolicy] = None,
+        resource_server_id: str = "items",
+        groups: Sequence[str] = ("admins", "readers"),
+        admin_group: Optional[str] = "admins",
+        callback_urls: Sequence[str] = ("https://localhost:3000/callback",),
+        logout_urls: Sequence[str] = ("https://localhost:3000/",),
+        machine_client: bool = False,
+        domain_prefix: Optional[str] = None,
+        access_token_validity: Duration = Duration.minutes(15),
+        function: Optional[lambda_.IFunction] = None,
+        table: Optional[dynamodb.ITable] = None,
+        table_removal_policy: Optional[RemovalPolicy] = None,
+        cors_allow_origins: Optional[Sequence[str]] = None,
+    ) -> None:
+        super().__init__(scope, id)
+        _validate(
+            user_pool=user_pool,
+            pool_props={
+                "mfa": mfa,
+                "self_sign_up": self_sign_up,
+                "deletion_protection": deletion_protection,
+                "removal_policy": removal_policy,
+            },
+            resource_server_id=resource_server_id,
+            groups=groups,
+            admin_group=admin_group,
+            callback_urls=callback_urls,
+            logout_urls=logout_urls,
+            domain_prefix=domain_prefix,
+            access_token_validity=access_token_validity,
+        )
+        if user_pool is None:
+            user_pool = self._user_pool(
+                mfa=mfa or cognito.Mfa.REQUIRED,
+                self_sign_up=bool(self_sign_up),
+                deletion_protection=bool(deletion_protection),
+                removal_policy=removal_policy or RemovalPolicy.RETAIN,
+            )
+        self.user_pool = user_pool
+
+        read = cognito.ResourceServerScope(scope_name="read", scope_description="Read items")
+        write = cognito.ResourceServerScope(scope_name="write", scope_description="Create, change and delete items")
+        self.resource_server = user_pool.add_resource_server(
+            "ResourceServer", identifier=resource_server_id, scopes=[read, write]
+        )
+        self.read_scope = cognito.OAuthScope.resource_server(self.resource_server, read)
+        self.write_scope = cognito.OAuthScope.resource_server(self.resource_server, write)
+        self.read_scope_name = f"{resource_server_id}/read"
+        self.write_scope_name = f"{resource_server_id}/write"
+
+        self.groups = {
+            name: cognito.CfnUserPoolGroup(self, f"Group{name}", user_pool_id=user_pool.user_pool_id, group_name=name)
+            for name in groups
+        }
+        self.domain = (
+            user_pool.add_domain(
+                "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
+            )
+            if domain_prefix
+            else None
+        )
+        self.app_client = self._app_client(callback_urls, logout_urls, access_token_validity)
+        self.machine_client = self._machine_client(access_token_validity) if machine_client else None
+
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.minutes(5)
+        )
+        self.items = ApiLambdaTable(
+            self,
+            "Items",
+            function=function,
+            table=table,
+            table_removal_policy=table_removal_policy,
+            environment={"ADMIN_GROUP": admin_group} if admin_group and function is None else None,
+            authorizer=self.authorizer,
+            read_scopes=[self.read_scope_name],
+            write_scopes=[self.write_scope_name],
+            cors_allow_origins=cors_allow_origins,
+        )
+        self.api = self.items.api
+
+    def _user_pool(
+        self, *, mfa: cognito.Mfa, self_sign_up: bool, deletion_protection: bool, removal_policy: RemovalPolicy
+    ) -> cognito.UserPool:
+        pool = cognito.UserPool(
+            self,
+            "UserPool",
+            self_sign_up_enabled=self_sign_up,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            sign_in_case_sensitive=False,
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=mfa,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=deletion_protection,
+            removal_policy=removal_policy,
+        )
+        if mfa != cognito.Mfa.REQUIRED:
+            acknowledge(
+                pool,
+                "AwsSolutions-COG2",
+                "MFA was set to optional by the construct's user (mfa=); users may enrol TOTP, and threat "
+                "protection still challenges risky sign-ins.",
+            )
+        return pool
+
+    def _app_client(
+        self, callback_urls: Sequence[str], logout_urls: Sequence[str], validity: Duration
+    ) -> cognito.UserPoolClient:
+        return self.user_pool.add_client(
+            "AppClient",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, self.read_scope, self.write_scope],
+                callback_urls=list(callback_urls),
+                logout_urls=list(logout_urls),
+            ),
+            access_token_validity=validity,
+            id_token_validity=validity,
+            refresh_token_validity=Duration.days(1),
+            enable_token_revocation=True,
+            prevent_user_existence_errors=True,
+        )
+
+    def _machine_client(self, validity: Duration) -> cognito.UserPoolClient:
+        return self.user_pool.add_client(
+            "MachineClient",
+            generate_secret=True,
+            auth_flows=cognito.AuthFlow(),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(client_credentials=True),
+                scopes=[self.read_scope, self.write_scope],
+            ),
+            access_token_validity=validity,
+            enable_token_revocation=True,
+            prevent_user_existence_errors=True,
+        )
+
+
+def _validate(
+    *,
+    user_pool,
+    pool_props,
+    resource_server_id,
+    groups,
+    admin_group,
+    callback_urls,
+    logout_urls,
+    domain_prefix,
+    access_token_validity,
+) -> None:
+    if user_pool is not None:
+        given = [name for name, value in pool_props.items() if value is not None]
+        if given:
+            raise ValueError(f"user_pool= was given, so {', '.join(given)} cannot be: they configure a new pool")
+    mfa = pool_props["mfa"]
+    if mfa is not None and mfa == cognito.Mfa.OFF:
+        raise ValueError("mfa must be REQUIRED or OPTIONAL; turning it off is not offered")
+    if not _SCOPE_NAME.match(resource_server_id):
+        raise ValueError(f"resource_server_id must be 1-64 letters, digits, '-' or '_', got {resource_server_id!r}")
+    if len(set(groups)) != len(groups) or any(not _GROUP_NAME.match(g) for g in groups):
+        raise ValueError(f"groups must be unique Cognito group names, got {list(groups)}")
+    if admin_group is not None and admin_group not in groups:
+        raise ValueError(f"admin_group {admin_group!r} must be one of groups {list(groups)}")
+    for label, urls in (("callback_urls", callback_urls), ("logout_urls", logout_urls)):
+        if not urls:
+            raise ValueError(f"{label} needs at least one URL")
+        for url in urls:
+            if not (url.startswith("https://") or url.startswith("http://localhost")):
+                raise ValueError(f"{label} must be https:// URLs (or http://localhost for development), got {url!r}")
+    if domain_prefix is not None and not re.match(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", domain_prefix):
+        raise ValueError(f"domain_prefix must be lowercase letters, digits and hyphens, got {domain_prefix!r}")
+    minutes = access_token_validity.to_minutes()
+    if not 5 <= minutes <= 24 * 60:
+        raise ValueError("access_token_validity must be between 5 minutes and 1 day")

@@ -1,0 +1,332 @@
+"""CanaryFunction: versions, alias, CodeDeploy config, alarm rollback, hooks, capacity, bad props."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App, Duration, Stack, aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+
+from nag_check import nag_app, nag_findings
+from patterns import ApiLambdaTable, CanaryFunction, SecureTable, TrafficShift
+
+SMOKE = {"smoke": True}
+
+
+def new_stack() -> Stack:
+    return Stack(App(), "Test")
+
+
+def synth(**props) -> Template:
+    stack = new_stack()
+    CanaryFunction(stack, "Canary", **props)
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def default() -> Template:
+    return synth()
+
+
+@pytest.fixture(scope="module")
+def hooked() -> Template:
+    return synth(pre_traffic_hook=True, post_traffic_hook=True, smoke_payload=SMOKE, expected_status_code=200)
+
+
+def only(template: Template, type_: str) -> tuple[str, dict]:
+    (item,) = template.find_resources(type_).items()
+    return item
+
+
+def functions_by_prefix(template: Template, prefix: str) -> tuple[str, dict]:
+    (item,) = [(k, v) for k, v in template.find_resources("AWS::Lambda::Function").items() if k.startswith(prefix)]
+    return item
+
+
+def policy_statements(template: Template, prefix: str) -> list[dict]:
+    return [
+        statement
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if logical_id.startswith(prefix)
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+# --- defaults ---------------------------------------------------------------------------------
+
+
+def test_runs_the_bundled_hello_handler_behind_a_live_alias_on_a_published_version(default):
+    version_id, _ = only(default, "AWS::Lambda::Version")
+    _, alias = only(default, "AWS::Lambda::Alias")
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    default.resource_count_is("AWS::Lambda::Function", 1)
+
+
+def test_alias_updates_go_through_codedeploy(default):
+    _, alias = only(default, "AWS::Lambda::Alias")
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    group_id, _ = only(default, "AWS::CodeDeploy::DeploymentGroup")
+    assert update["DeploymentGroupName"] == {"Ref": group_id}
+
+
+def test_default_config_is_canary_10_percent_for_5_minutes(default):
+    default.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentGroup", {"DeploymentConfigName": "CodeDeployDefault.LambdaCanary10Percent5Minutes"}
+    )
+
+
+def test_rollback_on_alarm_failure_and_stop(default):
+    default.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentGroup",
+        {
+            "AutoRollbackConfiguration": {
+                "Enabled": True,
+                "Events": Match.array_with(
+                    ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"]
+                ),
+            }
+        },
+    )
+
+
+def test_the_three_alias_alarms_feed_the_deployment_group(default):
+    alarms = default.find_resources("AWS::CloudWatch::Alarm")
+    alias_alarms = {k: v for k, v in alarms.items() if k.startswith("CanaryAlias")}
+    assert {a["Properties"]["MetricName"] for a in alias_alarms.values()} == {"Errors", "Throttles", "Duration"}
+    for alarm in alias_alarms.values():
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Properties"]["Dimensions"]}
+        assert "Resource" in dimensions  # the alias, not the bare function
+    _, group = only(default, "AWS::CodeDeploy::DeploymentGroup")
+    names = [a["Name"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]]
+    assert sorted(n["Ref"] for n in names) == sorted(alias_alarms)
+
+
+def test_duration_alarm_defaults_to_80_percent_of_the_timeout(default):
+    default.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "Duration", "ExtendedStatistic": "p99", "Threshold": 8000}
+    )
+
+
+def test_deployment_role_has_no_managed_policy_and_exact_permissions(default):
+    roles = default.find_resources("AWS::IAM::Role")
+    assert all("ManagedPolicyArns" not in r["Properties"] for r in roles.values())
+    statements = policy_statements(default, "CanaryDeploymentRole")
+    alias_id, _ = only(default, "AWS::Lambda::Alias")
+    by_action = {s["Action"] if isinstance(s["Action"], str) else tuple(sorted(s["Action"])): s["Resource"] for s in statements}
+    assert by_action[("lambda:GetAlias", "lambda:GetProvisionedConcurrencyConfig", "lambda:UpdateAlias")] == {
+        "Ref": alias_id
+    }
+    assert len(by_action["cloudwatch:DescribeAlarms"]) == 3
+    assert "*" not in str(statements)
+
+
+def test_no_hook_by_default(default):
+    _, group = only(default, "AWS::CodeDeploy::DeploymentGroup")
+    _, alias = only(default, "AWS::Lambda::Alias")
+    assert "BeforeAllowTrafficHook" not in alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+
+
+# --- traffic shifting ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shift", "config_name"),
+    [
+        (TrafficShift.linear(), "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"),
+        (TrafficShift.canary(10, Duration.minutes(30)), "CodeDeployDefault.LambdaCanary10Percent30Minutes"),
+        (TrafficShift.all_at_once(), "CodeDeployDefault.LambdaAllAtOnce"),
+    ],
+)
+def test_predefined_configs_are_used_when_they_match(shift, config_name):
+    synth(traffic_shift=shift).has_resource_properties(
+        "AWS::CodeDeploy::DeploymentGroup", {"DeploymentConfigName": config_name}
+    )
+
+
+def test_custom_canary_percentage_and_interval():
+    template = synth(traffic_shift=TrafficShift.canary(25, Duration.minutes(15)))
+    template.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentConfig",
+        {
+            "ComputePlatform": "Lambda",
+            "TrafficRoutingConfig": {
+                "Type": "TimeBasedCanary",
+                "TimeBasedCanary": {"CanaryInterval": 15, "CanaryPercentage": 25},
+            },
+        },
+    )
+
+
+def test_custom_linear_percentage_and_interval():
+    template = synth(traffic_shift=TrafficShift.linear(20, Duration.minutes(2)))
+    template.has_resource_properties(
+        "AWS::CodeDeploy::DeploymentConfig",
+        {"TrafficRoutingConfig": {"Type": "TimeBasedLinear", "TimeBasedLinear": {"LinearInterval": 2, "LinearPercentage": 20}}},
+    )
+
+
+def test_alarm_thresholds_are_configurable():
+    template = synth(errors_threshold=5, throttles_threshold=3, p99_duration_threshold=Duration.seconds(2))
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "Errors", "Threshold": 5})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "Throttles", "Threshold": 3})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "Duration", "Threshold": 2000})
+
+
+# --- hooks ---------------------------------------------------------------------------------------
+
+
+def test_hooks_run_the_bundled_smoke_test_before_and_after_traffic(hooked):
+    hook_id, hook = functions_by_prefix(hooked, "CanarySmokeTest")
+    _, alias = only(hooked, "AWS::Lambda::Alias")
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["BeforeAllowTrafficHook"] == {"Ref": hook_id}
+    assert update["AfterAllowTrafficHook"] == {"Ref": hook_id}
+    variables = hook["Properties"]["Environment"]["Variables"]
+    version_id, _ = only(hooked, "AWS::Lambda::Version")
+    assert variables["TARGET_FUNCTION_ARN"] == {"Ref": version_id}
+    assert variables["SMOKE_PAYLOAD"] == '{"smoke": true}'
+    assert variables["EXPECTED_STATUS_CODE"] == "200"
+
+
+def test_hook_may_invoke_only_the_new_version_and_report_only_to_its_group(hooked):
+    version_id, _ = only(hooked, "AWS::Lambda::Version")
+    group_id, _ = only(hooked, "AWS::CodeDeploy::DeploymentGroup")
+    statements = policy_statements(hooked, "CanarySmokeTestRoleDefaultPolicy")
+    invoke = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert [s["Resource"] for s in invoke] == [{"Ref": version_id}]
+    (report,) = [s for s in statements if s["Action"] == "codedeploy:PutLifecycleEventHookExecutionStatus"]
+    assert {"Ref": group_id} in report["Resource"]["Fn::Join"][1]
+    assert "*" not in str([s for s in statements if "xray" not in str(s["Action"])])
+
+
+def test_codedeploy_may_invoke_exactly_the_hook(hooked):
+    hook_id, _ = functions_by_prefix(hooked, "CanarySmokeTest")
+    statements = policy_statements(hooked, "CanaryDeploymentRole")
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke["Resource"] == {"Fn::GetAtt": [hook_id, "Arn"]}
+
+
+def test_hook_failures_of_asynchronous_invocations_are_kept(hooked):
+    _, hook = functions_by_prefix(hooked, "CanarySmokeTest")
+    assert "DeadLetterConfig" in hook["Properties"]
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+
+def test_provisioned_concurrency_with_auto_scaling_on_utilization():
+    template = synth(provisioned_concurrency=2, max_provisioned_concurrency=10)
+    template.has_resource_properties(
+        "AWS::Lambda::Alias", {"ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 2}}
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {"MinCapacity": 2, "MaxCapacity": 10, "ScalableDimension": "lambda:function:ProvisionedConcurrency"},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "TargetValue": 0.7,
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"},
+                }
+            )
+        },
+    )
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+
+def version_and_alias(**props) -> tuple[str, dict]:
+    template = synth(**props)
+    version_id, _ = only(template, "AWS::Lambda::Version")
+    _, alias = only(template, "AWS::Lambda::Alias")
+    return version_id, alias
+
+
+def test_a_configuration_change_publishes_a_new_version_that_codedeploy_shifts_to():
+    before, _ = version_and_alias(environment={"GREETING": "hello"})
+    after, alias = version_and_alias(environment={"GREETING": "bonjour"})
+    assert before != after
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [after, "Version"]}
+    assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]
+
+
+def test_a_code_change_publishes_a_new_version():
+    one = lambda_.Code.from_inline("def handler(event, context):\n    return 1\n")
+    two = lambda_.Code.from_inline("def handler(event, context):\n    return 2\n")
+    before, _ = version_and_alias(code=one, handler="index.handler")
+    after, _ = version_and_alias(code=two, handler="index.handler")
+    assert before != after
+
+
+def test_an_unchanged_function_keeps_its_version():
+    assert version_and_alias(environment={"A": "1"})[0] == version_and_alias(environment={"A": "1"})[0]
+
+
+# --- composition ---------------------------------------------------------------------------------
+
+
+def test_the_alias_can_front_an_api_so_api_traffic_flows_through_the_canary():
+    stack = new_stack()
+    table = SecureTable(stack, "Items")
+    canary = CanaryFunction(stack, "Canary")
+    ApiLambdaTable(stack, "Api", function=canary.alias, table=table.table)
+    template = Template.from_stack(stack)
+    alias_id, _ = only(template, "AWS::Lambda::Alias")
+    for method in template.find_resources("AWS::ApiGateway::Method").values():
+        assert {"Ref": alias_id} in method["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
+    for permission in template.find_resources("AWS::Lambda::Permission").values():
+        assert permission["Properties"]["FunctionName"] == {"Ref": alias_id}
+
+
+def test_several_canaries_and_options_pass_the_nag_packs(tmp_path):
+    app = nag_app(tmp_path)
+    stack = Stack(app, "Composed")
+    CanaryFunction(stack, "Plain")
+    CanaryFunction(
+        stack,
+        "Hooked",
+        traffic_shift=TrafficShift.linear(25, Duration.minutes(2)),
+        pre_traffic_hook=True,
+        post_traffic_hook=True,
+        smoke_payload=SMOKE,
+        provisioned_concurrency=1,
+        max_provisioned_concurrency=4,
+    )
+    assert nag_findings(app)["violations"] == []
+
+
+# --- invalid props -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"traffic_shift": TrafficShift.canary(0)}, "whole percentage from 1 to 99"),
+        ({"traffic_shift": TrafficShift.canary(100)}, "whole percentage from 1 to 99"),
+        ({"traffic_shift": TrafficShift.linear(10, Duration.seconds(30))}, "whole minutes"),
+        ({"traffic_shift": TrafficShift.linear(10, Duration.seconds(90))}, "whole minutes"),
+        ({"traffic_shift": TrafficShift.canary(10, Duration.days(3))}, "whole minutes"),
+        ({"traffic_shift": TrafficShift("blue-green")}, "unknown traffic shift"),
+        ({"pre_traffic_hook": True}, "needs smoke_payload"),
+        ({"post_traffic_hook": True}, "needs smoke_payload"),
+        ({"smoke_payload": SMOKE}, "need pre_traffic_hook or post_traffic_hook"),
+        ({"pre_traffic_hook": True, "smoke_payload": {"x": object()}}, "JSON-serialisable"),
+        ({"pre_traffic_hook": True, "smoke_payload": SMOKE, "expected_status_code": 42}, "HTTP status code"),
+        ({"alias_name": ""}, "alias_name"),
+        ({"alias_name": "1live"}, "alias_name"),
+        ({"alias_name": "live now"}, "alias_name"),
+        ({"errors_threshold": 0}, "at least 1"),
+        ({"throttles_threshold": 0}, "at least 1"),
+        ({"p99_duration_threshold": Duration.seconds(11)}, "at most the function's timeout"),
+        ({"provisioned_concurrency": 0}, "provisioned_concurrency"),
+        ({"provisioned_concurrency": 5, "max_provisioned_concurrency": 2}, "max_provisioned_concurrency"),
+        ({"handler": "main.handler"}, "handler= needs code="),
+    ],
+)
+def test_invalid_props_raise_a_clear_error(props, message):
+    with pytest.raises(ValueError, match=message):
+        CanaryFunction(new_stack(), "Canary", **props)

@@ -1,0 +1,223 @@
+"""CognitoProtectedApi: pool and client security, scopes per method, groups, composition, bad props."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App, Duration, Stack, aws_cognito as cognito
+from aws_cdk.assertions import Match, Template
+
+from nag_check import nag_app, nag_findings
+from patterns import CanaryFunction, CognitoProtectedApi, SecureTable, bundled_code, items_handler_environment
+
+
+def new_stack() -> Stack:
+    return Stack(App(), "Test")
+
+
+@pytest.fixture(scope="module")
+def default() -> tuple[CognitoProtectedApi, Template]:
+    stack = new_stack()
+    construct = CognitoProtectedApi(stack, "Items")
+    return construct, Template.from_stack(stack)
+
+
+def methods(template: Template) -> dict:
+    return template.find_resources("AWS::ApiGateway::Method")
+
+
+def test_exposes_pool_authorizer_api_and_clients(default):
+    construct, _ = default
+    assert construct.api is construct.items.api
+    assert construct.app_client is not None and construct.machine_client is None
+    assert construct.authorizer is not None and construct.user_pool is not None
+    assert sorted(construct.groups) == ["admins", "readers"]
+
+
+def test_user_pool_security_settings(default):
+    _, template = default
+    template.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+            "UsernameAttributes": ["email"],
+            "AutoVerifiedAttributes": ["email"],
+            "MfaConfiguration": "ON",
+            "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+            "Policies": {
+                "PasswordPolicy": {
+                    "MinimumLength": 12,
+                    "RequireLowercase": True,
+                    "RequireUppercase": True,
+                    "RequireNumbers": True,
+                    "RequireSymbols": True,
+                    "TemporaryPasswordValidityDays": 3,
+                }
+            },
+            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+            "UserPoolTier": "PLUS",
+            "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
+            "DeletionProtection": "INACTIVE",
+        },
+    )
+    template.has_resource("AWS::Cognito::UserPool", {"DeletionPolicy": "Retain"})
+
+
+def test_public_client_uses_code_flow_without_secret_and_short_tokens(default):
+    _, template = default
+    template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {
+            "GenerateSecret": False,
+            "AllowedOAuthFlows": ["code"],
+            "AllowedOAuthFlowsUserPoolClient": True,
+            "AllowedOAuthScopes": Match.array_with(["openid", "email"]),
+            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "AccessTokenValidity": 15,
+            "IdTokenValidity": 15,
+            "RefreshTokenValidity": 1440,
+            "EnableTokenRevocation": True,
+            "PreventUserExistenceErrors": "ENABLED",
+        },
+    )
+
+
+def test_no_implicit_flow_anywhere(default):
+    _, template = default
+    for client in template.find_resources("AWS::Cognito::UserPoolClient").values():
+        assert "implicit" not in client["Properties"].get("AllowedOAuthFlows", [])
+
+
+def test_resource_server_has_read_and_write_scopes(default):
+    _, template = default
+    template.has_resource_properties(
+        "AWS::Cognito::UserPoolResourceServer",
+        {
+            "Identifier": "items",
+            "Scopes": [
+                {"ScopeName": "read", "ScopeDescription": Match.any_value()},
+                {"ScopeName": "write", "ScopeDescription": Match.any_value()},
+            ],
+        },
+    )
+
+
+def test_groups_are_created(default):
+    _, template = default
+    names = sorted(g["Properties"]["GroupName"] for g in template.find_resources("AWS::Cognito::UserPoolGroup").values())
+    assert names == ["admins", "readers"]
+
+
+def test_every_method_has_the_authorizer_and_its_scopes_and_none_is_open(default):
+    _, template = default
+    (authorizer_id,) = template.find_resources("AWS::ApiGateway::Authorizer")
+    found = methods(template)
+    assert len(found) == 5
+    for method in found.values():
+        props = method["Properties"]
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert props["AuthorizerId"] == {"Ref": authorizer_id}
+        expected = ["items/read"] if props["HttpMethod"] == "GET" else ["items/write"]
+        assert props["AuthorizationScopes"] == expected
+
+
+def test_authorizer_trusts_only_this_pool(default):
+    _, template = default
+    (pool_id,) = template.find_resources("AWS::Cognito::UserPool")
+    template.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {"Type": "COGNITO_USER_POOLS", "ProviderARNs": [{"Fn::GetAtt": [pool_id, "Arn"]}]},
+    )
+
+
+def test_handler_is_told_which_group_may_delete(default):
+    _, template = default
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({"ADMIN_GROUP": "admins"})}}
+    )
+
+
+def test_machine_client_uses_client_credentials_with_a_secret():
+    stack = new_stack()
+    construct = CognitoProtectedApi(stack, "Items", machine_client=True, domain_prefix="items-demo-123")
+    template = Template.from_stack(stack)
+    assert construct.machine_client is not None and construct.domain is not None
+    template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {"GenerateSecret": True, "AllowedOAuthFlows": ["client_credentials"], "AccessTokenValidity": 15},
+    )
+    template.has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": "items-demo-123"})
+
+
+def test_optional_mfa_and_deletion_protection_are_configurable():
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", mfa=cognito.Mfa.OPTIONAL, deletion_protection=True, self_sign_up=True)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {
+            "MfaConfiguration": "OPTIONAL",
+            "DeletionProtection": "ACTIVE",
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+        },
+    )
+
+
+def test_an_existing_pool_is_used():
+    stack = new_stack()
+    pool = cognito.UserPool(stack, "Existing")
+    construct = CognitoProtectedApi(stack, "Items", user_pool=pool)
+    assert construct.user_pool is pool
+    Template.from_stack(stack).resource_count_is("AWS::Cognito::UserPool", 1)
+
+
+def test_it_fronts_any_function_for_example_a_canary_alias():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    canary = CanaryFunction(
+        stack, "Fn", code=bundled_code("items_api"), environment=items_handler_environment(table.table)
+    )
+    construct = CognitoProtectedApi(stack, "Items", function=canary.alias, table=table.table)
+    assert construct.items.function is canary.alias
+    template = Template.from_stack(stack)
+    (alias_id,) = template.find_resources("AWS::Lambda::Alias")
+    for method in methods(template).values():
+        assert {"Ref": alias_id} in method["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {"mfa": cognito.Mfa.OPTIONAL, "machine_client": True, "domain_prefix": "items-demo-456"},
+    ],
+)
+def test_passes_the_nag_packs(tmp_path, props):
+    app = nag_app(tmp_path)
+    CognitoProtectedApi(Stack(app, "Composed"), "Items", cors_allow_origins=["https://app.example.com"], **props)
+    assert nag_findings(app)["violations"] == []
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"mfa": cognito.Mfa.OFF}, "REQUIRED or OPTIONAL"),
+        ({"resource_server_id": "items api"}, "resource_server_id"),
+        ({"groups": ("admins", "admins")}, "unique"),
+        ({"groups": ("readers",)}, "admin_group 'admins' must be one of groups"),
+        ({"callback_urls": ()}, "callback_urls needs at least one URL"),
+        ({"callback_urls": ("http://example.com/cb",)}, "https://"),
+        ({"logout_urls": ("ftp://x",)}, "https://"),
+        ({"domain_prefix": "Not_Valid"}, "domain_prefix"),
+        ({"access_token_validity": Duration.minutes(2)}, "access_token_validity"),
+        ({"access_token_validity": Duration.days(2)}, "access_token_validity"),
+    ],
+)
+def test_invalid_props_raise_a_clear_error(props, message):
+    with pytest.raises(ValueError, match=message):
+        CognitoProtectedApi(new_stack(), "Items", **props)
+
+
+def test_existing_pool_with_new_pool_props_is_refused():
+    stack = new_stack()
+    pool = cognito.UserPool(stack, "Existing")
+    with pytest.raises(ValueError, match="user_pool= was given, so mfa, deletion_protection"):
+        CognitoProtectedApi(stack, "Items", user_pool=pool, mfa=cognito.Mfa.REQUIRED, deletion_protection=True)
