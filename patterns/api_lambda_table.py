@@ -381,17 +381,40 @@ _DEFAULT_KEY = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
 
 
 def items_handler_environment(
-    table: dynamodb.ITable, *, partition_key: Optional[str] = None, metrics_namespace: str = "ItemsApi"
+    table: dynamodb.ITable,
+    *,
+    partition_key: Optional[str] = None,
+    metrics_namespace: str = "ItemsApi",
+    admin_group: Optional[str] = None,
 ) -> dict[str, str]:
     """The environment the bundled items handler needs, for a function you make yourself.
 
-    E.g. a ``CanaryFunction`` running the items handler that ``ApiLambdaTable(function=...)`` fronts.
+    E.g. a ``CanaryFunction`` running the items handler that ``ApiLambdaTable(function=...)``
+    fronts. ``admin_group``: only members of this Cognito group may delete.
     """
-    return {
+    environment = {
         "TABLE_NAME": table.table_name,
         "PARTITION_KEY": partition_key or _key_of(table).name,
         "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
     }
+    if admin_group:
+        environment["ADMIN_GROUP"] = admin_group
+    return environment
+
+
+#: A proxy event for ``GET /items?limit=1``: a harmless smoke test of the items handler, e.g. as
+#: ``CanaryFunction(smoke_payload=ITEMS_SMOKE_TEST_EVENT, expected_status_code=200)``.
+ITEMS_SMOKE_TEST_EVENT = {
+    "resource": "/items",
+    "path": "/items",
+    "httpMethod": "GET",
+    "headers": {"Accept": "application/json"},
+    "queryStringParameters": {"limit": "1"},
+    "pathParameters": None,
+    "requestContext": {"requestId": "smoke-test", "resourcePath": "/items", "httpMethod": "GET", "stage": "smoke"},
+    "body": None,
+    "isBase64Encoded": False,
+}
 
 
 def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:

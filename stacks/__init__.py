@@ -5,6 +5,7 @@ from .building_blocks_demo import BuildingBlocksDemo
 from .canary_demo import CanaryDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
+from .items_service_demo import ItemsServiceDemo
 
 #: Every demo stack the app synthesizes, by name.
 DEMO_STACKS = {
@@ -13,6 +14,7 @@ DEMO_STACKS = {
     "CanaryDemo": CanaryDemo,
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
+    "ItemsServiceDemo": ItemsServiceDemo,
 }
 
-__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo"]
+__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"]

@@ -5,20 +5,14 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
-from patterns import ApiLambdaTable, CanaryFunction, SecureTable, bundled_code, items_handler_environment
-
-# What the smoke test sends each new version before it takes traffic: a one-item list request.
-LIST_ONE_ITEM = {
-    "resource": "/items",
-    "path": "/items",
-    "httpMethod": "GET",
-    "headers": {"Accept": "application/json"},
-    "queryStringParameters": {"limit": "1"},
-    "pathParameters": None,
-    "requestContext": {"requestId": "canary-smoke-test", "resourcePath": "/items", "httpMethod": "GET", "stage": "prod"},
-    "body": None,
-    "isBase64Encoded": False,
-}
+from patterns import (
+    ITEMS_SMOKE_TEST_EVENT,
+    ApiLambdaTable,
+    CanaryFunction,
+    SecureTable,
+    bundled_code,
+    items_handler_environment,
+)
 
 
 class CanaryDemo(Stack):
@@ -33,7 +27,7 @@ class CanaryDemo(Stack):
             code=bundled_code("items_api"),
             environment=items_handler_environment(self.table.table),
             pre_traffic_hook=True,
-            smoke_payload=LIST_ONE_ITEM,
+            smoke_payload=ITEMS_SMOKE_TEST_EVENT,
             expected_status_code=200,
         )
         self.api = ApiLambdaTable(self, "ItemsApi", function=self.canary.alias, table=self.table.table)
