@@ -10,6 +10,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, threshold_alarm
+from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 from .blocks.api_logging import api_gateway_account_logging
 
 #: The DynamoDB actions the bundled items handler calls, and so the only ones it is granted.
@@ -361,20 +362,8 @@ class ApiLambdaTable(Construct):
             self.function_errors_alarm = self.secure_function.errors_alarm
             self.function_throttles_alarm = self.secure_function.throttles_alarm
             return
-        self.function_errors_alarm = threshold_alarm(
-            self,
-            "FunctionErrorsAlarm",
-            self.function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
-            threshold=1,
-            description=f"{self.node.path}: the function returned errors",
-        )
-        self.function_throttles_alarm = threshold_alarm(
-            self,
-            "FunctionThrottlesAlarm",
-            self.function.metric_throttles(period=Duration.minutes(1), statistic="Sum"),
-            threshold=1,
-            description=f"{self.node.path}: invocations were throttled",
-        )
+        self.function_errors_alarm = function_errors_alarm(self, "FunctionErrorsAlarm", self.function)
+        self.function_throttles_alarm = function_throttles_alarm(self, "FunctionThrottlesAlarm", self.function)
 
 
 _DEFAULT_KEY = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)

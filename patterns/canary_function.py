@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .blocks import SecureFunction, bundled_code, threshold_alarm
+from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 
 _MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
 
@@ -230,25 +231,17 @@ class CanaryFunction(Construct):
         return [self.errors_alarm, self.throttles_alarm, self.duration_alarm]
 
     def _add_alarms(self, errors: int, throttles: int, duration: Duration) -> None:
-        minute = Duration.minutes(1)
-        self.errors_alarm = threshold_alarm(
-            self,
-            "AliasErrorsAlarm",
-            self.alias.metric_errors(period=minute, statistic="Sum"),
-            threshold=errors,
-            description=f"{self.node.path}: the alias returned errors; a deployment in progress rolls back",
+        rollback = "; a deployment in progress rolls back"
+        self.errors_alarm = function_errors_alarm(
+            self, "AliasErrorsAlarm", self.alias, threshold=errors, consequence=rollback
         )
-        self.throttles_alarm = threshold_alarm(
-            self,
-            "AliasThrottlesAlarm",
-            self.alias.metric_throttles(period=minute, statistic="Sum"),
-            threshold=throttles,
-            description=f"{self.node.path}: the alias was throttled; a deployment in progress rolls back",
+        self.throttles_alarm = function_throttles_alarm(
+            self, "AliasThrottlesAlarm", self.alias, threshold=throttles, consequence=rollback
         )
         self.duration_alarm = threshold_alarm(
             self,
             "AliasDurationAlarm",
-            self.alias.metric_duration(period=minute, statistic="p99"),
+            self.alias.metric_duration(period=Duration.minutes(1), statistic="p99"),
             threshold=duration.to_milliseconds(),
             description=f"{self.node.path}: p99 duration above {duration.to_milliseconds()} ms; a deployment rolls back",
         )

@@ -9,7 +9,8 @@ from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_d
 from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns, aws_sqs as sqs
 from constructs import Construct
 
-from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, bundled_code, threshold_alarm
+from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, bundled_code
+from .blocks.alarms import function_errors_alarm
 from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
 
 #: DynamoDB actions the bundled consumer calls on its subscriber's table.
@@ -123,13 +124,7 @@ class FanoutSubscriber(Construct):
         self.errors_alarm = (
             self.secure_function.errors_alarm
             if self.secure_function is not None
-            else threshold_alarm(
-                self,
-                "ErrorsAlarm",
-                function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
-                threshold=1,
-                description=f"{self.node.path}: the consumer returned errors",
-            )
+            else function_errors_alarm(self, "ErrorsAlarm", function)
         )
 
     @property

@@ -1,8 +1,9 @@
-"""The one way the building blocks make an alarm: over a threshold, quiet when data is missing."""
+"""The one way the building blocks make an alarm: over a threshold, quiet when data is missing;
+plus the function alarms every pattern with a function uses."""
 
 from __future__ import annotations
 
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_lambda as lambda_
 from constructs import Construct
 
 
@@ -25,4 +26,30 @@ def threshold_alarm(
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
+    )
+
+
+def function_errors_alarm(
+    scope: Construct, id: str, function: lambda_.IFunction, *, threshold: float = 1, consequence: str = ""
+) -> cloudwatch.Alarm:
+    """Alarm when ``function`` (or an alias or version) returns ``threshold`` errors in a minute."""
+    return threshold_alarm(
+        scope,
+        id,
+        function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+        threshold=threshold,
+        description=f"{function.node.path} returned errors{consequence}",
+    )
+
+
+def function_throttles_alarm(
+    scope: Construct, id: str, function: lambda_.IFunction, *, threshold: float = 1, consequence: str = ""
+) -> cloudwatch.Alarm:
+    """Alarm when invocations of ``function`` (or an alias or version) are throttled ``threshold`` times in a minute."""
+    return threshold_alarm(
+        scope,
+        id,
+        function.metric_throttles(period=Duration.minutes(1), statistic="Sum"),
+        threshold=threshold,
+        description=f"{function.node.path} was throttled{consequence}",
     )

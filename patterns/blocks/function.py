@@ -8,7 +8,7 @@ from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambd
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .alarms import threshold_alarm
+from .alarms import function_errors_alarm, function_throttles_alarm
 from .nag import acknowledge
 from .powertools import powertools_layer
 from .queue import dead_letter_alarm, standalone_dead_letter_queue
@@ -148,20 +148,8 @@ class SecureFunction(Construct):
                 "would never receive an event.",
             )
 
-        self.errors_alarm = threshold_alarm(
-            self,
-            "ErrorsAlarm",
-            self.function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
-            threshold=1,
-            description=f"{self.node.path}: the function returned errors",
-        )
-        self.throttles_alarm = threshold_alarm(
-            self,
-            "ThrottlesAlarm",
-            self.function.metric_throttles(period=Duration.minutes(1), statistic="Sum"),
-            threshold=1,
-            description=f"{self.node.path}: invocations were throttled",
-        )
+        self.errors_alarm = function_errors_alarm(self, "ErrorsAlarm", self.function)
+        self.throttles_alarm = function_throttles_alarm(self, "ThrottlesAlarm", self.function)
 
     @property
     def alarms(self) -> list:

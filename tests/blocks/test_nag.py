@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App, Duration, Stack, aws_iam as iam, aws_sqs as sqs
 
-from nag_check import nag_app
+from nag_check import nag_app, nag_findings
 from patterns.blocks import (
     SecureFunction,
     SecureQueue,
@@ -24,26 +24,6 @@ REASON = "A reason long enough to explain the exception."
 
 def new_stack() -> Stack:
     return Stack(App(), "Test")
-
-
-def nag_findings(app: App) -> dict[str, list[tuple[str, str]]]:
-    """Synthesize ``app``; its report's ``violations`` and ``acknowledged`` findings as (rule, path) pairs.
-
-    A plugin's report leaves out ``suppressedViolations`` when it has none, so keys are read with a default.
-    """
-    try:
-        app.synth()
-    except RuntimeError as failure:
-        if "ValidationFailed" not in str(failure):
-            raise
-    report = json.loads((Path(app.outdir) / "validation-report.json").read_text())
-    found: dict[str, list[tuple[str, str]]] = {"violations": [], "acknowledged": []}
-    for plugin in report["pluginReports"]:
-        for key, label in (("violations", "violations"), ("suppressedViolations", "acknowledged")):
-            for violation in plugin.get(key, []):
-                for construct in violation["violatingConstructs"]:
-                    found[label].append((violation["ruleName"], construct["constructPath"]))
-    return found
 
 
 # --- acknowledge and nag_ids (no synth) --------------------------------------------------------

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from handler_loader import load_handler
+from sqs_events import receive_sqs_event
 from lambda_context import LambdaContext
 
 TABLE = "records"
@@ -45,23 +46,7 @@ def queue(aws):
 
 def receive_batch(sqs, url: str) -> dict:
     """Receive up to 10 messages and shape them like Lambda's SQS event."""
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbox",
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
+    return receive_sqs_event(sqs, url, "arn:aws:sqs:us-east-1:123456789012:inbox")
 
 
 def run_event_source(sqs, url: str, recorder, batch: dict) -> dict:

@@ -7,7 +7,6 @@ published message is applied exactly once or dead-lettered.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -17,6 +16,7 @@ import boto3
 import pytest
 
 from handler_loader import load_handler
+from sqs_events import receive_sqs_event
 from lambda_context import LambdaContext
 
 MAX_RECEIVE_COUNT = 3
@@ -107,43 +107,9 @@ def load_consumer(fanout, monkeypatch):
 # --- the event source mapping, played by the test ----------------------------------------------
 
 
-def _lambda_message_attributes(attributes: dict) -> dict:
-    """SQS's MessageAttributes in the shape Lambda's SQS event uses."""
-    shaped = {}
-    for name, value in attributes.items():
-        entry = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            entry["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        shaped[name] = entry
-    return shaped
-
-
 def receive_batch(fanout: FanOut, subscriber: Subscriber) -> dict:
     """Receive up to 10 messages and shape them exactly like Lambda's SQS event."""
-    messages = fanout.sqs.receive_message(
-        QueueUrl=subscriber.url,
-        MaxNumberOfMessages=10,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    ).get("Messages", [])
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": _lambda_message_attributes(m.get("MessageAttributes", {})),
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": subscriber.arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
+    return receive_sqs_event(fanout.sqs, subscriber.url, subscriber.arn)
 
 
 @dataclass
