@@ -1,0 +1,192 @@
+"""Publish every change to a DynamoDB table's items to an SNS topic, from the table's stream.
+
+The function is attached to the table's stream (view type ``NEW_AND_OLD_IMAGES``) by an event
+source mapping with ``ReportBatchItemFailures``, bisect-on-error, bounded retries and an SQS
+on-failure destination, so a change becomes an event without a second write in the
+application. Each stream record becomes one SNS message:
+
+    {"event_id": <the record's eventID>, "event_type": "item.created" | "item.updated" | "item.deleted",
+     "keys": {...}, "new": {...} | null, "old": {...} | null,
+     "sequence_number": "...", "approximate_creation_time": "2026-11-22T21:48:00.000Z" | null}
+
+with the message attribute ``event_type`` (String) for subscription filter policies. Item
+images are plain JSON: numbers are integers or floats, sets are sorted lists, binary values
+are base64 text. The body is ASCII (non-ASCII characters are escaped), so every byte of it is
+deliverable to any subscriber, raw SQS delivery included. When a message would exceed SNS's
+256 KiB (body plus attribute), it is published without the images, ``"new"`` and ``"old"``
+null and ``"truncated": true``: the event is never lost, and a subscriber that needs the item
+reads it from the table by its keys.
+
+A stream record can be delivered more than once (retries, and records after a failed one in
+the same batch are published again when Lambda retries from the failed record), so
+subscribers must use ``event_id`` as their idempotency key; it is always present. A record
+that is not a change this function understands (unknown ``eventName``, no ``Keys``, no
+``eventID``, invalid DynamoDB JSON) fails alone: its SequenceNumber is reported in
+``batchItemFailures`` and it reaches the on-failure destination after the retries.
+
+Environment:
+    TOPIC_ARN                                      the topic to publish to (required).
+    POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL  optional, for the Logger.
+
+IAM actions this code calls (checked by recording every call in the tests):
+    sns:Publish on the topic (TOPIC_ARN)
+    plus, when the topic is encrypted with a customer managed KMS key, kms:GenerateDataKey
+    and kms:Decrypt on that key.
+(Reading the stream and sending to the on-failure destination are done by the event source
+mapping with the function's role: dynamodb:DescribeStream, dynamodb:GetRecords,
+dynamodb:GetShardIterator, dynamodb:ListStreams on the stream, and sqs:SendMessage on the
+destination queue.)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from boto3.dynamodb.types import Binary, TypeDeserializer
+
+TOPIC_ARN = os.environ["TOPIC_ARN"]
+MAX_MESSAGE_BYTES = 256 * 1024  # SNS counts the body and each attribute's name, type and value
+EVENT_TYPE_ATTRIBUTE = "event_type"
+EVENT_TYPES = {"INSERT": "item.created", "MODIFY": "item.updated", "REMOVE": "item.deleted"}
+
+logger = Logger()
+# An all-failed batch is reported record by record, like any other, instead of raising.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+sns = boto3.client("sns")
+
+
+class MalformedRecord(ValueError):
+    """The stream record is not a change this function can publish; it fails alone."""
+
+
+class _StreamDeserializer(TypeDeserializer):
+    """boto3's deserializer, for Lambda's stream event, where binary values are base64 text."""
+
+    def _deserialize_b(self, value):
+        if isinstance(value, str):
+            value = base64.b64decode(value, validate=True)
+        return super()._deserialize_b(value)
+
+
+_deserializer = _StreamDeserializer()
+
+
+def plain(value: Any) -> Any:
+    """A deserialized DynamoDB value as plain JSON data."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):
+        return base64.b64encode(value.value).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted(plain(member) for member in value)
+    if isinstance(value, dict):
+        return {name: plain(member) for name, member in value.items()}
+    if isinstance(value, list):
+        return [plain(member) for member in value]
+    return value
+
+
+def _image(stream_record: dict, field: str, required: bool = False) -> dict | None:
+    """Deserialize ``Keys``, ``NewImage`` or ``OldImage`` into plain JSON data."""
+    raw = stream_record.get(field)
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, dict) or (required and not raw):
+        raise MalformedRecord(f"dynamodb.{field} must be a non-empty map of DynamoDB JSON")
+    try:
+        return {name: plain(_deserializer.deserialize(value)) for name, value in raw.items()}
+    except (TypeError, ValueError, ArithmeticError, binascii.Error) as error:
+        raise MalformedRecord(f"dynamodb.{field} is not valid DynamoDB JSON: {error}") from None
+
+
+def _creation_time(stream_record: dict) -> str | None:
+    """ApproximateCreationDateTime (epoch seconds) as ISO-8601 UTC, to the millisecond."""
+    value = stream_record.get("ApproximateCreationDateTime")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedRecord("dynamodb.ApproximateCreationDateTime must be epoch seconds")
+    try:
+        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedRecord("dynamodb.ApproximateCreationDateTime is out of range") from None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def build_event(record: dict) -> dict:
+    """The event published for one stream record, as plain JSON data."""
+    event_id = record.get("eventID")
+    if not isinstance(event_id, str) or not event_id:
+        raise MalformedRecord("the record has no eventID")
+    event_type = EVENT_TYPES.get(record.get("eventName"))
+    if event_type is None:
+        raise MalformedRecord(f"unsupported eventName {record.get('eventName')!r}")
+    stream_record = record.get("dynamodb")
+    if not isinstance(stream_record, dict):
+        raise MalformedRecord("the record has no dynamodb section")
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "keys": _image(stream_record, "Keys", required=True),
+        "new": _image(stream_record, "NewImage"),
+        "old": _image(stream_record, "OldImage"),
+        "sequence_number": stream_record.get("SequenceNumber"),
+        "approximate_creation_time": _creation_time(stream_record),
+    }
+
+
+def _encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"), allow_nan=False)
+
+
+def encode_message(event: dict) -> tuple[str, bool]:
+    """The message body, and whether the images had to be left out to fit SNS's limit."""
+    attribute_bytes = len(EVENT_TYPE_ATTRIBUTE) + len("String") + len(event["event_type"].encode())
+    budget = MAX_MESSAGE_BYTES - attribute_bytes
+    body = _encode(event)
+    if len(body.encode()) <= budget:
+        return body, False
+    # Keys are at most a few KiB (DynamoDB caps key attributes), so this always fits.
+    return _encode({**event, "new": None, "old": None, "truncated": True}), True
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    raw = record.raw_event
+    stream_record = raw.get("dynamodb")
+    sequence_number = stream_record.get("SequenceNumber") if isinstance(stream_record, dict) else None
+    log_fields = {"event_id": raw.get("eventID"), "sequence_number": sequence_number}
+    try:
+        event = build_event(raw)
+    except MalformedRecord as error:
+        logger.warning("malformed stream record", extra={**log_fields, "reason": str(error)})
+        raise
+    log_fields["event_type"] = event["event_type"]
+    body, truncated = encode_message(event)
+    try:
+        response = sns.publish(
+            TopicArn=TOPIC_ARN,
+            Message=body,
+            MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event["event_type"]}},
+        )
+    except Exception:
+        logger.exception("event not published", extra=log_fields)
+        raise
+    logger.info(
+        "event published",
+        extra={**log_fields, "truncated": truncated, "sns_message_id": response.get("MessageId")},
+    )
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
