@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth test snapshot-update bootstrap deploy destroy diff lock clean distclean
+.PHONY: install synth test bench docs docs-serve docs-generate snapshot-update bootstrap deploy destroy diff lock clean distclean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -36,6 +36,22 @@ synth: install
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Timings (synth, test suite, handler cold init and warm latency, asset size) -> bench/results.json.
+# Options: make bench BENCH_ARGS="--skip-tests"; see .venv/bin/python bench/run.py --help.
+bench: install
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# Documentation site in site/ (MkDocs strict: a broken link or a stale nav fails the build).
+# Diagrams and the nag list come from the synthesized templates: make docs-generate rewrites them.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --quiet -d site
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs serve -a 127.0.0.1:8000
+
+docs-generate: install
+	$(PYTHON) docs/generate.py
 
 snapshot-update: install
 	$(PYTHON) -m pytest tests/test_demo_app.py -k snapshot --snapshot-update
@@ -59,7 +75,7 @@ lock: $(PYTHON)
 	  $(PYTHON) -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf cdk.out .pytest_cache build *.egg-info
+	rm -rf cdk.out .pytest_cache build *.egg-info site
 	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -not -path "./node_modules/*" -prune -exec rm -rf {} +
 
 distclean: clean
