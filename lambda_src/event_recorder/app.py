@@ -20,7 +20,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 logger = Logger()
 # An all-failed batch is reported record by record, like any other, instead of raising.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+# A low-level client: the resource layer would load a second model on every cold start.
+dynamodb = boto3.client("dynamodb")
+TABLE_NAME = os.environ["TABLE_NAME"]
 
 
 class MalformedEvent(ValueError):
@@ -42,7 +44,10 @@ def parse_event(body: str) -> dict:
 
 def record_handler(record: SQSRecord) -> None:
     event = parse_event(record.body)
-    table.put_item(Item={"id": event["id"], "event": record.body, "message_id": record.message_id})
+    dynamodb.put_item(
+        TableName=TABLE_NAME,
+        Item={"id": {"S": event["id"]}, "event": {"S": record.body}, "message_id": {"S": record.message_id}},
+    )
     logger.info("recorded event", extra={"event_id": event["id"], "message_id": record.message_id})
 
 
