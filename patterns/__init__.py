@@ -8,19 +8,53 @@ Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQ
 ``bundled_code`` gives the code of a handler shipped with the library.
 """
 
-from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, items_handler_environment
-from .canary_function import CanaryFunction, TrafficShift
-from .cognito_protected_api import CognitoProtectedApi
-from .fanout_queue import FanoutQueue, FanoutSubscriber
-from .table_events import TableEventPublisher
-from .blocks import (
-    SecureFunction,
-    SecureQueue,
-    SecureTable,
-    SecureTopic,
-    acknowledge,
-    bundled_code,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, items_handler_environment
+    from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, acknowledge, bundled_code
+    from .canary_function import CanaryFunction, TrafficShift
+    from .cognito_protected_api import CognitoProtectedApi
+    from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .table_events import TableEventPublisher
+
+# Each public name and the module defining it. They are imported on first use, so tools that need
+# none of the CDK (``python -m patterns.local``) do not pay for loading aws_cdk and starting jsii.
+_EXPORTS = {
+    "ITEMS_HANDLER_ACTIONS": ".api_lambda_table",
+    "ITEMS_SMOKE_TEST_EVENT": ".api_lambda_table",
+    "ApiLambdaTable": ".api_lambda_table",
+    "items_handler_environment": ".api_lambda_table",
+    "CanaryFunction": ".canary_function",
+    "TrafficShift": ".canary_function",
+    "CognitoProtectedApi": ".cognito_protected_api",
+    "FanoutQueue": ".fanout_queue",
+    "FanoutSubscriber": ".fanout_queue",
+    "TableEventPublisher": ".table_events",
+    "SecureFunction": ".blocks",
+    "SecureQueue": ".blocks",
+    "SecureTable": ".blocks",
+    "SecureTopic": ".blocks",
+    "acknowledge": ".blocks",
+    "bundled_code": ".blocks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "ITEMS_HANDLER_ACTIONS",
