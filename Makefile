@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth test bench docs docs-serve docs-generate snapshot-update bootstrap deploy destroy diff lock clean distclean
+.PHONY: install synth test local bench docs docs-serve docs-generate snapshot-update bootstrap deploy destroy diff lock clean distclean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -36,6 +36,14 @@ synth: install
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Run demo stacks on 127.0.0.1 without Docker or an AWS account (docs/local.md); Ctrl-C stops it.
+#   make local                          the items service, with a local admin user
+#   make local STACK= LOCAL_ARGS=...    every demo stack; options: .venv/bin/python -m patterns.local --help
+STACK ?= ItemsServiceDemo
+LOCAL_USER ?= ada@example.com:Local-Only-Passw0rd:admins
+local: synth
+	$(PYTHON) -m patterns.local --assembly cdk.out $(if $(STACK),--stack $(STACK)) --user "$(LOCAL_USER)" $(LOCAL_ARGS)
 
 # Timings (synth, test suite, handler cold init and warm latency, asset size) -> bench/results.json.
 # Options: make bench BENCH_ARGS="--skip-tests"; see .venv/bin/python bench/run.py --help.

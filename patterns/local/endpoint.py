@@ -1,0 +1,77 @@
+"""The local AWS endpoint: moto's server, started on 127.0.0.1 unless the user brings one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Optional
+
+from .model import REGION, LocalRunError
+
+LOOPBACK = "127.0.0.1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(endpoint: str, timeout: float = 30.0, process: Optional[subprocess.Popen] = None) -> None:
+    """Block until the endpoint answers moto's management API (or fail with a clear error)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise LocalRunError(f"moto's server exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    raise LocalRunError(f"no local AWS endpoint answered on {endpoint} within {timeout:.0f} s")
+
+
+class MotoServer:
+    """moto's server in a child process on 127.0.0.1; ``stop()`` ends it."""
+
+    def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.endpoint = f"http://{host}:{self.port}"
+        self._process: Optional[subprocess.Popen] = None
+
+    def start(self) -> "MotoServer":
+        env = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            wait_until_up(self.endpoint, process=self._process)
+        except LocalRunError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
