@@ -1,0 +1,91 @@
+"""Synthesize one app in this (fresh) interpreter and print how long each phase took.
+
+    python bench/synth_child.py whole OUTDIR     every stack of stacks.DEMO_STACKS, via app.build_app
+    python bench/synth_child.py trivial OUTDIR   one stack holding one sns.Topic, same feature flags,
+                                                 same cdk-nag packs registered
+
+Phases: ``import_s`` (aws_cdk, cdk_nag and, for ``whole``, the app's own modules), ``build_s``
+(constructing the tree and registering the packs; for ``whole`` also per stack) and ``synth_s`` (``app.synth()``, which runs
+jsii's synthesis and the nag validation). The parent times the whole process too (interpreter
+start-up and jsii's Node process shutdown included).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT_MARKER = "BENCH_RESULT "
+
+
+def feature_flags() -> dict:
+    """``app.FEATURE_FLAGS`` read from the source, so the trivial app imports none of the patterns."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "FEATURE_FLAGS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def main(kind: str, outdir: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    started = time.perf_counter()
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+    stack_build_s: dict[str, float] = {}
+    if kind == "whole":
+        from app import build_app
+        from stacks import DEMO_STACKS
+
+        # Time each stack's construction: build_app iterates this same dict, so wrap its classes.
+        for name, stack_class in list(DEMO_STACKS.items()):
+            def timed(scope, id, *args, _stack_class=stack_class, **kwargs):
+                began = time.perf_counter()
+                stack = _stack_class(scope, id, *args, **kwargs)
+                stack_build_s[id] = time.perf_counter() - began
+                return stack
+
+            DEMO_STACKS[name] = timed
+    else:
+        from aws_cdk import aws_sns as sns
+    imported = time.perf_counter()
+
+    if kind == "whole":
+        app = build_app(outdir=outdir)
+    else:
+        app = cdk.App(outdir=outdir, context=feature_flags())
+        stack = cdk.Stack(app, "TrivialTopic")
+        sns.Topic(stack, "Topic", enforce_ssl=True)
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    built = time.perf_counter()
+
+    error = None
+    try:
+        app.synth()
+    except Exception as failure:  # cdk-nag findings (ValidationFailed) or anything else: still timed
+        error = f"{type(failure).__name__}: {str(failure)[:500]}"
+    synthesized = time.perf_counter()
+    print(
+        RESULT_MARKER
+        + json.dumps(
+            {
+                "import_s": imported - started,
+                "build_s": built - imported,
+                "synth_s": synthesized - built,
+                "stack_build_s": stack_build_s,
+                "error": error,
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("whole", "trivial"):
+        sys.exit("usage: synth_child.py whole|trivial OUTDIR")
+    main(sys.argv[1], sys.argv[2])
