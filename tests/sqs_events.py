@@ -1,21 +1,12 @@
-"""Receive from a queue on the local server and shape the messages as Lambda's SQS event does."""
+"""Receive from a queue on the local server and shape the messages as Lambda's SQS event does.
+
+The records are built by the local runner's SQS poller (``patterns.local.pollers.sqs_record``),
+so the handler tests and ``make local`` hand the handlers the same event.
+"""
 
 from __future__ import annotations
 
-import base64
-
-
-def lambda_message_attributes(attributes: dict) -> dict:
-    """SQS's MessageAttributes in the shape Lambda's SQS event uses."""
-    shaped = {}
-    for name, value in attributes.items():
-        entry = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            entry["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-        shaped[name] = entry
-    return shaped
+from patterns.local.pollers import sqs_record
 
 
 def receive_sqs_event(sqs, queue_url: str, queue_arn: str, max_messages: int = 10) -> dict:
@@ -26,19 +17,4 @@ def receive_sqs_event(sqs, queue_url: str, queue_arn: str, max_messages: int = 1
         AttributeNames=["All"],
         MessageAttributeNames=["All"],
     ).get("Messages", [])
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": lambda_message_attributes(m.get("MessageAttributes", {})),
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": queue_arn.split(":")[3],
-            }
-            for m in messages
-        ]
-    }
+    return {"Records": [sqs_record(message, queue_arn) for message in messages]}

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Optional
+from typing import Any, Optional
 
 from .model import REGION, LocalRunError
 
@@ -19,6 +19,26 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+
+def local_client(service: str, endpoint: str, region: str = REGION) -> Any:
+    """A boto3 client of the local endpoint with fake credentials, whatever the environment holds.
+
+    The session has no profile: an ``AWS_PROFILE`` the shell exports must neither be read nor be
+    required to exist (boto3 raises ProfileNotFound for an unknown one even with explicit keys).
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=region,
+        botocore_session=core,
+    )
+    return session.client(service, endpoint_url=endpoint)
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -1093,7 +1093,7 @@ class HttpServer:
     def start(self) -> "HttpServer":
         try:
             self._server = make_server(self._host, self._port, self._app, threaded=True, request_handler=_QuietHandler)
-        except (OSError, SystemExit) as error:  # Werkzeug exits when the port is taken
+        except (OSError, SystemExit):  # Werkzeug exits when the port is taken
             raise LocalRunError(f"cannot listen on {self._host}:{self._port}: the address is in use or not available") from None
         server = self._server
         # A short poll interval makes stop() quick: shutdown() waits for the serving loop to look.

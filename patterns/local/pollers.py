@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-import boto3
 
-from .endpoint import FAKE_CREDENTIALS
+from .endpoint import local_client
 from .model import EventSource, Invocation, LocalEnvironment
 from .workers import FunctionPool
 
@@ -98,17 +97,6 @@ def reported_failures(payload: Any, identifiers: list[str]) -> set[str]:
             raise ValueError(f"batchItemFailures names {identifier!r}, which is not in the batch")
         reported.add(identifier)
     return reported
-
-
-def local_client(service: str, endpoint: str, region: str) -> Any:
-    """A client of the local endpoint with fake credentials, whatever the caller's environment holds."""
-    session = boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-        region_name=region,
-    )
-    return session.client(service, endpoint_url=endpoint)
 
 
 class Poller:

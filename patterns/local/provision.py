@@ -38,10 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import boto3
-import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .endpoint import local_client
 from .intrinsics import NO_VALUE, Resolver, Unresolvable, pseudo_parameters
 from .model import (
     ACCOUNT,
@@ -55,7 +54,6 @@ from .model import (
     StackTemplate,
 )
 
-FAKE_CREDENTIAL = "testing"
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 #: Resources a local run cannot do without: failing to resolve one of these stops the run.
@@ -201,20 +199,13 @@ class _Clients:
     """boto3 clients for the local endpoint, with fake credentials whatever the environment holds."""
 
     def __init__(self, endpoint: str, region: str) -> None:
-        # No profile: an AWS_PROFILE the shell exports must neither be read nor be required to exist.
-        core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-        self._session = boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIAL,
-            aws_secret_access_key=FAKE_CREDENTIAL,
-            region_name=region,
-            botocore_session=core,
-        )
         self._endpoint = endpoint
+        self._region = region
         self._clients: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, endpoint_url=self._endpoint)
+            self._clients[service] = local_client(service, self._endpoint, self._region)
         return self._clients[service]
 
 

@@ -40,12 +40,11 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import boto3
 import jwt
 from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
-from .endpoint import FAKE_CREDENTIALS
+from .endpoint import local_client
 from .gateway import LOOPBACK, HttpServer
 from .model import LocalEnvironment, LocalRunError, LocalUserPool
 
@@ -181,14 +180,7 @@ class SignInPages:
         self.environment = environment
         self.log = log
         self.issuer = f"https://cognito-idp.{environment.region}.amazonaws.com/{pool.pool_id}"
-        self.cognito = boto3.client(
-            "cognito-idp",
-            endpoint_url=environment.endpoint,
-            region_name=environment.region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-        )
+        self.cognito = local_client("cognito-idp", environment.endpoint, environment.region)
         self._pending: dict[str, _Pending] = {}
         self._codes: dict[str, _Grant] = {}
         self._lock = threading.Lock()
