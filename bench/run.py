@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The project root, for `patterns` (the tests' helpers this benchmark reuses import it).
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from benchlib import (  # noqa: E402
     RESULT_MARKER,
