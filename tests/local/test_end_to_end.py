@@ -10,7 +10,6 @@ the topic carried each change, and a poison message moved to its dead-letter que
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any, Callable, Iterator, Optional
@@ -21,6 +20,7 @@ import pytest
 from patterns.local.provision import LocalUser
 from patterns.local.runner import LocalRun, LocalRunOptions
 from patterns.local.signin import SignInError, sign_in
+from polling import eventually
 
 PASSWORD = "Local-Only-Passw0rd"
 ADMIN = "ada@example.com"
@@ -93,16 +93,6 @@ def function_env(run: LocalRun, prefix: str, variable: str) -> str:
     return function.environment[variable]
 
 
-def eventually(check: Callable[[], Any], timeout: float = 45.0) -> Any:
-    """The first truthy result of ``check``, polled until ``timeout`` (the pollers run in the background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.25)
-
-
 def audit_rows(run: LocalRun, prefix: str) -> list[dict]:
     table = function_env(run, prefix, "TABLE_NAME")
     items = client(run, "dynamodb").scan(TableName=table)["Items"]
@@ -138,8 +128,8 @@ def test_every_change_reaches_the_audit_table_and_only_deletions_the_notifier(ru
         return sorted(row["event_type"] for row in audit_rows(run, prefix) if row["keys"].get("id") == "chair-1")
 
     expected = ["item.created", "item.deleted", "item.updated"]
-    assert eventually(lambda: chair_events("ItemEventsAuditConsumer") == expected), chair_events("ItemEventsAuditConsumer")
-    assert eventually(lambda: chair_events("ItemEventsNotifierConsumer") == ["item.deleted"])
+    assert eventually(lambda: chair_events("ItemEventsAuditConsumer") == expected, timeout=45), chair_events("ItemEventsAuditConsumer")
+    assert eventually(lambda: chair_events("ItemEventsNotifierConsumer") == ["item.deleted"], timeout=45)
     # The audit row carries the item as it was written: the update's new image.
     (updated,) = [r for r in audit_rows(run, "ItemEventsAuditConsumer") if r["keys"].get("id") == "chair-1"
                   and r["event_type"] == "item.updated"]
@@ -203,4 +193,4 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_and_nothing_else_is_lost
         return [m["Body"] for m in messages.get("Messages", [])]
 
     assert eventually(dead, timeout=60) == ["this is not an event"]
-    assert eventually(lambda: any(r.get("event_id") == "direct-1" for r in audit_rows(run, "ItemEventsAuditConsumer")))
+    assert eventually(lambda: any(r.get("event_id") == "direct-1" for r in audit_rows(run, "ItemEventsAuditConsumer")), timeout=45)

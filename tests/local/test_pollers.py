@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -26,6 +25,7 @@ from patterns.local.pollers import (
     stream_record,
 )
 from patterns.local.workers import FunctionPool
+from polling import eventually
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 
@@ -59,17 +59,6 @@ def handler(event, context):
 def item_id(record):
     return record.get("messageId") or record["dynamodb"]["SequenceNumber"]
 """
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy (pollers work in their own threads)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            assert result, "condition not reached in time"
-            return result
-        time.sleep(0.1)
 
 
 def local_function(name: str, code_dir: Path, environment: dict[str, str], timeout: int = 10) -> LocalFunction:
