@@ -3,7 +3,7 @@
 from .alarms import threshold_alarm
 from .assets import bundled_code, bundled_handler_dir
 from .function import DEFAULT_RUNTIME, SecureFunction
-from .nag import acknowledge, nag_ids
+from .nag import acknowledge, nag_ids, rendered_finding
 from .powertools import POWERTOOLS_VERSION, powertools_layer, powertools_layer_arn, powertools_layer_parameter
 from .queue import SecureQueue, dead_letter_alarm, standalone_dead_letter_queue
 from .table import SecureTable
@@ -21,6 +21,7 @@ __all__ = [
     "bundled_handler_dir",
     "dead_letter_alarm",
     "nag_ids",
+    "rendered_finding",
     "powertools_layer",
     "powertools_layer_arn",
     "powertools_layer_parameter",

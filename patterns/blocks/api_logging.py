@@ -42,24 +42,19 @@ def api_gateway_account_logging(scope: Construct) -> apigw.CfnAccount:
     log_groups = stack.format_arn(
         service="logs", resource="log-group", resource_name="API-Gateway-Execution-Logs_*", arn_format=ArnFormat.COLON_RESOURCE_NAME
     )
-    role.add_to_policy(iam.PolicyStatement(actions=_LOG_ACTIONS, resources=[log_groups, f"{log_groups}:log-stream:*"]))
-    role.add_to_policy(
-        iam.PolicyStatement(
-            actions=["logs:DescribeLogGroups"],
-            resources=[stack.format_arn(service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
-        )
+    log_streams = f"{log_groups}:log-stream:*"
+    any_log_group = stack.format_arn(
+        service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
     )
+    role.add_to_policy(iam.PolicyStatement(actions=_LOG_ACTIONS, resources=[log_groups, log_streams]))
+    role.add_to_policy(iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[any_log_group]))
     acknowledge(
         role,
         "AwsSolutions-IAM5",
         "API Gateway names execution log groups itself (API-Gateway-Execution-Logs_<api-id>/<stage>) for every "
         "API of the account and region; the role can only be scoped to that name prefix, and listing log groups "
         "takes the log-group:* resource.",
-        findings=[
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:API-Gateway-Execution-Logs_*",
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:API-Gateway-Execution-Logs_*:log-stream:*",
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*",
-        ],
+        findings=[f"Resource::{arn}" for arn in (log_groups, log_streams, any_log_group)],
     )
     account = apigw.CfnAccount(holder, "Account", cloud_watch_role_arn=role.role_arn)
     account.apply_removal_policy(RemovalPolicy.RETAIN)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_iam as iam, aws_sqs as sqs
+from aws_cdk import App, ArnFormat, Duration, Environment, Stack, aws_iam as iam, aws_sqs as sqs
 
 from nag_check import nag_app, nag_findings
 from patterns.blocks import (
@@ -17,6 +17,7 @@ from patterns.blocks import (
     acknowledge,
     bundled_code,
     nag_ids,
+    rendered_finding,
 )
 
 REASON = "A reason long enough to explain the exception."
@@ -58,6 +59,43 @@ def test_nag_ids_name_each_finding_of_a_multi_finding_rule():
 def test_nag_ids_refuse_an_unknown_rule():
     with pytest.raises(ValueError, match="expected an AwsSolutions-\\* or Serverless-\\* rule"):
         nag_ids("NIST.800.53.R5-IAMNoInlinePolicy")
+
+
+# Env-agnostic, concrete account and region, and regions of the other partitions; the partition
+# is a literal only where the app opts into partition literals (the flag cdk init sets).
+ENVIRONMENTS = {
+    "agnostic": (None, {}),
+    "aws": (Environment(account="111111111111", region="eu-west-1"), {}),
+    "aws-cn": (Environment(account="222222222222", region="cn-north-1"), {"@aws-cdk/core:enablePartitionLiterals": True}),
+    "aws-us-gov": (Environment(account="333333333333", region="us-gov-west-1"), {"@aws-cdk/core:enablePartitionLiterals": True}),
+}
+RENDERED_LOG_GROUPS = {
+    "agnostic": "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:app-*",
+    "aws": "Resource::arn:<AWS::Partition>:logs:eu-west-1:111111111111:log-group:app-*",
+    "aws-cn": "Resource::arn:aws-cn:logs:cn-north-1:222222222222:log-group:app-*",
+    "aws-us-gov": "Resource::arn:aws-us-gov:logs:us-gov-west-1:333333333333:log-group:app-*",
+}
+
+
+def log_groups_arn(stack: Stack) -> str:
+    return stack.format_arn(
+        service="logs", resource="log-group", resource_name="app-*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+
+
+@pytest.mark.parametrize("environment", sorted(ENVIRONMENTS))
+def test_a_finding_built_from_a_token_renders_as_the_stack_renders_it(environment):
+    env, context = ENVIRONMENTS[environment]
+    stack = Stack(App(context=context), "Test", env=env)
+    assert rendered_finding(stack, f"Resource::{log_groups_arn(stack)}") == RENDERED_LOG_GROUPS[environment]
+
+
+def test_a_finding_renders_references_the_way_cdk_nag_prints_them():
+    stack = new_stack()
+    queue = sqs.Queue(stack, "Queue")
+    logical_id = stack.get_logical_id(queue.node.default_child)
+    assert rendered_finding(stack, f"Resource::{queue.queue_arn}/*") == f"Resource::<{logical_id}.Arn>/*"
+    assert rendered_finding(stack, "Resource::*") == "Resource::*"
 
 
 # --- real synth with both packs ----------------------------------------------------------------
@@ -140,3 +178,21 @@ def test_asynchronous_function_satisfies_the_dlq_rule_without_acknowledging_it(t
     found = nag_findings(app)
     assert found["violations"] == []
     assert [rule for rule, _ in found["acknowledged"] if rule == "Serverless-LambdaDLQ"] == []
+
+
+@pytest.mark.parametrize("environment", sorted(ENVIRONMENTS))
+def test_a_token_acknowledgement_silences_its_finding_in_every_environment(tmp_path, environment):
+    env, context = ENVIRONMENTS[environment]
+    app = nag_app(tmp_path)
+    for key, value in context.items():
+        app.node.set_context(key, value)
+    stack = Stack(app, "Logs", env=env)
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    arn = log_groups_arn(stack)
+    role.add_to_policy(iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[arn]))
+    acknowledge(role, "AwsSolutions-IAM5", REASON, findings=[f"Resource::{arn}"])
+    found = nag_findings(app)
+    assert found["violations"] == []
+    assert (f"AwsSolutions-IAM5[{RENDERED_LOG_GROUPS[environment]}]", "Logs/Role/DefaultPolicy/Resource") in found[
+        "acknowledged"
+    ]
