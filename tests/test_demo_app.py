@@ -9,7 +9,7 @@ from cfnlint.api import ManualArgs, lint
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks import DEMO_STACKS
-from templates import normalize_template
+from patterns.testing import normalized_template
 
 STACKS = sorted(DEMO_STACKS)
 
@@ -27,7 +27,7 @@ def snapshot_json(snapshot):
 
 @pytest.mark.parametrize("stack_name", STACKS)
 def test_template_matches_snapshot(demo_app, stack_name, snapshot_json):
-    assert normalize_template(demo_app.template(stack_name)) == snapshot_json
+    assert normalized_template(demo_app.template(stack_name)) == snapshot_json
 
 
 def test_synth_passes_the_nag_packs(demo_app):
