@@ -1,0 +1,233 @@
+"""The consumer matrix: every public construct built the way other apps build it, in one app.
+
+Each case is a stack (or a stage, or a pair of stacks) of one app that registers both cdk-nag packs
+and sets no feature flag, like a user's app; the app is synthesized once per test session and each
+case is then checked on its own templates and on the findings under its own construct path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from aws_cdk import App, Environment, NestedStack, RemovalPolicy, Stack, Stage, Validations
+from aws_cdk import aws_cognito as cognito, aws_dynamodb as dynamodb
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from constructs import Construct
+
+from patterns import (
+    ITEMS_SMOKE_TEST_EVENT,
+    ApiLambdaTable,
+    CanaryFunction,
+    CognitoProtectedApi,
+    FanoutQueue,
+    SecureFunction,
+    SecureQueue,
+    SecureTable,
+    SecureTopic,
+    TableEventPublisher,
+    bundled_code,
+    items_handler_environment,
+)
+
+ACCOUNT = "111111111111"
+BOUND = Environment(account=ACCOUNT, region="eu-west-1")
+CHINA = Environment(account="222222222222", region="cn-north-1")
+GOVCLOUD = Environment(account="333333333333", region="us-gov-west-1")
+# The flag `cdk init` turns on: with a concrete region the partition is written as a literal.
+PARTITION_LITERALS = "@aws-cdk/core:enablePartitionLiterals"
+DESTROY = RemovalPolicy.DESTROY
+
+
+def every_construct(scope: Construct, *, cognito_available: bool = True) -> None:
+    """One of each public construct, wired the way the docs show, under ``scope``.
+
+    ``cognito_available=False`` leaves out ``CognitoProtectedApi`` (CloudFormation's registry has no
+    Cognito user pool types in the aws-cn regions).
+    """
+    table = SecureTable(scope, "Table", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=DESTROY)
+    topic = SecureTopic(scope, "Topic")
+    queue = SecureQueue(scope, "Queue")
+    recorder = SecureFunction(
+        scope, "Recorder", code=bundled_code("event_recorder"), environment={"TABLE_NAME": table.table.table_name}
+    )
+    queue.subscribe(topic.topic)
+    queue.add_consumer(recorder.function)
+    table.table.grant(recorder.function, "dynamodb:PutItem")
+    SecureFunction(scope, "Notifier", code=bundled_code("hello"), asynchronous=True)
+
+    ApiLambdaTable(scope, "Items", table_removal_policy=DESTROY)
+    events = FanoutQueue(scope, "Events", removal_policy=DESTROY)
+    events.add_subscriber("Audit", idempotency_key_field="event_id")
+    TableEventPublisher(scope, "Changes", table=table.table, topic=events.topic, encryption_key=events.key)
+    CanaryFunction(scope, "Greeter")
+    if cognito_available:
+        CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
+
+
+class EveryConstructStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, cognito_available: bool = True, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        every_construct(self, cognito_available=cognito_available)
+
+
+class NestedEveryConstruct(NestedStack):
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        every_construct(self)
+
+
+class SharedResources(Stack):
+    """Stateful resources another stack's patterns use."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.table = SecureTable(self, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=DESTROY)
+        self.topic = SecureTopic(self, "Events")
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True, require_symbols=True
+            ),
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            removal_policy=DESTROY,
+        )
+
+
+class SharedResourceUsers(Stack):
+    """Patterns given the resources of ``SharedResources`` instead of making their own."""
+
+    def __init__(self, scope: Construct, id: str, shared: SharedResources, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        table = shared.table.table
+        ApiLambdaTable(self, "Items", table=table)
+        CognitoProtectedApi(self, "Secured", user_pool=shared.user_pool, table=table)
+        events = FanoutQueue(self, "Events", topic=shared.topic.topic)
+        events.add_subscriber("Audit", idempotency_key_field="event_id")
+        TableEventPublisher(self, "Changes", table=table, topic=shared.topic.topic, encryption_key=shared.topic.key)
+        inbox = SecureQueue(self, "Inbox")
+        inbox.subscribe(shared.topic.topic)
+
+
+class ComposedPatterns(Stack):
+    """A canary alias behind the items API and behind the Cognito-protected API."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        table = SecureTable(self, "Items", removal_policy=DESTROY).table
+        for name, admin_group in (("Public", None), ("Secured", "admins")):
+            canary = CanaryFunction(
+                self,
+                f"{name}Function",
+                code=bundled_code("items_api"),
+                environment=items_handler_environment(table, admin_group=admin_group),
+                pre_traffic_hook=True,
+                smoke_payload=ITEMS_SMOKE_TEST_EVENT,
+                expected_status_code=200,
+            )
+            if admin_group is None:
+                ApiLambdaTable(self, "PublicApi", function=canary.alias, table=table)
+            else:
+                CognitoProtectedApi(self, "SecuredApi", function=canary.alias, table=table, removal_policy=DESTROY)
+
+
+#: Each case and the construct paths (stacks) it is made of.
+CASES = {
+    "env-agnostic": ("EnvAgnostic",),
+    "account-and-region": ("EnvBound",),
+    "aws-cn": ("Partitions/China",),
+    "aws-us-gov": ("Partitions/GovCloud",),
+    "stage": ("Prod/Service",),
+    "nested-stack": ("NestedParent",),
+    "two-instances": ("Twice",),
+    "cross-stack": ("Shared", "SharedUsers"),
+    "composed": ("Composed",),
+}
+
+
+def build_matrix_app(outdir: Path) -> App:
+    """Every case in one app; ``Partitions`` turns on partition literals as ``cdk init`` apps do."""
+    app = App(outdir=str(outdir))
+    EveryConstructStack(app, "EnvAgnostic")
+    EveryConstructStack(app, "EnvBound", env=BOUND)
+
+    partitions = Stage(app, "Partitions")
+    partitions.node.set_context(PARTITION_LITERALS, True)
+    EveryConstructStack(partitions, "China", env=CHINA, cognito_available=False)
+    EveryConstructStack(partitions, "GovCloud", env=GOVCLOUD)
+
+    prod = Stage(app, "Prod", env=Environment(account=ACCOUNT, region="us-east-1"))
+    EveryConstructStack(prod, "Service")
+
+    NestedEveryConstruct(Stack(app, "NestedParent", env=BOUND), "Nested")
+
+    twice = Stack(app, "Twice", env=BOUND)
+    every_construct(Construct(twice, "First"))
+    every_construct(Construct(twice, "Second"))
+
+    shared = SharedResources(app, "Shared")
+    SharedResourceUsers(app, "SharedUsers", shared)
+
+    ComposedPatterns(app, "Composed", env=BOUND)
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    return app
+
+
+@dataclass(frozen=True)
+class SynthesizedMatrix:
+    outdir: Path
+    error: Optional[str]
+
+    def report(self) -> dict:
+        path = self.outdir / "validation-report.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def findings(self, key: str, case: str) -> list[tuple[str, str]]:
+        """(rule, construct path) of the report's ``key`` ("violations" or "suppressedViolations") in ``case``."""
+        prefixes = CASES[case]
+        found = []
+        for plugin in self.report().get("pluginReports", []):
+            for violation in plugin.get(key, []):
+                for construct in violation["violatingConstructs"]:
+                    path = construct["constructPath"]
+                    if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+                        found.append((violation["ruleName"], path))
+        return found
+
+    def template(self, display_name: str) -> dict:
+        """The template of the stack whose construct path is ``display_name`` (stages included)."""
+        return json.loads(self._stack_templates()[display_name].read_text())
+
+    def nested_templates(self, parent: str) -> list[dict]:
+        """The templates of the nested stacks of stack ``parent``."""
+        return [json.loads(p.read_text()) for p in self.outdir.glob(f"{parent}*.nested.template.json")]
+
+    def _stack_templates(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        folders = [self.outdir]
+        while folders:
+            folder = folders.pop()
+            manifest = json.loads((folder / "manifest.json").read_text())
+            for artifact in manifest.get("artifacts", {}).values():
+                properties = artifact.get("properties", {})
+                if artifact["type"] == "aws:cloudformation:stack":
+                    found[artifact["displayName"]] = folder / properties["templateFile"]
+                elif artifact["type"] == "cdk:cloud-assembly":
+                    folders.append(folder / properties["directoryName"])
+        return found
+
+
+def synthesize_matrix(outdir: Path) -> SynthesizedMatrix:
+    error = None
+    try:
+        build_matrix_app(outdir).synth()
+    except RuntimeError as failure:  # cdk-nag findings make synth raise ValidationFailed
+        error = str(failure)
+    return SynthesizedMatrix(outdir=outdir, error=error)

@@ -1,0 +1,134 @@
+"""Every public construct in the apps users build: env-bound and env-agnostic stacks, the aws-cn and
+aws-us-gov partitions, stages, nested stacks, several instances, shared resources across stacks and
+patterns composed under each other. Both cdk-nag packs run on all of it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from consumer.matrix import ACCOUNT, CASES
+
+ACCOUNT_ID = re.compile(r"\b\d{12}\b")
+
+
+def resources(template: dict, type_: str) -> dict:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == type_}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_synth_has_no_unacknowledged_finding(matrix, case):
+    assert matrix.findings("violations", case) == []
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_nag_packs_ran_on_the_case(matrix, case):
+    # Acknowledged findings under the case's path prove the packs looked at it (stages and nested
+    # stacks included), so an empty violation list above means something.
+    assert matrix.findings("suppressedViolations", case)
+
+
+def test_nothing_else_failed_the_synth(matrix):
+    # Only the report's findings may fail it; any other error (a jsii exception, a cycle) shows here.
+    assert matrix.error is None or "ValidationFailed" in matrix.error
+    assert all(matrix.findings("violations", case) == [] for case in CASES)
+
+
+def test_an_env_agnostic_stack_names_no_account(matrix):
+    assert ACCOUNT_ID.findall(json.dumps(matrix.template("EnvAgnostic"))) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "rendered"),
+    [
+        ("account-and-region", "eu-west-1:111111111111"),
+        ("stage", "us-east-1:111111111111"),
+        ("aws-cn", "arn:aws-cn:"),
+        ("aws-us-gov", "arn:aws-us-gov:"),
+    ],
+)
+def test_acknowledgements_match_the_findings_as_the_environment_renders_them(matrix, case, rendered):
+    # The library's wildcard acknowledgements were once written for env-agnostic stacks only.
+    assert any(rendered in rule for rule, _ in matrix.findings("suppressedViolations", case))
+
+
+@pytest.mark.parametrize(("stack", "partition"), [("Partitions/China", "aws-cn"), ("Partitions/GovCloud", "aws-us-gov")])
+def test_other_partitions_never_get_a_commercial_arn(matrix, stack, partition):
+    text = json.dumps(matrix.template(stack))
+    assert "arn:aws:" not in text
+    assert f"arn:{partition}:" in text
+
+
+@pytest.mark.parametrize("stack", ["EnvBound", "Prod/Service", "Partitions/China", "Twice", "Composed"])
+def test_an_env_bound_stack_names_only_its_own_account(matrix, stack):
+    accounts = set(ACCOUNT_ID.findall(json.dumps(matrix.template(stack))))
+    expected = {"222222222222"} if stack == "Partitions/China" else {ACCOUNT}
+    assert accounts <= expected
+
+
+def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(matrix):
+    parent = matrix.template("NestedParent")
+    assert len(resources(parent, "AWS::CloudFormation::Stack")) == 1
+    assert resources(parent, "AWS::Lambda::Function") == {}
+    (nested,) = matrix.nested_templates("NestedParent")
+    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 2
+    assert resources(nested, "AWS::Lambda::Function")
+
+
+def test_two_instances_in_one_stack_share_the_account_setting_and_nothing_else(matrix):
+    template = matrix.template("Twice")
+    assert len(resources(template, "AWS::ApiGateway::Account")) <= 1
+    apis = resources(template, "AWS::ApiGateway::RestApi")
+    assert len(apis) == 4  # ApiLambdaTable and CognitoProtectedApi, twice each
+    names = [api["Properties"].get("Name") for api in apis.values()]
+    assert len(set(names)) == len(names), names
+
+
+def test_two_instances_make_twice_the_alarms(matrix):
+    once = len(resources(matrix.template("EnvBound"), "AWS::CloudWatch::Alarm"))
+    assert len(resources(matrix.template("Twice"), "AWS::CloudWatch::Alarm")) == 2 * once
+
+
+@pytest.fixture(scope="module")
+def users(matrix) -> dict:
+    """The stack whose patterns were given another stack's table, topic and user pool."""
+    return matrix.template("SharedUsers")
+
+
+class TestSharedResources:
+    def test_the_shared_table_topic_and_pool_are_used_not_copied(self, users):
+        assert resources(users, "AWS::Cognito::UserPool") == {}
+        assert resources(users, "AWS::SNS::Topic") == {}
+        for name in resources(users, "AWS::DynamoDB::Table"):
+            assert not name.startswith("Items"), f"{name}: the items table was duplicated"
+
+    def test_references_cross_as_exports_and_imports(self, matrix, users):
+        exports = {o["Export"]["Name"] for o in matrix.template("Shared").get("Outputs", {}).values() if "Export" in o}
+        imports = set(re.findall(r'"Fn::ImportValue": "([^"]+)"', json.dumps(users)))
+        assert imports and imports <= exports
+
+    def test_the_items_function_and_the_bridge_read_the_shared_table(self, users):
+        functions = resources(users, "AWS::Lambda::Function")
+        items = [f for name, f in functions.items() if name.startswith("ItemsHandler")]
+        (items_function,) = items
+        assert "Fn::ImportValue" in items_function["Properties"]["Environment"]["Variables"]["TABLE_NAME"]
+        mappings = resources(users, "AWS::Lambda::EventSourceMapping")
+        stream_sources = [m for m in mappings.values() if "StartingPosition" in m["Properties"]]
+        assert [("Fn::ImportValue" in m["Properties"]["EventSourceArn"]) for m in stream_sources] == [True]
+
+
+def test_canary_aliases_sit_behind_both_apis(matrix):
+    template = matrix.template("Composed")
+    aliases = resources(template, "AWS::Lambda::Alias")
+    assert len(aliases) == 2
+    methods = resources(template, "AWS::ApiGateway::Method")
+    targets = {
+        alias
+        for method in methods.values()
+        if method["Properties"]["HttpMethod"] != "OPTIONS"
+        for alias in aliases
+        if {"Ref": alias} in method["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
+    }
+    assert targets == set(aliases)
