@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -68,3 +71,60 @@ def test_installed_package_finds_its_bundled_handlers(wheel, tmp_path):
     package_file, handler_dir = result.stdout.split()
     assert Path(package_file).is_relative_to(target)
     assert Path(handler_dir) == target / "patterns" / "lambda_src" / "event_recorder"
+
+
+def _content_hash(wheel: Path) -> str:
+    """Hash of what the wheel holds and of the pins it installs with (not of its zip timestamps)."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            digest.update(name.encode())
+            digest.update(archive.read(name))
+    digest.update((ROOT / "constraints.txt").read_bytes())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def consumer_venv(wheel) -> Path:
+    """A fresh venv outside the repository with the wheel and its dependencies installed by pip.
+
+    Kept per wheel content (in the system's temporary folder), so a run that changed nothing in the
+    package reuses it instead of installing aws-cdk-lib again.
+    """
+    venv = Path(tempfile.gettempdir()) / "serverless-patterns-consumer" / _content_hash(wheel)
+    python = venv / "bin" / "python"
+    ready = venv / ".ready"
+    if not ready.exists():
+        for stale in venv.parent.glob("*"):  # venvs of earlier package contents
+            shutil.rmtree(stale, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
+             "-c", str(ROOT / "constraints.txt"), str(wheel)],
+            check=True,
+        )
+        ready.touch()
+    return venv
+
+
+def test_a_consumer_app_synthesizes_from_the_installed_wheel_with_both_nag_packs(consumer_venv, tmp_path):
+    app_dir = tmp_path / "consumer"
+    app_dir.mkdir()
+    shutil.copy(ROOT / "tests" / "consumer_app" / "app.py", app_dir / "app.py")
+    # Only Node.js comes from this project's toolchain (jsii needs Node 22+ on PATH); no Python path help.
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [str(consumer_venv / "bin" / "python"), "app.py", str(tmp_path / "cdk.out")],
+        cwd=app_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(summary["patterns"]).is_relative_to(consumer_venv)
+    assert summary["stacks"] == ["ConsumerData", "ConsumerService"]
+    assert summary["resources"] > 100
