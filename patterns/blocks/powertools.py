@@ -7,6 +7,11 @@ from constructs import Construct
 
 #: The Powertools release the layer carries; it matches the version the handler tests run with.
 POWERTOOLS_VERSION = "3.37.0"
+#: Context key naming the Powertools layer ARN every function under a scope uses instead of the public
+#: layer's SSM parameter, e.g. in a partition or region where that parameter is not published:
+#: ``stack.node.set_context(POWERTOOLS_LAYER_CONTEXT, "arn:aws-cn:lambda:cn-north-1:...:layer:...:N")``
+#: (before the constructs are added), or ``cdk synth -c serverless-patterns:powertoolsLayerArn=...``.
+POWERTOOLS_LAYER_CONTEXT = "serverless-patterns:powertoolsLayerArn"
 
 
 def powertools_layer_parameter(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
@@ -32,5 +37,16 @@ def powertools_layer_arn(runtime: lambda_.Runtime, architecture: lambda_.Archite
 def powertools_layer(
     scope: Construct, id: str, runtime: lambda_.Runtime, architecture: lambda_.Architecture
 ) -> lambda_.ILayerVersion:
-    """Reference the public Powertools layer of ``POWERTOOLS_VERSION`` (no resource is created)."""
+    """Reference the public Powertools layer of ``POWERTOOLS_VERSION`` (no resource is created).
+
+    The ``POWERTOOLS_LAYER_CONTEXT`` context value, when set on ``scope`` or above, is used instead.
+    """
+    override = scope.node.try_get_context(POWERTOOLS_LAYER_CONTEXT)
+    if override is not None:
+        if not isinstance(override, str) or not override.startswith("arn:") or ":layer:" not in override:
+            raise ValueError(
+                f"context {POWERTOOLS_LAYER_CONTEXT} must be a Lambda layer version ARN "
+                f"(arn:<partition>:lambda:<region>:<account>:layer:<name>:<version>), got {override!r}"
+            )
+        return lambda_.LayerVersion.from_layer_version_arn(scope, id, override)
     return lambda_.LayerVersion.from_layer_version_arn(scope, id, powertools_layer_arn(runtime, architecture))

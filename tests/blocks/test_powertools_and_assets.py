@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 import patterns.blocks.assets as assets
 from patterns.blocks import (
+    POWERTOOLS_LAYER_CONTEXT,
     POWERTOOLS_VERSION,
     SecureFunction,
     bundled_code,
@@ -57,6 +58,25 @@ def test_layer_carries_the_powertools_version_the_tests_pin():
     requirements = (ROOT / "requirements-dev.txt").read_text()
     pins = re.findall(r"^aws-lambda-powertools(?:\[[^\]]*\])?==(\S+)", requirements, flags=re.MULTILINE)
     assert pins == [POWERTOOLS_VERSION]
+
+
+CHINA_LAYER = "arn:aws-cn:lambda:cn-north-1:123456789012:layer:PowertoolsPython:7"
+
+
+def test_a_context_layer_arn_replaces_the_public_layer_for_every_function_under_the_scope():
+    stack = Stack(App(), "China", env=Environment(account="123456789012", region="cn-north-1"))
+    stack.node.set_context(POWERTOOLS_LAYER_CONTEXT, CHINA_LAYER)
+    SecureFunction(stack, "Fn", code=bundled_code("hello"))
+    (function,) = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    assert function["Properties"]["Layers"] == [CHINA_LAYER]
+
+
+@pytest.mark.parametrize("value", ["", "PowertoolsPython:7", "arn:aws-cn:lambda:cn-north-1:123456789012:function:x", 7])
+def test_a_context_layer_that_is_not_a_layer_arn_is_refused(value):
+    stack = new_stack()
+    stack.node.set_context(POWERTOOLS_LAYER_CONTEXT, value)
+    with pytest.raises(ValueError, match=f"context {POWERTOOLS_LAYER_CONTEXT} must be a Lambda layer version ARN"):
+        SecureFunction(stack, "Fn", code=bundled_code("hello"))
 
 
 # --- bundled handlers -----------------------------------------------------------------------

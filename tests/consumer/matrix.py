@@ -31,6 +31,7 @@ from patterns import (
     bundled_code,
     items_handler_environment,
 )
+from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -39,6 +40,8 @@ GOVCLOUD = Environment(account="333333333333", region="us-gov-west-1")
 # The flag `cdk init` turns on: with a concrete region the partition is written as a literal.
 PARTITION_LITERALS = "@aws-cdk/core:enablePartitionLiterals"
 DESTROY = RemovalPolicy.DESTROY
+# Where the public Powertools layer's SSM parameter is not published, the user names a layer.
+CHINA_POWERTOOLS_LAYER = "arn:aws-cn:lambda:cn-north-1:222222222222:layer:PowertoolsPython:1"
 
 
 def every_construct(scope: Construct, *, cognito_available: bool = True) -> None:
@@ -68,8 +71,12 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
 
 
 class EveryConstructStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, cognito_available: bool = True, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, cognito_available: bool = True, context: Optional[dict] = None, **kwargs
+    ) -> None:
         super().__init__(scope, id, **kwargs)
+        for key, value in (context or {}).items():
+            self.node.set_context(key, value)
         every_construct(self, cognito_available=cognito_available)
 
 
@@ -159,7 +166,9 @@ def build_matrix_app(outdir: Path) -> App:
 
     partitions = Stage(app, "Partitions")
     partitions.node.set_context(PARTITION_LITERALS, True)
-    EveryConstructStack(partitions, "China", env=CHINA, cognito_available=False)
+    EveryConstructStack(
+        partitions, "China", env=CHINA, cognito_available=False, context={POWERTOOLS_LAYER_CONTEXT: CHINA_POWERTOOLS_LAYER}
+    )
     EveryConstructStack(partitions, "GovCloud", env=GOVCLOUD)
 
     prod = Stage(app, "Prod", env=Environment(account=ACCOUNT, region="us-east-1"))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from consumer.matrix import ACCOUNT, CASES
+from consumer.matrix import ACCOUNT, CASES, CHINA_POWERTOOLS_LAYER
 
 ACCOUNT_ID = re.compile(r"\b\d{12}\b")
 
@@ -66,6 +66,12 @@ def test_an_env_bound_stack_names_only_its_own_account(matrix, stack):
     accounts = set(ACCOUNT_ID.findall(json.dumps(matrix.template(stack))))
     expected = {"222222222222"} if stack == "Partitions/China" else {ACCOUNT}
     assert accounts <= expected
+
+
+def test_functions_in_aws_cn_use_the_powertools_layer_named_in_context(matrix):
+    functions = resources(matrix.template("Partitions/China"), "AWS::Lambda::Function")
+    assert functions
+    assert all(f["Properties"]["Layers"] == [CHINA_POWERTOOLS_LAYER] for f in functions.values())
 
 
 def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(matrix):
