@@ -71,3 +71,11 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     except RuntimeError as failure:  # cdk-nag findings make synth raise ValidationFailed
         error = str(failure)
     return SynthesizedApp(outdir=outdir, stack_names=tuple(DEMO_STACKS), error=error)
+
+
+@pytest.fixture(scope="session")
+def matrix(tmp_path_factory: pytest.TempPathFactory):
+    """The consumer matrix app (tests/consumer/matrix.py), synthesized once for the whole session."""
+    from consumer.matrix import synthesize_matrix
+
+    return synthesize_matrix(tmp_path_factory.mktemp("consumer-matrix"))

@@ -32,6 +32,7 @@ from patterns import (
     items_handler_environment,
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
+from assembly_stacks import DeployedStack, deployed_stacks
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -212,24 +213,10 @@ class SynthesizedMatrix:
 
     def template(self, display_name: str) -> dict:
         """The template of the stack whose construct path is ``display_name`` (stages included)."""
-        return json.loads(self._stack_templates()[display_name].read_text())
+        return self.stack(display_name).template
 
-    def nested_templates(self, parent: str) -> list[dict]:
-        """The templates of the nested stacks of stack ``parent``."""
-        return [json.loads(p.read_text()) for p in self.outdir.glob(f"{parent}*.nested.template.json")]
-
-    def _stack_templates(self) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        folders = [self.outdir]
-        while folders:
-            folder = folders.pop()
-            manifest = json.loads((folder / "manifest.json").read_text())
-            for artifact in manifest.get("artifacts", {}).values():
-                properties = artifact.get("properties", {})
-                if artifact["type"] == "aws:cloudformation:stack":
-                    found[artifact["displayName"]] = folder / properties["templateFile"]
-                elif artifact["type"] == "cdk:cloud-assembly":
-                    folders.append(folder / properties["directoryName"])
+    def stack(self, display_name: str) -> DeployedStack:
+        (found,) = [stack for stack in deployed_stacks(self.outdir) if stack.display_name == display_name]
         return found
 
 

@@ -78,7 +78,7 @@ def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(
     parent = matrix.template("NestedParent")
     assert len(resources(parent, "AWS::CloudFormation::Stack")) == 1
     assert resources(parent, "AWS::Lambda::Function") == {}
-    (nested,) = matrix.nested_templates("NestedParent")
+    (nested,) = matrix.stack("NestedParent").nested_templates
     assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 2
     assert resources(nested, "AWS::Lambda::Function")
 
