@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, aws_apigateway as apigw, aws_cognito as cognito
+from aws_cdk import Duration, RemovalPolicy, Token, aws_apigateway as apigw, aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
 from constructs import Construct
 
@@ -14,6 +14,10 @@ from .blocks import acknowledge
 
 _SCOPE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+# Cognito's rule for a prefix domain (CreateUserPoolDomain): 1-63 lowercase letters, digits and
+# hyphens, not starting or ending with a hyphen; and the developer guide reserves these words.
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_DOMAIN_WORDS = ("aws", "amazon", "cognito")
 
 
 class CognitoProtectedApi(Construct):
@@ -48,8 +52,11 @@ class CognitoProtectedApi(Construct):
         callback_urls / logout_urls: where the public client may redirect after sign-in / out.
             Default ``https://localhost:3000/callback`` / ``https://localhost:3000/``.
         machine_client: also make a confidential client for the client-credentials flow.
-        domain_prefix: a Cognito hosted-domain prefix (globally unique), needed for the OAuth
-            endpoints. Default none (add your own domain).
+        domain_prefix: a Cognito prefix domain (``<prefix>.auth.<region>.amazoncognito.com``),
+            needed for the hosted sign-in and the OAuth endpoints. Unique in its region; 1-63
+            lowercase letters, digits and hyphens, without the words Cognito reserves (``aws``,
+            ``amazon``, ``cognito``). A token (e.g. ``unique_domain_prefix(...)``) is checked by
+            Cognito at deploy. Default none (add your own domain).
         access_token_validity: default 15 minutes (also the ID token's); refresh tokens: 1 day.
         function / table / the other ``ApiLambdaTable`` props: passed to the items API.
     """
@@ -248,8 +255,25 @@ def _validate(
         for url in urls:
             if not (url.startswith("https://") or url.startswith("http://localhost")):
                 raise ValueError(f"{label} must be https:// URLs (or http://localhost for development), got {url!r}")
-    if domain_prefix is not None and not re.match(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", domain_prefix):
-        raise ValueError(f"domain_prefix must be lowercase letters, digits and hyphens, got {domain_prefix!r}")
+    if domain_prefix is not None:
+        _validate_domain_prefix(domain_prefix)
     minutes = access_token_validity.to_minutes()
     if not 5 <= minutes <= 24 * 60:
         raise ValueError("access_token_validity must be between 5 minutes and 1 day")
+
+
+def _validate_domain_prefix(domain_prefix: str) -> None:
+    """Cognito's rule for a prefix domain; an unresolved token is checked by Cognito at deploy."""
+    if Token.is_unresolved(domain_prefix):
+        return
+    if not _DOMAIN_PREFIX.match(domain_prefix):
+        raise ValueError(
+            "domain_prefix must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a "
+            f"hyphen, got {domain_prefix!r}"
+        )
+    reserved = [word for word in RESERVED_DOMAIN_WORDS if word in domain_prefix]
+    if reserved:
+        raise ValueError(
+            f"domain_prefix {domain_prefix!r} contains {', '.join(repr(w) for w in reserved)}: Cognito reserves "
+            f"the words {', '.join(RESERVED_DOMAIN_WORDS)} in prefix domains; choose a prefix without them"
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_cognito as cognito
+from aws_cdk import App, Aws, Duration, Fn, Stack, aws_cognito as cognito
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
@@ -207,6 +207,8 @@ def test_passes_the_nag_packs(tmp_path, props):
         ({"callback_urls": ("http://example.com/cb",)}, "https://"),
         ({"logout_urls": ("ftp://x",)}, "https://"),
         ({"domain_prefix": "Not_Valid"}, "domain_prefix"),
+        ({"domain_prefix": "-items"}, "not starting or ending with a hyphen"),
+        ({"domain_prefix": "x" * 64}, "1-63"),
         ({"access_token_validity": Duration.minutes(2)}, "access_token_validity"),
         ({"access_token_validity": Duration.days(2)}, "access_token_validity"),
     ],
@@ -221,3 +223,25 @@ def test_existing_pool_with_new_pool_props_is_refused():
     pool = cognito.UserPool(stack, "Existing")
     with pytest.raises(ValueError, match="user_pool= was given, so mfa, deletion_protection"):
         CognitoProtectedApi(stack, "Items", user_pool=pool, mfa=cognito.Mfa.REQUIRED, deletion_protection=True)
+
+
+@pytest.mark.parametrize("prefix", ["items-aws-demo", "amazon-items", "mycognito", "laws-firm", "items-amazon-aws"])
+def test_domain_prefix_with_a_word_cognito_reserves_is_refused(prefix):
+    with pytest.raises(ValueError, match=r"Cognito reserves the words aws, amazon, cognito"):
+        CognitoProtectedApi(new_stack(), "Items", domain_prefix=prefix)
+
+
+@pytest.mark.parametrize("prefix", ["items", "items-demo-123", "a", "0-9", "x" * 63])
+def test_domain_prefix_cognito_accepts_is_used(prefix):
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", domain_prefix=prefix)
+    Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": prefix})
+
+
+def test_domain_prefix_token_is_left_to_cognito():
+    stack = new_stack()
+    prefix = Fn.join("-", ["items", Aws.ACCOUNT_ID])
+    CognitoProtectedApi(stack, "Items", domain_prefix=prefix)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolDomain", {"Domain": {"Fn::Join": ["-", ["items", {"Ref": "AWS::AccountId"}]]}}
+    )
