@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Token, aws_apigateway as apigw, aws_cognito as cognito
+from aws_cdk import Duration, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
 from constructs import Construct
 
@@ -18,6 +18,8 @@ _GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 # hyphens, not starting or ending with a hyphen; and the developer guide reserves these words.
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_DOMAIN_WORDS = ("aws", "amazon", "cognito")
+#: The variable the items handler reads the name of the group allowed to delete from.
+ADMIN_GROUP_VARIABLE = "ADMIN_GROUP"
 
 
 class CognitoProtectedApi(Construct):
@@ -48,7 +50,13 @@ class CognitoProtectedApi(Construct):
         resource_server_id: identifier of the resource server. Default ``items``.
         groups: groups to create. Default ``("admins", "readers")``.
         admin_group: the group allowed to delete (checked by the items handler from the
-            ``cognito:groups`` claim). Default ``admins``; must be one of ``groups``.
+            ``cognito:groups`` claim, named in its ``ADMIN_GROUP`` variable). Default ``admins``;
+            must be one of ``groups``. ``None`` lets any caller with ``items/write`` delete.
+            With ``function=``, ``ADMIN_GROUP`` is added to the function behind it (a
+            ``lambda_.Function`` of this app, or an ``Alias``/``Version`` of one); a different
+            value already set there is refused, and so is an imported function, whose
+            environment this app cannot change (set ``ADMIN_GROUP`` on it yourself and pass
+            ``admin_group=None``).
         callback_urls / logout_urls: where the public client may redirect after sign-in / out.
             Default ``https://localhost:3000/callback`` / ``https://localhost:3000/``.
         machine_client: also make a confidential client for the client-credentials flow.
@@ -58,7 +66,9 @@ class CognitoProtectedApi(Construct):
             ``amazon``, ``cognito``). A token (e.g. ``unique_domain_prefix(...)``) is checked by
             Cognito at deploy. Default none (add your own domain).
         access_token_validity: default 15 minutes (also the ID token's); refresh tokens: 1 day.
-        function / table / the other ``ApiLambdaTable`` props: passed to the items API.
+        function / table / the other ``ApiLambdaTable`` props: passed to the items API
+            (``function=`` takes any ``IFunction``, e.g. ``CanaryFunction.alias``; see
+            ``admin_group``).
     """
 
     def __init__(
@@ -134,6 +144,8 @@ class CognitoProtectedApi(Construct):
         self.app_client = self._app_client(callback_urls, logout_urls, access_token_validity)
         self.machine_client = self._machine_client(access_token_validity) if machine_client else None
 
+        if function is not None and admin_group is not None:
+            _tell_admin_group(function, admin_group)
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.minutes(5)
         )
@@ -143,7 +155,7 @@ class CognitoProtectedApi(Construct):
             function=function,
             table=table,
             table_removal_policy=table_removal_policy,
-            environment={"ADMIN_GROUP": admin_group} if admin_group and function is None else None,
+            environment={ADMIN_GROUP_VARIABLE: admin_group} if admin_group and function is None else None,
             authorizer=self.authorizer,
             read_scopes=[self.read_scope_name],
             write_scopes=[self.write_scope_name],
@@ -222,6 +234,41 @@ class CognitoProtectedApi(Construct):
             enable_token_revocation=True,
             prevent_user_existence_errors=True,
         )
+
+
+def _tell_admin_group(function: lambda_.IFunction, admin_group: str) -> None:
+    """Set ``ADMIN_GROUP`` on the function behind ``function``, or refuse when that cannot be done.
+
+    Never silent: without the variable the items handler would let every writer delete.
+    """
+    target = _function_behind(function)
+    if target is None:
+        raise ValueError(
+            f"function= is an imported function (or an alias or version of one), so admin_group={admin_group!r} "
+            f"cannot be enforced: its environment is not this app's to change. Set {ADMIN_GROUP_VARIABLE}="
+            f"{admin_group} on that function yourself and pass admin_group=None"
+        )
+    stack = Stack.of(target)
+    # cfnProperties (protected in the CDK, public to jsii subclasses) renders the environment the
+    # function has now, including what add_environment added.
+    rendered = stack.resolve(target.node.default_child._cfn_properties.get("environment")) or {}
+    current = (rendered.get("variables") or {}).get(ADMIN_GROUP_VARIABLE)
+    if current is None:
+        target.add_environment(ADMIN_GROUP_VARIABLE, admin_group)
+    elif current != stack.resolve(admin_group):
+        raise ValueError(
+            f"function= already has {ADMIN_GROUP_VARIABLE}={current!r} but admin_group={admin_group!r}: "
+            "give the same group to both, or pass admin_group=None to keep the function's"
+        )
+
+
+def _function_behind(function: lambda_.IFunction) -> Optional[lambda_.Function]:
+    """The ``lambda_.Function`` of this app that ``function`` runs, if any (through an alias and version)."""
+    if isinstance(function, lambda_.Alias):
+        function = function.version
+    if isinstance(function, lambda_.Version):
+        function = function.lambda_
+    return function if isinstance(function, lambda_.Function) else None
 
 
 def _validate(

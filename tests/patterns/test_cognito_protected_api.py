@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Aws, Duration, Fn, Stack, aws_cognito as cognito
+from aws_cdk import App, Aws, Duration, Fn, Stack, aws_cognito as cognito, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
-from patterns import CanaryFunction, CognitoProtectedApi, SecureTable, bundled_code, items_handler_environment
+from patterns import (
+    CanaryFunction,
+    CognitoProtectedApi,
+    SecureFunction,
+    SecureTable,
+    bundled_code,
+    items_handler_environment,
+)
 
 
 def new_stack() -> Stack:
@@ -245,3 +252,72 @@ def test_domain_prefix_token_is_left_to_cognito():
     Template.from_stack(stack).has_resource_properties(
         "AWS::Cognito::UserPoolDomain", {"Domain": {"Fn::Join": ["-", ["items", {"Ref": "AWS::AccountId"}]]}}
     )
+
+
+def items_function(stack: Stack, table, **environment: str) -> lambda_.Function:
+    return SecureFunction(
+        stack, "Own", code=bundled_code("items_api"), environment={**items_handler_environment(table), **environment}
+    ).function
+
+
+def admin_group_of(template: Template, function_prefix: str):
+    (function,) = [
+        resource
+        for logical_id, resource in template.find_resources("AWS::Lambda::Function").items()
+        if logical_id.startswith(function_prefix)
+    ]
+    return function["Properties"]["Environment"]["Variables"].get("ADMIN_GROUP")
+
+
+def test_a_function_of_this_app_is_told_the_admin_group():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    CognitoProtectedApi(stack, "Items", function=items_function(stack, table.table), table=table.table)
+    assert admin_group_of(Template.from_stack(stack), "Own") == "admins"
+
+
+def test_the_function_behind_an_alias_is_told_the_admin_group():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    canary = CanaryFunction(
+        stack, "Fn", code=bundled_code("items_api"), environment=items_handler_environment(table.table)
+    )
+    CognitoProtectedApi(stack, "Items", function=canary.alias, table=table.table, admin_group="readers")
+    assert admin_group_of(Template.from_stack(stack), "FnHandler") == "readers"
+
+
+def test_a_function_already_told_the_same_admin_group_is_accepted():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    function = items_function(stack, table.table, ADMIN_GROUP="admins")
+    CognitoProtectedApi(stack, "Items", function=function.current_version, table=table.table)
+    assert admin_group_of(Template.from_stack(stack), "Own") == "admins"
+
+
+def test_a_function_with_another_admin_group_is_refused():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    function = items_function(stack, table.table, ADMIN_GROUP="operators")
+    with pytest.raises(ValueError, match=r"function= already has ADMIN_GROUP='operators' but admin_group='admins'"):
+        CognitoProtectedApi(stack, "Items", function=function, table=table.table)
+
+
+@pytest.mark.parametrize("kind", ["function", "alias of an imported version"])
+def test_an_imported_function_with_admin_group_is_refused(kind):
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    arn = "arn:aws:lambda:eu-west-1:111111111111:function:items"
+    function = lambda_.Function.from_function_arn(stack, "Imported", arn)
+    if kind != "function":
+        version = lambda_.Version.from_version_arn(stack, "ImportedVersion", f"{arn}:3")
+        function = lambda_.Alias(stack, "Live", alias_name="live", version=version)
+    with pytest.raises(ValueError, match=r"function= is an imported function.*admin_group='admins'.*admin_group=None"):
+        CognitoProtectedApi(stack, "Items", function=function, table=table.table)
+
+
+def test_an_imported_function_without_admin_group_is_accepted():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    function = lambda_.Function.from_function_arn(stack, "Imported", "arn:aws:lambda:eu-west-1:111111111111:function:items")
+    construct = CognitoProtectedApi(stack, "Items", function=function, table=table.table, admin_group=None)
+    assert construct.items.function is function
