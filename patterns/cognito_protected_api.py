@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
 from constructs import Construct
 
@@ -163,6 +163,20 @@ class CognitoProtectedApi(Construct):
         )
         self.api = self.items.api
 
+    @staticmethod
+    def unique_domain_prefix(scope: Construct, name: str) -> str:
+        """A domain prefix no other deployment uses: ``<name>-<12 hex digits>``, a token.
+
+        The digits are the end of the CloudFormation stack id's UUID, so they differ for every
+        stack in every account and region and stay the same for the stack's life (a stack
+        created again gets a new domain). Hex digits cannot spell a word Cognito reserves, and
+        the account id does not end up in a public host name. ``name``: 1-50 lowercase letters,
+        digits and hyphens, without ``aws``, ``amazon``, ``cognito``.
+        """
+        _validate_domain_prefix(name, label="unique_domain_prefix name", max_length=63 - len("-") - 12)
+        stack_uuid = Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
+        return Fn.join("-", [name, Fn.select(4, Fn.split("-", stack_uuid))])
+
     def _user_pool(
         self, *, mfa: cognito.Mfa, self_sign_up: bool, deletion_protection: bool, removal_policy: RemovalPolicy
     ) -> cognito.UserPool:
@@ -309,18 +323,18 @@ def _validate(
         raise ValueError("access_token_validity must be between 5 minutes and 1 day")
 
 
-def _validate_domain_prefix(domain_prefix: str) -> None:
+def _validate_domain_prefix(domain_prefix: str, label: str = "domain_prefix", max_length: int = 63) -> None:
     """Cognito's rule for a prefix domain; an unresolved token is checked by Cognito at deploy."""
     if Token.is_unresolved(domain_prefix):
         return
-    if not _DOMAIN_PREFIX.match(domain_prefix):
+    if not _DOMAIN_PREFIX.match(domain_prefix) or len(domain_prefix) > max_length:
         raise ValueError(
-            "domain_prefix must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a "
+            f"{label} must be 1-{max_length} lowercase letters, digits and hyphens, not starting or ending with a "
             f"hyphen, got {domain_prefix!r}"
         )
     reserved = [word for word in RESERVED_DOMAIN_WORDS if word in domain_prefix]
     if reserved:
         raise ValueError(
-            f"domain_prefix {domain_prefix!r} contains {', '.join(repr(w) for w in reserved)}: Cognito reserves "
+            f"{label} {domain_prefix!r} contains {', '.join(repr(w) for w in reserved)}: Cognito reserves "
             f"the words {', '.join(RESERVED_DOMAIN_WORDS)} in prefix domains; choose a prefix without them"
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Aws, Duration, Fn, Stack, aws_cognito as cognito, aws_lambda as lambda_
+from aws_cdk import App, Aws, Duration, Environment, Fn, Stack, aws_cognito as cognito, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
@@ -197,9 +197,10 @@ def test_it_fronts_any_function_for_example_a_canary_alias():
         {"mfa": cognito.Mfa.OPTIONAL, "machine_client": True, "domain_prefix": "items-demo-456"},
     ],
 )
-def test_passes_the_nag_packs(tmp_path, props):
+@pytest.mark.parametrize("env", [None, Environment(account="111111111111", region="eu-west-1")], ids=["agnostic", "bound"])
+def test_passes_the_nag_packs(tmp_path, props, env):
     app = nag_app(tmp_path)
-    CognitoProtectedApi(Stack(app, "Composed"), "Items", cors_allow_origins=["https://app.example.com"], **props)
+    CognitoProtectedApi(Stack(app, "Composed", env=env), "Items", cors_allow_origins=["https://app.example.com"], **props)
     assert nag_findings(app)["violations"] == []
 
 
@@ -243,6 +244,22 @@ def test_domain_prefix_cognito_accepts_is_used(prefix):
     stack = new_stack()
     CognitoProtectedApi(stack, "Items", domain_prefix=prefix)
     Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": prefix})
+
+
+def test_unique_domain_prefix_ends_with_the_stack_id_uuid():
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", domain_prefix=CognitoProtectedApi.unique_domain_prefix(stack, "items"))
+    stack_uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolDomain",
+        {"Domain": {"Fn::Join": ["-", ["items", {"Fn::Select": [4, {"Fn::Split": ["-", stack_uuid]}]}]]}},
+    )
+
+
+@pytest.mark.parametrize(("name", "message"), [("my-cognito", "contains 'cognito'"), ("x" * 51, "1-50"), ("Items", "1-50")])
+def test_unique_domain_prefix_refuses_a_name_cognito_would_refuse(name, message):
+    with pytest.raises(ValueError, match=f"unique_domain_prefix name.*{message}"):
+        CognitoProtectedApi.unique_domain_prefix(new_stack(), name)
 
 
 def test_domain_prefix_token_is_left_to_cognito():
