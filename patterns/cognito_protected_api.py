@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Optional, Sequence
+from urllib.parse import urlsplit
 
 from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
@@ -314,7 +315,8 @@ def _validate(
         if not urls:
             raise ValueError(f"{label} needs at least one URL")
         for url in urls:
-            if not (url.startswith("https://") or url.startswith("http://localhost")):
+            parts = urlsplit(url)
+            if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname == "localhost")):
                 raise ValueError(f"{label} must be https:// URLs (or http://localhost for development), got {url!r}")
     if domain_prefix is not None:
         _validate_domain_prefix(domain_prefix)

@@ -214,6 +214,7 @@ def test_passes_the_nag_packs(tmp_path, props, env):
         ({"callback_urls": ()}, "callback_urls needs at least one URL"),
         ({"callback_urls": ("http://example.com/cb",)}, "https://"),
         ({"logout_urls": ("ftp://x",)}, "https://"),
+        ({"callback_urls": ("http://localhost.example.com/callback",)}, "http://localhost for development"),
         ({"domain_prefix": "Not_Valid"}, "domain_prefix"),
         ({"domain_prefix": "-items"}, "not starting or ending with a hyphen"),
         ({"domain_prefix": "x" * 64}, "1-63"),
@@ -224,6 +225,14 @@ def test_passes_the_nag_packs(tmp_path, props, env):
 def test_invalid_props_raise_a_clear_error(props, message):
     with pytest.raises(ValueError, match=message):
         CognitoProtectedApi(new_stack(), "Items", **props)
+
+
+def test_plain_http_callback_on_localhost_is_accepted():
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", callback_urls=["http://localhost:8400/callback"], logout_urls=["http://localhost/"])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolClient", {"CallbackURLs": ["http://localhost:8400/callback"], "LogoutURLs": ["http://localhost/"]}
+    )
 
 
 def test_existing_pool_with_new_pool_props_is_refused():
