@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Optional, Sequence
+from urllib.parse import urlsplit
 
-from aws_cdk import Duration, RemovalPolicy, aws_apigateway as apigw, aws_cognito as cognito
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
 from constructs import Construct
 
@@ -14,6 +15,12 @@ from .blocks import acknowledge
 
 _SCOPE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+# Cognito's rule for a prefix domain (CreateUserPoolDomain): 1-63 lowercase letters, digits and
+# hyphens, not starting or ending with a hyphen; and the developer guide reserves these words.
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESERVED_DOMAIN_WORDS = ("aws", "amazon", "cognito")
+#: The variable the items handler reads the name of the group allowed to delete from.
+ADMIN_GROUP_VARIABLE = "ADMIN_GROUP"
 
 
 class CognitoProtectedApi(Construct):
@@ -44,14 +51,25 @@ class CognitoProtectedApi(Construct):
         resource_server_id: identifier of the resource server. Default ``items``.
         groups: groups to create. Default ``("admins", "readers")``.
         admin_group: the group allowed to delete (checked by the items handler from the
-            ``cognito:groups`` claim). Default ``admins``; must be one of ``groups``.
+            ``cognito:groups`` claim, named in its ``ADMIN_GROUP`` variable). Default ``admins``;
+            must be one of ``groups``. ``None`` lets any caller with ``items/write`` delete.
+            With ``function=``, ``ADMIN_GROUP`` is added to the function behind it (a
+            ``lambda_.Function`` of this app, or an ``Alias``/``Version`` of one); a different
+            value already set there is refused, and so is an imported function, whose
+            environment this app cannot change (set ``ADMIN_GROUP`` on it yourself and pass
+            ``admin_group=None``).
         callback_urls / logout_urls: where the public client may redirect after sign-in / out.
             Default ``https://localhost:3000/callback`` / ``https://localhost:3000/``.
         machine_client: also make a confidential client for the client-credentials flow.
-        domain_prefix: a Cognito hosted-domain prefix (globally unique), needed for the OAuth
-            endpoints. Default none (add your own domain).
+        domain_prefix: a Cognito prefix domain (``<prefix>.auth.<region>.amazoncognito.com``),
+            needed for the hosted sign-in and the OAuth endpoints. Unique in its region; 1-63
+            lowercase letters, digits and hyphens, without the words Cognito reserves (``aws``,
+            ``amazon``, ``cognito``). A token (e.g. ``unique_domain_prefix(...)``) is checked by
+            Cognito at deploy. Default none (add your own domain).
         access_token_validity: default 15 minutes (also the ID token's); refresh tokens: 1 day.
-        function / table / the other ``ApiLambdaTable`` props: passed to the items API.
+        function / table / the other ``ApiLambdaTable`` props: passed to the items API
+            (``function=`` takes any ``IFunction``, e.g. ``CanaryFunction.alias``; see
+            ``admin_group``).
     """
 
     def __init__(
@@ -127,6 +145,8 @@ class CognitoProtectedApi(Construct):
         self.app_client = self._app_client(callback_urls, logout_urls, access_token_validity)
         self.machine_client = self._machine_client(access_token_validity) if machine_client else None
 
+        if function is not None and admin_group is not None:
+            _tell_admin_group(function, admin_group)
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.minutes(5)
         )
@@ -136,13 +156,27 @@ class CognitoProtectedApi(Construct):
             function=function,
             table=table,
             table_removal_policy=table_removal_policy,
-            environment={"ADMIN_GROUP": admin_group} if admin_group and function is None else None,
+            environment={ADMIN_GROUP_VARIABLE: admin_group} if admin_group and function is None else None,
             authorizer=self.authorizer,
             read_scopes=[self.read_scope_name],
             write_scopes=[self.write_scope_name],
             cors_allow_origins=cors_allow_origins,
         )
         self.api = self.items.api
+
+    @staticmethod
+    def unique_domain_prefix(scope: Construct, name: str) -> str:
+        """A domain prefix no other deployment uses: ``<name>-<12 hex digits>``, a token.
+
+        The digits are the end of the CloudFormation stack id's UUID, so they differ for every
+        stack in every account and region and stay the same for the stack's life (a stack
+        created again gets a new domain). Hex digits cannot spell a word Cognito reserves, and
+        the account id does not end up in a public host name. ``name``: 1-50 lowercase letters,
+        digits and hyphens, without ``aws``, ``amazon``, ``cognito``.
+        """
+        _validate_domain_prefix(name, label="unique_domain_prefix name", max_length=63 - len("-") - 12)
+        stack_uuid = Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
+        return Fn.join("-", [name, Fn.select(4, Fn.split("-", stack_uuid))])
 
     def _user_pool(
         self, *, mfa: cognito.Mfa, self_sign_up: bool, deletion_protection: bool, removal_policy: RemovalPolicy
@@ -217,6 +251,41 @@ class CognitoProtectedApi(Construct):
         )
 
 
+def _tell_admin_group(function: lambda_.IFunction, admin_group: str) -> None:
+    """Set ``ADMIN_GROUP`` on the function behind ``function``, or refuse when that cannot be done.
+
+    Never silent: without the variable the items handler would let every writer delete.
+    """
+    target = _function_behind(function)
+    if target is None:
+        raise ValueError(
+            f"function= is an imported function (or an alias or version of one), so admin_group={admin_group!r} "
+            f"cannot be enforced: its environment is not this app's to change. Set {ADMIN_GROUP_VARIABLE}="
+            f"{admin_group} on that function yourself and pass admin_group=None"
+        )
+    stack = Stack.of(target)
+    # cfnProperties (protected in the CDK, public to jsii subclasses) renders the environment the
+    # function has now, including what add_environment added.
+    rendered = stack.resolve(target.node.default_child._cfn_properties.get("environment")) or {}
+    current = (rendered.get("variables") or {}).get(ADMIN_GROUP_VARIABLE)
+    if current is None:
+        target.add_environment(ADMIN_GROUP_VARIABLE, admin_group)
+    elif current != stack.resolve(admin_group):
+        raise ValueError(
+            f"function= already has {ADMIN_GROUP_VARIABLE}={current!r} but admin_group={admin_group!r}: "
+            "give the same group to both, or pass admin_group=None to keep the function's"
+        )
+
+
+def _function_behind(function: lambda_.IFunction) -> Optional[lambda_.Function]:
+    """The ``lambda_.Function`` of this app that ``function`` runs, if any (through an alias and version)."""
+    if isinstance(function, lambda_.Alias):
+        function = function.version
+    if isinstance(function, lambda_.Version):
+        function = function.lambda_
+    return function if isinstance(function, lambda_.Function) else None
+
+
 def _validate(
     *,
     user_pool,
@@ -246,10 +315,28 @@ def _validate(
         if not urls:
             raise ValueError(f"{label} needs at least one URL")
         for url in urls:
-            if not (url.startswith("https://") or url.startswith("http://localhost")):
+            parts = urlsplit(url)
+            if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname == "localhost")):
                 raise ValueError(f"{label} must be https:// URLs (or http://localhost for development), got {url!r}")
-    if domain_prefix is not None and not re.match(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", domain_prefix):
-        raise ValueError(f"domain_prefix must be lowercase letters, digits and hyphens, got {domain_prefix!r}")
+    if domain_prefix is not None:
+        _validate_domain_prefix(domain_prefix)
     minutes = access_token_validity.to_minutes()
     if not 5 <= minutes <= 24 * 60:
         raise ValueError("access_token_validity must be between 5 minutes and 1 day")
+
+
+def _validate_domain_prefix(domain_prefix: str, label: str = "domain_prefix", max_length: int = 63) -> None:
+    """Cognito's rule for a prefix domain; an unresolved token is checked by Cognito at deploy."""
+    if Token.is_unresolved(domain_prefix):
+        return
+    if not _DOMAIN_PREFIX.match(domain_prefix) or len(domain_prefix) > max_length:
+        raise ValueError(
+            f"{label} must be 1-{max_length} lowercase letters, digits and hyphens, not starting or ending with a "
+            f"hyphen, got {domain_prefix!r}"
+        )
+    reserved = [word for word in RESERVED_DOMAIN_WORDS if word in domain_prefix]
+    if reserved:
+        raise ValueError(
+            f"{label} {domain_prefix!r} contains {', '.join(repr(w) for w in reserved)}: Cognito reserves "
+            f"the words {', '.join(RESERVED_DOMAIN_WORDS)} in prefix domains; choose a prefix without them"
+        )

@@ -17,6 +17,8 @@ from patterns import (
     items_handler_environment,
 )
 
+from .cognito_api_demo import LOOPBACK_CALLBACK_URLS, LOOPBACK_LOGOUT_URLS, sign_in_domain_prefix, sign_in_outputs
+
 ADMINS = "admins"
 
 
@@ -43,6 +45,9 @@ class ItemsServiceDemo(Stack):
             function=self.function.alias,
             table=self.table.table,
             admin_group=ADMINS,
+            domain_prefix=sign_in_domain_prefix(self, "items-service"),
+            callback_urls=LOOPBACK_CALLBACK_URLS,
+            logout_urls=LOOPBACK_LOGOUT_URLS,
             removal_policy=RemovalPolicy.DESTROY,
         )
 
@@ -59,5 +64,5 @@ class ItemsServiceDemo(Stack):
 
         CfnOutput(self, "ItemsUrl", value=f"{self.api.api.url}items")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
-        CfnOutput(self, "AppClientId", value=self.api.app_client.user_pool_client_id)
+        sign_in_outputs(self, self.api)
         CfnOutput(self, "AuditTableName", value=self.audit.table.table_name)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_cognito as cognito
+from aws_cdk import App, Aws, Duration, Environment, Fn, Stack, aws_cognito as cognito, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
-from patterns import CanaryFunction, CognitoProtectedApi, SecureTable, bundled_code, items_handler_environment
+from patterns import (
+    CanaryFunction,
+    CognitoProtectedApi,
+    SecureFunction,
+    SecureTable,
+    bundled_code,
+    items_handler_environment,
+)
 
 
 def new_stack() -> Stack:
@@ -190,9 +197,10 @@ def test_it_fronts_any_function_for_example_a_canary_alias():
         {"mfa": cognito.Mfa.OPTIONAL, "machine_client": True, "domain_prefix": "items-demo-456"},
     ],
 )
-def test_passes_the_nag_packs(tmp_path, props):
+@pytest.mark.parametrize("env", [None, Environment(account="111111111111", region="eu-west-1")], ids=["agnostic", "bound"])
+def test_passes_the_nag_packs(tmp_path, props, env):
     app = nag_app(tmp_path)
-    CognitoProtectedApi(Stack(app, "Composed"), "Items", cors_allow_origins=["https://app.example.com"], **props)
+    CognitoProtectedApi(Stack(app, "Composed", env=env), "Items", cors_allow_origins=["https://app.example.com"], **props)
     assert nag_findings(app)["violations"] == []
 
 
@@ -206,7 +214,10 @@ def test_passes_the_nag_packs(tmp_path, props):
         ({"callback_urls": ()}, "callback_urls needs at least one URL"),
         ({"callback_urls": ("http://example.com/cb",)}, "https://"),
         ({"logout_urls": ("ftp://x",)}, "https://"),
+        ({"callback_urls": ("http://localhost.example.com/callback",)}, "http://localhost for development"),
         ({"domain_prefix": "Not_Valid"}, "domain_prefix"),
+        ({"domain_prefix": "-items"}, "not starting or ending with a hyphen"),
+        ({"domain_prefix": "x" * 64}, "1-63"),
         ({"access_token_validity": Duration.minutes(2)}, "access_token_validity"),
         ({"access_token_validity": Duration.days(2)}, "access_token_validity"),
     ],
@@ -216,8 +227,123 @@ def test_invalid_props_raise_a_clear_error(props, message):
         CognitoProtectedApi(new_stack(), "Items", **props)
 
 
+def test_plain_http_callback_on_localhost_is_accepted():
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", callback_urls=["http://localhost:8400/callback"], logout_urls=["http://localhost/"])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolClient", {"CallbackURLs": ["http://localhost:8400/callback"], "LogoutURLs": ["http://localhost/"]}
+    )
+
+
 def test_existing_pool_with_new_pool_props_is_refused():
     stack = new_stack()
     pool = cognito.UserPool(stack, "Existing")
     with pytest.raises(ValueError, match="user_pool= was given, so mfa, deletion_protection"):
         CognitoProtectedApi(stack, "Items", user_pool=pool, mfa=cognito.Mfa.REQUIRED, deletion_protection=True)
+
+
+@pytest.mark.parametrize("prefix", ["items-aws-demo", "amazon-items", "mycognito", "laws-firm", "items-amazon-aws"])
+def test_domain_prefix_with_a_word_cognito_reserves_is_refused(prefix):
+    with pytest.raises(ValueError, match=r"Cognito reserves the words aws, amazon, cognito"):
+        CognitoProtectedApi(new_stack(), "Items", domain_prefix=prefix)
+
+
+@pytest.mark.parametrize("prefix", ["items", "items-demo-123", "a", "0-9", "x" * 63])
+def test_domain_prefix_cognito_accepts_is_used(prefix):
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", domain_prefix=prefix)
+    Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": prefix})
+
+
+def test_unique_domain_prefix_ends_with_the_stack_id_uuid():
+    stack = new_stack()
+    CognitoProtectedApi(stack, "Items", domain_prefix=CognitoProtectedApi.unique_domain_prefix(stack, "items"))
+    stack_uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolDomain",
+        {"Domain": {"Fn::Join": ["-", ["items", {"Fn::Select": [4, {"Fn::Split": ["-", stack_uuid]}]}]]}},
+    )
+
+
+@pytest.mark.parametrize(("name", "message"), [("my-cognito", "contains 'cognito'"), ("x" * 51, "1-50"), ("Items", "1-50")])
+def test_unique_domain_prefix_refuses_a_name_cognito_would_refuse(name, message):
+    with pytest.raises(ValueError, match=f"unique_domain_prefix name.*{message}"):
+        CognitoProtectedApi.unique_domain_prefix(new_stack(), name)
+
+
+def test_domain_prefix_token_is_left_to_cognito():
+    stack = new_stack()
+    prefix = Fn.join("-", ["items", Aws.ACCOUNT_ID])
+    CognitoProtectedApi(stack, "Items", domain_prefix=prefix)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolDomain", {"Domain": {"Fn::Join": ["-", ["items", {"Ref": "AWS::AccountId"}]]}}
+    )
+
+
+def items_function(stack: Stack, table, **environment: str) -> lambda_.Function:
+    return SecureFunction(
+        stack, "Own", code=bundled_code("items_api"), environment={**items_handler_environment(table), **environment}
+    ).function
+
+
+def admin_group_of(template: Template, function_prefix: str):
+    (function,) = [
+        resource
+        for logical_id, resource in template.find_resources("AWS::Lambda::Function").items()
+        if logical_id.startswith(function_prefix)
+    ]
+    return function["Properties"]["Environment"]["Variables"].get("ADMIN_GROUP")
+
+
+def test_a_function_of_this_app_is_told_the_admin_group():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    CognitoProtectedApi(stack, "Items", function=items_function(stack, table.table), table=table.table)
+    assert admin_group_of(Template.from_stack(stack), "Own") == "admins"
+
+
+def test_the_function_behind_an_alias_is_told_the_admin_group():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    canary = CanaryFunction(
+        stack, "Fn", code=bundled_code("items_api"), environment=items_handler_environment(table.table)
+    )
+    CognitoProtectedApi(stack, "Items", function=canary.alias, table=table.table, admin_group="readers")
+    assert admin_group_of(Template.from_stack(stack), "FnHandler") == "readers"
+
+
+def test_a_function_already_told_the_same_admin_group_is_accepted():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    function = items_function(stack, table.table, ADMIN_GROUP="admins")
+    CognitoProtectedApi(stack, "Items", function=function.current_version, table=table.table)
+    assert admin_group_of(Template.from_stack(stack), "Own") == "admins"
+
+
+def test_a_function_with_another_admin_group_is_refused():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    function = items_function(stack, table.table, ADMIN_GROUP="operators")
+    with pytest.raises(ValueError, match=r"function= already has ADMIN_GROUP='operators' but admin_group='admins'"):
+        CognitoProtectedApi(stack, "Items", function=function, table=table.table)
+
+
+@pytest.mark.parametrize("kind", ["function", "alias of an imported version"])
+def test_an_imported_function_with_admin_group_is_refused(kind):
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    arn = "arn:aws:lambda:eu-west-1:111111111111:function:items"
+    function = lambda_.Function.from_function_arn(stack, "Imported", arn)
+    if kind != "function":
+        version = lambda_.Version.from_version_arn(stack, "ImportedVersion", f"{arn}:3")
+        function = lambda_.Alias(stack, "Live", alias_name="live", version=version)
+    with pytest.raises(ValueError, match=r"function= is an imported function.*admin_group='admins'.*admin_group=None"):
+        CognitoProtectedApi(stack, "Items", function=function, table=table.table)
+
+
+def test_an_imported_function_without_admin_group_is_accepted():
+    stack = new_stack()
+    table = SecureTable(stack, "Table")
+    function = lambda_.Function.from_function_arn(stack, "Imported", "arn:aws:lambda:eu-west-1:111111111111:function:items")
+    construct = CognitoProtectedApi(stack, "Items", function=function, table=table.table, admin_group=None)
+    assert construct.items.function is function
