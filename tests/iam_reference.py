@@ -195,9 +195,7 @@ def _stand_ins(logical_id: str, resource: Mapping[str, Any], resolve) -> tuple[A
         arn = _arn("lambda", f"function:{name}")
         return name, {"Arn": arn}
     if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-        function = str(resolve(properties.get("FunctionName"))).rpartition(":function:")[2] or str(
-            resolve(properties.get("FunctionName"))
-        )
+        function = str(resolve(properties.get("FunctionName"))).rpartition(":function:")[2]  # a name or an ARN
         qualifier = "1" if kind == "AWS::Lambda::Version" else str(properties.get("Name", name))
         arn = _arn("lambda", f"function:{function}:{qualifier}")
         return arn, {"Version": qualifier, "FunctionArn": arn, "AliasArn": arn}
@@ -256,7 +254,8 @@ def template_resolver(template: Mapping[str, Any], stack_name: str = "Stack") ->
             return f"<unresolved {error.reason}>"
 
     # Versions and aliases name their function, so they take their values after the others.
-    ordered = sorted(resources.items(), key=lambda item: item[1].get("Type") in ("AWS::Lambda::Version", "AWS::Lambda::Alias"))
+    qualified = ("AWS::Lambda::Version", "AWS::Lambda::Alias")
+    ordered = sorted(resources.items(), key=lambda item: item[1].get("Type") in qualified)
     for logical_id, resource in ordered:
         ref, values = _stand_ins(logical_id, resource, resolve)
         refs[logical_id] = ref if ref is not None else f"<unresolved {resource.get('Type')} {logical_id}>"
@@ -363,7 +362,9 @@ def check_grant(grant: Grant, extra: tuple[ExtraResourceType, ...] = ()) -> Opti
     return Finding(grant, "; ".join(problems)) if problems else None
 
 
-def findings(template: Mapping[str, Any], extra: tuple[ExtraResourceType, ...] = (), stack_name: str = "Stack") -> list[Finding]:
+def findings(
+    template: Mapping[str, Any], extra: tuple[ExtraResourceType, ...] = (), stack_name: str = "Stack"
+) -> list[Finding]:
     """Every grant of ``template`` the reference does not authorize (plus unreadable statements)."""
     found, unreadable = grants(template, stack_name)
     checked = (check_grant(grant, extra) for grant in found)

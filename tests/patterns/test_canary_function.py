@@ -6,8 +6,10 @@ import pytest
 from aws_cdk import App, Duration, Stack, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
+from iam_reference import findings as iam_findings
 from nag_check import nag_app, nag_findings
 from patterns import ApiLambdaTable, CanaryFunction, SecureFunction, SecureTable, TrafficShift, bundled_code
+from test_iam_resource_types import ACKNOWLEDGED_EXCEPTIONS
 
 SMOKE = {"smoke": True}
 
@@ -151,6 +153,22 @@ def test_codedeploy_reads_exactly_the_rollback_alarms(default):
     statements = policy_statements(default, "CanaryDeploymentRole")
     granted = sorted(r["Fn::GetAtt"][0] for r in resources_of(statements, "cloudwatch:DescribeAlarms"))
     assert granted == alarm_ids
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {"pre_traffic_hook": True, "post_traffic_hook": True, "smoke_payload": SMOKE},
+        {"provisioned_concurrency": 1, "max_provisioned_concurrency": 3},
+    ],
+    ids=["default", "hooks", "provisioned-concurrency"],
+)
+def test_every_grant_is_on_a_resource_type_the_reference_authorizes(props):
+    stack = new_stack()
+    CanaryFunction(stack, "Canary", **props)
+    template = Template.from_stack(stack).to_json()
+    assert [str(f) for f in iam_findings(template, ACKNOWLEDGED_EXCEPTIONS)] == []
 
 
 def test_no_hook_by_default(default):
