@@ -11,7 +11,7 @@ from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_codedeploy as co
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .blocks import SecureFunction, bundled_code, threshold_alarm
+from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 
 _MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
@@ -100,8 +100,12 @@ class CanaryFunction(Construct):
         version: the version this synth publishes.
         alias: the alias callers use (never ``$LATEST``); hand it to ``ApiLambdaTable(function=...)``.
         deployment_group: the CodeDeploy ``LambdaDeploymentGroup`` (its application is
-            ``deployment_group.application``).
-        deployment_role: CodeDeploy's role, with exact inline permissions.
+            ``deployment_group.application``). Every hook it runs, including one added later with
+            ``add_pre_hook`` / ``add_post_hook``, may report its status
+            (``codedeploy:PutLifecycleEventHookExecutionStatus``, which supports ``*`` only).
+        deployment_role: CodeDeploy's role, with exact inline permissions: ``GetAlias`` and
+            ``UpdateAlias`` on the function (unqualified ARN), ``GetProvisionedConcurrencyConfig``
+            on the alias, ``DescribeAlarms`` on the rollback alarms, ``InvokeFunction`` on the hook.
         hook: the smoke-test ``SecureFunction`` run as pre- and/or post-traffic hook, or None.
         errors_alarm, throttles_alarm, duration_alarm, and ``alarms``: on the alias; they roll back.
         scalable_target: provisioned-concurrency auto scaling, when asked.
@@ -208,7 +212,7 @@ class CanaryFunction(Construct):
             assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
             description=f"CodeDeploy shifts {self.node.path} between versions",
         )
-        self.deployment_group = codedeploy.LambdaDeploymentGroup(
+        self.deployment_group = _HookStatusOnAnyDeployment(
             self,
             "Deployment",
             alias=self.alias,
@@ -217,12 +221,15 @@ class CanaryFunction(Construct):
             auto_rollback=codedeploy.AutoRollbackConfig(
                 failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
             ),
-            pre_hook=self.hook.function if self.hook and pre_traffic_hook else None,
-            post_hook=self.hook.function if self.hook and post_traffic_hook else None,
             # The group would attach AWSCodeDeployRoleForLambdaLimited (and wildcard hook grants);
             # it gets a view of the role that ignores them, and the role gets exact statements below.
             role=self.deployment_role.without_policy_updates(),
         )
+        # Hooks are added after construction so the group's own grant to them is the corrected one.
+        if self.hook and pre_traffic_hook:
+            self.deployment_group.add_pre_hook(self.hook.function)
+        if self.hook and post_traffic_hook:
+            self.deployment_group.add_post_hook(self.hook.function)
         self._grant_deployment_role()
 
     @property
@@ -268,11 +275,17 @@ class CanaryFunction(Construct):
         return hook
 
     def _grant_deployment_role(self) -> None:
-        alias_arn = self.alias.function_arn
+        # Each action on the resource type the Service Authorization Reference lists for it:
+        # GetAlias and UpdateAlias act on the function (unqualified ARN; the alias is a parameter),
+        # GetProvisionedConcurrencyConfig on the alias (qualified ARN).
         self.deployment_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"],
-                resources=[alias_arn],
+                actions=["lambda:GetAlias", "lambda:UpdateAlias"], resources=[self.function.function_arn]
+            )
+        )
+        self.deployment_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:GetProvisionedConcurrencyConfig"], resources=[self.alias.function_arn]
             )
         )
         self.deployment_role.add_to_policy(
@@ -284,6 +297,47 @@ class CanaryFunction(Construct):
             self.deployment_role.add_to_policy(
                 iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.hook.function.function_arn])
             )
+
+
+class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
+    """A Lambda deployment group whose hooks may report their status.
+
+    The CDK grants ``codedeploy:PutLifecycleEventHookExecutionStatus`` on the deployment group's
+    ARN, but the Service Authorization Reference lists no resource type for that action (the call
+    names only a deployment id and a hook execution id), so such a grant never matches and the hook
+    cannot report: CodeDeploy times it out and rolls back. Each hook's role gets the action on
+    ``*`` instead, in a policy of its own so the acknowledgement of its wildcard covers nothing else.
+    """
+
+    def grant_put_lifecycle_event_hook_execution_status(self, grantee: iam.IGrantable) -> iam.Grant:
+        role = getattr(grantee, "role", None)
+        if role is None:  # a hook without a role we can attach to: a plain grant, and cdk-nag will say so
+            return iam.Grant.add_to_principal(
+                grantee=grantee, actions=[_REPORT_HOOK_STATUS], resource_arns=["*"]
+            )
+        policies: dict = self.__dict__.setdefault("_hook_status_policies", {})
+        policy = policies.get(role.node.path)  # pre- and post-traffic hook may be one function
+        if policy is None:
+            policy = iam.Policy(
+                self,
+                f"HookStatusPolicy{len(policies) or ''}",
+                roles=[role],
+                statements=[iam.PolicyStatement(actions=[_REPORT_HOOK_STATUS], resources=["*"])],
+            )
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5",
+                "codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions "
+                "(the Service Authorization Reference lists no resource type for it).",
+                findings=["Resource::*"],
+            )
+            policies[role.node.path] = policy
+            if isinstance(grantee, lambda_.Function):
+                grantee.node.add_dependency(policy)
+        return iam.Grant.drop(grantee, f"{_REPORT_HOOK_STATUS} is granted on '*' by {policy.node.path}")
+
+
+_REPORT_HOOK_STATUS = "codedeploy:PutLifecycleEventHookExecutionStatus"
 
 
 def _validate(

@@ -6,8 +6,10 @@ import pytest
 from aws_cdk import App, Duration, Stack, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
+from iam_reference import findings as iam_findings
 from nag_check import nag_app, nag_findings
-from patterns import ApiLambdaTable, CanaryFunction, SecureTable, TrafficShift
+from patterns import ApiLambdaTable, CanaryFunction, SecureFunction, SecureTable, TrafficShift, bundled_code
+from test_iam_resource_types import ACKNOWLEDGED_EXCEPTIONS
 
 SMOKE = {"smoke": True}
 
@@ -40,6 +42,14 @@ def only(template: Template, type_: str) -> tuple[str, dict]:
 def functions_by_prefix(template: Template, prefix: str) -> tuple[str, dict]:
     (item,) = [(k, v) for k, v in template.find_resources("AWS::Lambda::Function").items() if k.startswith(prefix)]
     return item
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def resources_of(statements: list[dict], action: str) -> list:
+    return [r for s in statements if action in _as_list(s["Action"]) for r in _as_list(s["Resource"])]
 
 
 def policy_statements(template: Template, prefix: str) -> list[dict]:
@@ -111,13 +121,54 @@ def test_deployment_role_has_no_managed_policy_and_exact_permissions(default):
     roles = default.find_resources("AWS::IAM::Role")
     assert all("ManagedPolicyArns" not in r["Properties"] for r in roles.values())
     statements = policy_statements(default, "CanaryDeploymentRole")
-    alias_id, _ = only(default, "AWS::Lambda::Alias")
-    by_action = {s["Action"] if isinstance(s["Action"], str) else tuple(sorted(s["Action"])): s["Resource"] for s in statements}
-    assert by_action[("lambda:GetAlias", "lambda:GetProvisionedConcurrencyConfig", "lambda:UpdateAlias")] == {
-        "Ref": alias_id
-    }
-    assert len(by_action["cloudwatch:DescribeAlarms"]) == 3
+    assert sorted(action for s in statements for action in _as_list(s["Action"])) == [
+        "cloudwatch:DescribeAlarms",
+        "lambda:GetAlias",
+        "lambda:GetProvisionedConcurrencyConfig",
+        "lambda:UpdateAlias",
+    ]
     assert "*" not in str(statements)
+
+
+def test_codedeploy_moves_the_alias_through_the_unqualified_function_arn(default):
+    # GetAlias and UpdateAlias are authorized on the function resource type; a grant on the alias
+    # ARN (function:NAME:live) is denied and every deployment after a change rolls back.
+    function_id, _ = only(default, "AWS::Lambda::Function")
+    assert resources_of(policy_statements(default, "CanaryDeploymentRole"), "lambda:UpdateAlias") == [
+        {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    assert resources_of(policy_statements(default, "CanaryDeploymentRole"), "lambda:GetAlias") == [
+        {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+
+
+def test_codedeploy_reads_provisioned_concurrency_of_the_alias(default):
+    alias_id, _ = only(default, "AWS::Lambda::Alias")
+    statements = policy_statements(default, "CanaryDeploymentRole")
+    assert resources_of(statements, "lambda:GetProvisionedConcurrencyConfig") == [{"Ref": alias_id}]
+
+
+def test_codedeploy_reads_exactly_the_rollback_alarms(default):
+    alarm_ids = sorted(k for k in default.find_resources("AWS::CloudWatch::Alarm") if k.startswith("CanaryAlias"))
+    statements = policy_statements(default, "CanaryDeploymentRole")
+    granted = sorted(r["Fn::GetAtt"][0] for r in resources_of(statements, "cloudwatch:DescribeAlarms"))
+    assert granted == alarm_ids
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {"pre_traffic_hook": True, "post_traffic_hook": True, "smoke_payload": SMOKE},
+        {"provisioned_concurrency": 1, "max_provisioned_concurrency": 3},
+    ],
+    ids=["default", "hooks", "provisioned-concurrency"],
+)
+def test_every_grant_is_on_a_resource_type_the_reference_authorizes(props):
+    stack = new_stack()
+    CanaryFunction(stack, "Canary", **props)
+    template = Template.from_stack(stack).to_json()
+    assert [str(f) for f in iam_findings(template, ACKNOWLEDGED_EXCEPTIONS)] == []
 
 
 def test_no_hook_by_default(default):
@@ -188,15 +239,42 @@ def test_hooks_run_the_bundled_smoke_test_before_and_after_traffic(hooked):
     assert variables["EXPECTED_STATUS_CODE"] == "200"
 
 
-def test_hook_may_invoke_only_the_new_version_and_report_only_to_its_group(hooked):
+def test_hook_may_invoke_only_the_new_version(hooked):
     version_id, _ = only(hooked, "AWS::Lambda::Version")
-    group_id, _ = only(hooked, "AWS::CodeDeploy::DeploymentGroup")
     statements = policy_statements(hooked, "CanarySmokeTestRoleDefaultPolicy")
-    invoke = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
-    assert [s["Resource"] for s in invoke] == [{"Ref": version_id}]
-    (report,) = [s for s in statements if s["Action"] == "codedeploy:PutLifecycleEventHookExecutionStatus"]
-    assert {"Ref": group_id} in report["Resource"]["Fn::Join"][1]
+    assert resources_of(statements, "lambda:InvokeFunction") == [{"Ref": version_id}]
     assert "*" not in str([s for s in statements if "xray" not in str(s["Action"])])
+
+
+def test_hook_reports_its_status_on_any_deployment_from_a_policy_of_its_own(hooked):
+    # The reference lists no resource type for PutLifecycleEventHookExecutionStatus: a grant on the
+    # deployment group's ARN never matches, and the hook could never report.
+    reporting = {k: v for k, v in hooked.find_resources("AWS::IAM::Policy").items() if "HookStatusPolicy" in k}
+    (policy,) = reporting.values()
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "codedeploy:PutLifecycleEventHookExecutionStatus", "Effect": "Allow", "Resource": "*"}
+    ]
+    hook_role_id = policy["Properties"]["Roles"][0]["Ref"]
+    assert hook_role_id.startswith("CanarySmokeTestRole")
+    default_policy = policy_statements(hooked, "CanarySmokeTestRoleDefaultPolicy")
+    assert "PutLifecycleEventHookExecutionStatus" not in str(default_policy)
+
+
+def test_a_hook_added_later_gets_the_same_status_grant():
+    stack = new_stack()
+    canary = CanaryFunction(stack, "Canary")
+    extra_hook = SecureFunction(stack, "ExtraHook", code=bundled_code("hello"), asynchronous=True)
+    canary.deployment_group.add_post_hook(extra_hook.function)
+    template = Template.from_stack(stack)
+    statements = [
+        statement
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if "HookStatusPolicy" in logical_id
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [
+        {"Action": "codedeploy:PutLifecycleEventHookExecutionStatus", "Effect": "Allow", "Resource": "*"}
+    ]
 
 
 def test_codedeploy_may_invoke_exactly_the_hook(hooked):
@@ -285,7 +363,9 @@ def test_the_alias_can_front_an_api_so_api_traffic_flows_through_the_canary():
 def test_several_canaries_and_options_pass_the_nag_packs(tmp_path):
     app = nag_app(tmp_path)
     stack = Stack(app, "Composed")
-    CanaryFunction(stack, "Plain")
+    plain = CanaryFunction(stack, "Plain")
+    extra_hook = SecureFunction(stack, "ExtraHook", code=bundled_code("hello"), asynchronous=True)
+    plain.deployment_group.add_pre_hook(extra_hook.function)
     CanaryFunction(
         stack,
         "Hooked",
