@@ -24,8 +24,8 @@ Environment:
 
 IAM actions:
     ``lambda:InvokeFunction`` on ``TARGET_FUNCTION_ARN`` (the target version);
-    ``codedeploy:PutLifecycleEventHookExecutionStatus`` (on the deployment group,
-        ``arn:aws:codedeploy:REGION:ACCOUNT:deploymentgroup:APPLICATION/GROUP``).
+    ``codedeploy:PutLifecycleEventHookExecutionStatus`` (on ``*``: the action takes no resource type,
+        so a grant on the deployment group would never match).
 """
 
 from __future__ import annotations
