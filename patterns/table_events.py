@@ -37,7 +37,8 @@ class TableEventPublisher(Construct):
         errors_alarm, and ``alarms``.
 
     Args:
-        table: the table; it must have a stream.
+        table: the table; it must have a stream. When it has a customer-managed key
+            (``table.encryption_key``), the bridge gets ``kms:Decrypt`` on it to read the stream.
         topic: where events go.
         encryption_key: the topic's KMS key, if it has one (e.g. ``FanoutQueue.key``); the bridge
             gets ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it.
@@ -137,6 +138,9 @@ class TableEventPublisher(Construct):
             actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             resource_arns=[table.table_stream_arn],
         )
+        # A stream of a table with its own key is encrypted with that key: reading it needs Decrypt.
+        if table.encryption_key is not None:
+            table.encryption_key.grant_decrypt(self.function)
         # ListStreams takes no resource; it sits in a policy of its own so that its wildcard
         # acknowledgement cannot cover any other grant of the bridge.
         listing = iam.Policy(
