@@ -10,6 +10,7 @@ from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
 from .blocks.queue import dead_letter_alarm, standalone_dead_letter_queue
+from .blocks.topic import grant_publish
 
 #: The ``event_type`` message attribute of each change, by the stream's ``eventName``.
 EVENT_TYPES = {"INSERT": "item.created", "MODIFY": "item.updated", "REMOVE": "item.deleted"}
@@ -41,7 +42,8 @@ class TableEventPublisher(Construct):
             (``table.encryption_key``), the bridge gets ``kms:Decrypt`` on it to read the stream.
         topic: where events go.
         encryption_key: the topic's KMS key, if it has one (e.g. ``FanoutQueue.key``); the bridge
-            gets ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it.
+            gets ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it. Default: the topic's
+            ``master_key`` (known for a topic made in the app or imported with its key).
         batch_size: records per invocation (1..1000). Default 100.
         max_batching_window: wait up to this to fill a batch. Default none.
         retry_attempts: retries of a failing batch before it goes to the DLQ (0..10). Default 3.
@@ -93,9 +95,7 @@ class TableEventPublisher(Construct):
         )
         self.function = self.secure_function.function
         # Exact grants: publish to this topic, with its key if it has one.
-        iam.Grant.add_to_principal(grantee=self.function, actions=["sns:Publish"], resource_arns=[topic.topic_arn])
-        if encryption_key is not None:
-            encryption_key.grant(self.function, "kms:GenerateDataKey", "kms:Decrypt")
+        grant_publish(self.function, topic, encryption_key)
 
         self.dead_letter_queue = standalone_dead_letter_queue(self, "FailedRecords")
         acknowledge(

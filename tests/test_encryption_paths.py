@@ -284,7 +284,7 @@ class FifoFanoutWithOwnKeys(Stack):
         table = SecureTable(self, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
         TableEventPublisher(self, "Changes", table=table.table, topic=events.topic, encryption_key=events.key)
         publisher = SecureFunction(self, "Publisher", code=bundled_code("hello"))
-        events.topic.grant_publish(publisher.function)
+        events.grant_publish(publisher.function)
 
 
 class UnderGranted(Stack):

@@ -1,10 +1,12 @@
 """Consume one subscriber queue of an SNS -> SQS fan-out, applying each message exactly once.
 
-Raw message delivery is on, so each SQS body is the published message: a JSON object. Each
+Each SQS body is a JSON object: the published message (raw delivery) or SNS's envelope. Each
 message is applied as one conditional ``PutItem`` into the destination table, keyed by its
 idempotency key. Powertools' idempotency layer makes a redelivered message (or, with
-``IDEMPOTENCY_KEY_FIELD``, a republished business event) return the stored result instead of
-writing again, and report success. A malformed message fails alone (partial batch response),
+``IDEMPOTENCY_KEY_FIELD``, a republished event) return the stored result instead of writing
+again, and report success. So the key must identify the *event*: a key shared by distinct
+events (an entity key such as an order id) makes every event after the first a "duplicate",
+acknowledged and dropped. A malformed message fails alone (partial batch response),
 returns to the queue and reaches the DLQ after the queue's ``maxReceiveCount``.
 
 Environment:
@@ -12,8 +14,10 @@ Environment:
     IDEMPOTENCY_TABLE_NAME   Powertools idempotency table, partition key ``id`` (string),
                              TTL attribute ``expiration`` (enable TTL on it).
     IDEMPOTENCY_TTL_SECONDS  how long a processed key is remembered; default 3600.
-    IDEMPOTENCY_KEY_FIELD    optional top-level body field holding the business key (a
-                             non-empty string or an integer); unset: the SQS ``messageId``.
+    IDEMPOTENCY_KEY_FIELD    optional top-level body field holding the event's id (a non-empty
+                             string or an integer), set once per event by its publisher, e.g.
+                             ``event_id``; ``MessageId`` for SNS's envelope (raw delivery off).
+                             Unset: the SQS ``messageId`` (new for each SNS delivery).
     POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL  optional, for the Logger.
 
 DynamoDB actions (checked by recording every call in the tests):
@@ -69,7 +73,7 @@ class MalformedMessage(ValueError):
 
 
 def idempotency_key(record: SQSRecord) -> str:
-    """The message's idempotency key: the business key from the body, or the SQS messageId."""
+    """The message's idempotency key: the event id from the body, or the SQS messageId."""
     try:
         body = json.loads(record.body)
     except json.JSONDecodeError as error:
