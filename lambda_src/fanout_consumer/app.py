@@ -9,6 +9,11 @@ events (an entity key such as an order id) makes every event after the first a "
 acknowledged and dropped. A malformed message fails alone (partial batch response),
 returns to the queue and reaches the DLQ after the queue's ``maxReceiveCount``.
 
+From a FIFO queue (the event source ARN ends in ``.fifo``) order within a message group is
+kept: once a record fails, every later record of its group in the batch is reported as failed
+too, unapplied, so the group resumes from the failed record; records of other groups are
+applied as usual (Powertools' ``SqsFifoPartialProcessor`` with ``skip_group_on_error``).
+
 Environment:
     TABLE_NAME               destination table, partition key ``id`` (string).
     IDEMPOTENCY_TABLE_NAME   Powertools idempotency table, partition key ``id`` (string),
@@ -42,7 +47,12 @@ from datetime import datetime, timezone
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -57,6 +67,10 @@ KEY_FIELD = os.environ.get("IDEMPOTENCY_KEY_FIELD") or None
 logger = Logger()
 # An all-failed batch is reported record by record, like any other, instead of raising.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A FIFO queue's failed record fails every later record of its message group, which would
+# otherwise be applied (and deleted) ahead of it; other groups keep flowing.
+fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+fifo_processor.raise_on_entire_batch_failure = False
 dynamodb = boto3.client("dynamodb")
 persistence_store = DynamoDBPersistenceLayer(
     table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto3_client=dynamodb
@@ -133,7 +147,16 @@ def record_handler(record: SQSRecord) -> None:
     )
 
 
+def processor_for(event: dict) -> BatchProcessor:
+    """The FIFO processor for a batch from a FIFO queue (its ARN ends in ``.fifo``), else the standard one."""
+    records = event.get("Records") or [{}]
+    source = records[0].get("eventSourceARN") or ""
+    return fifo_processor if source.endswith(".fifo") else processor
+
+
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
     idempotency_config.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor_for(event), context=context
+    )
