@@ -40,7 +40,10 @@ class TableEventPublisher(Construct):
     Args:
         table: the table; it must have a stream. When it has a customer-managed key
             (``table.encryption_key``), the bridge gets ``kms:Decrypt`` on it to read the stream.
-        topic: where events go.
+        topic: where events go. A FIFO topic works too: each message then carries a
+            ``MessageGroupId`` per item (a digest of its keys: one item's changes stay in order)
+            and the stream record's event id as ``MessageDeduplicationId``. (An imported FIFO
+            topic must be imported with an ARN whose name ends in ``.fifo``.)
         encryption_key: the topic's KMS key, if it has one (e.g. ``FanoutQueue.key``); the bridge
             gets ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it. Default: the topic's
             ``master_key`` (known for a topic made in the app or imported with its key).
@@ -89,7 +92,8 @@ class TableEventPublisher(Construct):
             "Bridge",
             code=bundled_code("stream_publisher"),
             timeout=Duration.seconds(30),
-            environment={"TOPIC_ARN": topic.topic_arn},
+            # A FIFO topic refuses a message without a group: the handler must know to add one.
+            environment={"TOPIC_ARN": topic.topic_arn, **({"TOPIC_FIFO": "true"} if topic.fifo else {})},
             description="Publishes each change of the table's items to the topic",
             service_name=id,
         )
