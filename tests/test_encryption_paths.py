@@ -24,7 +24,15 @@ from typing import Any, Iterator, Optional
 import pytest
 from aws_cdk import App, Stack, aws_dynamodb as dynamodb, aws_kms as kms, aws_sqs as sqs
 
-from patterns import FanoutQueue, SecureFunction, SecureTable, SecureTopic, TableEventPublisher, bundled_code
+from patterns import (
+    ApiLambdaTable,
+    FanoutQueue,
+    SecureFunction,
+    SecureTable,
+    SecureTopic,
+    TableEventPublisher,
+    bundled_code,
+)
 from patterns.blocks import standalone_dead_letter_queue
 
 #: The KMS actions each kind of access needs on the resource's key.
@@ -258,6 +266,15 @@ class CmkTableStream(Stack):
         TableEventPublisher(self, "Changes", table=table.table, topic=topic.topic, encryption_key=topic.key)
 
 
+class CmkItemsTable(Stack):
+    """An items API over a table with its own key."""
+
+    def __init__(self, scope, id: str) -> None:
+        super().__init__(scope, id)
+        key = kms.Key(self, "TableKey", enable_key_rotation=True)
+        ApiLambdaTable(self, "Items", table=SecureTable(self, "Table", encryption_key=key).table)
+
+
 class CmkDeadLetterQueue(Stack):
     """A function whose failed asynchronous events go to a queue with its own key."""
 
@@ -299,7 +316,9 @@ class UnderGranted(Stack):
         queue.grant(producer.function, "sqs:SendMessage")
 
 
-EXTRA_STACKS = {cls.__name__: cls for cls in (CmkTableStream, CmkDeadLetterQueue, FifoFanoutWithOwnKeys, UnderGranted)}
+EXTRA_STACKS = {
+    cls.__name__: cls for cls in (CmkTableStream, CmkItemsTable, CmkDeadLetterQueue, FifoFanoutWithOwnKeys, UnderGranted)
+}
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +341,7 @@ def test_every_encrypted_path_of_a_demo_stack_has_its_key_permissions(demo_app, 
     assert EncryptionModel(demo_app.template(stack_name)).gaps() == []
 
 
-@pytest.mark.parametrize("stack_name", ["CmkTableStream", "CmkDeadLetterQueue", "FifoFanoutWithOwnKeys"])
+@pytest.mark.parametrize("stack_name", ["CmkTableStream", "CmkItemsTable", "CmkDeadLetterQueue", "FifoFanoutWithOwnKeys"])
 def test_every_encrypted_path_of_a_construct_has_its_key_permissions(extra_templates, stack_name):
     assert EncryptionModel(extra_templates[stack_name]).gaps() == []
 
@@ -338,8 +357,9 @@ def _kinds(template: dict) -> set[tuple[str, str]]:
     return {(access.principal.split(":")[0], access.kind) for access, _ in model.encrypted_accesses()}
 
 
-def test_the_cmk_stream_and_the_cmk_dead_letter_queue_are_seen(extra_templates):
+def test_the_cmk_stream_table_and_dead_letter_queue_are_seen(extra_templates):
     assert ("role", "stream-read") in _kinds(extra_templates["CmkTableStream"])
+    assert ("role", "table-data") in _kinds(extra_templates["CmkItemsTable"])
     model = EncryptionModel(extra_templates["CmkDeadLetterQueue"])
     assert any(a.kind == "send" and "dead-letter config" in a.via for a, _ in model.encrypted_accesses())
 
