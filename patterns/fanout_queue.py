@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Mapping, Optional
 
-from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
+from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_iam as iam
 from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns, aws_sqs as sqs
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, bundled_code
 from .blocks.alarms import function_errors_alarm
 from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
+from .blocks.topic import grant_publish
 
 #: DynamoDB actions the bundled consumer calls on its subscriber's table.
 CONSUMER_TABLE_ACTIONS = ("dynamodb:PutItem",)
@@ -19,6 +20,8 @@ CONSUMER_TABLE_ACTIONS = ("dynamodb:PutItem",)
 IDEMPOTENCY_TABLE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 _RESTRICT_SNS_KEY_USE = "@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
+#: The field of SNS's envelope (raw delivery off) that identifies one publish in every delivery of it.
+SNS_MESSAGE_ID_FIELD = "MessageId"
 
 
 class FanoutSubscriber(Construct):
@@ -97,8 +100,9 @@ class FanoutSubscriber(Construct):
             if idempotency_table is not None:
                 env["IDEMPOTENCY_TABLE_NAME"] = idempotency_table.table_name
                 env["IDEMPOTENCY_TTL_SECONDS"] = str(int(idempotency_ttl.to_seconds()))
-                if idempotency_key_field:
-                    env["IDEMPOTENCY_KEY_FIELD"] = idempotency_key_field
+                key_field = idempotency_key_field or (None if raw_message_delivery else SNS_MESSAGE_ID_FIELD)
+                if key_field:
+                    env["IDEMPOTENCY_KEY_FIELD"] = key_field
             self.secure_function = SecureFunction(
                 self,
                 "Consumer",
@@ -140,13 +144,14 @@ class FanoutQueue(Construct):
     ``subscribers`` prop (a mapping of name to the same keyword arguments).
 
     Attributes:
-        topic: the topic (yours if you passed ``topic=``). Publishers need ``topic.grant_publish``.
+        topic: the topic (yours if you passed ``topic=``). Let publishers in with
+            ``grant_publish(grantee)``.
         key: the topic's customer-managed KMS key (rotation on); None when you pass ``topic``.
         queue_key: the customer-managed KMS key (rotation on) of every subscriber's queue and
             DLQ. Its policy lets SNS use it for this topic only; consumers get ``kms:Decrypt``.
         secure_topic: the ``SecureTopic`` building block when this construct made the topic.
         idempotency_table: the table (TTL ``expiration``) the bundled consumers remember
-            processed messages in; made with the first subscriber that runs bundled or own code.
+            processed events in; made with the first subscriber that runs bundled or own code.
         subscribers: the ``FanoutSubscriber``s by name.
 
     Args:
@@ -170,8 +175,15 @@ class FanoutQueue(Construct):
         max_receive_count: receives before the DLQ. Default 5.
         visibility_timeout: default 6x the consumer's timeout (and never less).
         batch_size (default 10), max_batching_window, max_concurrency: the event source mapping.
-        idempotency_key_field: a top-level field of the message body used as the idempotency
-            key (a business key). Default: the SQS message id.
+        idempotency_key_field: a top-level field of the message body that identifies the
+            *event*: an id the publisher gives each event once and keeps when it retries the
+            publish (e.g. ``event_id``; ``TableEventPublisher`` events carry one). Never an
+            entity key such as ``order_id``: every later event of that order (paid, shipped)
+            would be taken for a duplicate, reported as a success and dropped. Default: with raw
+            delivery, the SQS message id (catches SQS redeliveries only: a message SNS delivers
+            twice, or a publish retried, arrives with a new one); with
+            ``raw_message_delivery=False``, the SNS ``MessageId`` of the envelope (the same in
+            every delivery of one publish); no other field is accepted then.
         idempotency_ttl: how long a processed key is remembered. Default one hour.
     """
 
@@ -263,6 +275,14 @@ class FanoutQueue(Construct):
             raise ValueError("handler= needs code=: the bundled consumer's entry point is fixed")
         if idempotency_key_field is not None and not idempotency_key_field.strip():
             raise ValueError("idempotency_key_field must be a non-empty field name")
+        if not raw_message_delivery and idempotency_key_field not in (None, SNS_MESSAGE_ID_FIELD):
+            raise ValueError(
+                f"raw_message_delivery=False: the consumer receives SNS's envelope, where only "
+                f"{SNS_MESSAGE_ID_FIELD!r} identifies an event (its other fields are shared by many events "
+                f"or are the payload itself), so idempotency_key_field={idempotency_key_field!r} would make "
+                f"distinct events collide or fail; leave idempotency_key_field unset (it then is "
+                f"{SNS_MESSAGE_ID_FIELD!r}) or keep raw delivery"
+            )
         if idempotency_ttl.to_seconds() < 60:
             raise ValueError("idempotency_ttl must be at least one minute")
         consumer_timeout = timeout or (function_timeout(function) if function else None)
@@ -304,6 +324,13 @@ class FanoutQueue(Construct):
         )
         self.subscribers[name] = subscriber
         return subscriber
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` publish events: ``sns:Publish`` on the topic and, when the topic is
+        encrypted, ``kms:GenerateDataKey`` and ``kms:Decrypt`` on its key - exactly what SNS needs
+        from a publisher. Prefer it to ``topic.grant_publish``, whose ``kms:GenerateDataKey*`` is a
+        wildcard action that cdk-nag reports (AwsSolutions-IAM5) on the grantee's policy."""
+        return grant_publish(grantee, self.topic, self.key)
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:

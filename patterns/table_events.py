@@ -10,6 +10,7 @@ from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
 from .blocks.queue import dead_letter_alarm, standalone_dead_letter_queue
+from .blocks.topic import grant_publish
 
 #: The ``event_type`` message attribute of each change, by the stream's ``eventName``.
 EVENT_TYPES = {"INSERT": "item.created", "MODIFY": "item.updated", "REMOVE": "item.deleted"}
@@ -37,10 +38,15 @@ class TableEventPublisher(Construct):
         errors_alarm, and ``alarms``.
 
     Args:
-        table: the table; it must have a stream.
-        topic: where events go.
+        table: the table; it must have a stream. When it has a customer-managed key
+            (``table.encryption_key``), the bridge gets ``kms:Decrypt`` on it to read the stream.
+        topic: where events go. A FIFO topic works too: each message then carries a
+            ``MessageGroupId`` per item (a digest of its keys: one item's changes stay in order)
+            and the stream record's event id as ``MessageDeduplicationId``. (An imported FIFO
+            topic must be imported with an ARN whose name ends in ``.fifo``.)
         encryption_key: the topic's KMS key, if it has one (e.g. ``FanoutQueue.key``); the bridge
-            gets ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it.
+            gets ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it. Default: the topic's
+            ``master_key`` (known for a topic made in the app or imported with its key).
         batch_size: records per invocation (1..1000). Default 100.
         max_batching_window: wait up to this to fill a batch. Default none.
         retry_attempts: retries of a failing batch before it goes to the DLQ (0..10). Default 3.
@@ -86,15 +92,14 @@ class TableEventPublisher(Construct):
             "Bridge",
             code=bundled_code("stream_publisher"),
             timeout=Duration.seconds(30),
-            environment={"TOPIC_ARN": topic.topic_arn},
+            # A FIFO topic refuses a message without a group: the handler must know to add one.
+            environment={"TOPIC_ARN": topic.topic_arn, **({"TOPIC_FIFO": "true"} if topic.fifo else {})},
             description="Publishes each change of the table's items to the topic",
             service_name=id,
         )
         self.function = self.secure_function.function
         # Exact grants: publish to this topic, with its key if it has one.
-        iam.Grant.add_to_principal(grantee=self.function, actions=["sns:Publish"], resource_arns=[topic.topic_arn])
-        if encryption_key is not None:
-            encryption_key.grant(self.function, "kms:GenerateDataKey", "kms:Decrypt")
+        grant_publish(self.function, topic, encryption_key)
 
         self.dead_letter_queue = standalone_dead_letter_queue(self, "FailedRecords")
         acknowledge(
@@ -137,6 +142,9 @@ class TableEventPublisher(Construct):
             actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             resource_arns=[table.table_stream_arn],
         )
+        # A stream of a table with its own key is encrypted with that key: reading it needs Decrypt.
+        if table.encryption_key is not None:
+            table.encryption_key.grant_decrypt(self.function)
         # ListStreams takes no resource; it sits in a policy of its own so that its wildcard
         # acknowledgement cannot cover any other grant of the bridge.
         listing = iam.Policy(

@@ -1,19 +1,28 @@
 """Consume one subscriber queue of an SNS -> SQS fan-out, applying each message exactly once.
 
-Raw message delivery is on, so each SQS body is the published message: a JSON object. Each
+Each SQS body is a JSON object: the published message (raw delivery) or SNS's envelope. Each
 message is applied as one conditional ``PutItem`` into the destination table, keyed by its
 idempotency key. Powertools' idempotency layer makes a redelivered message (or, with
-``IDEMPOTENCY_KEY_FIELD``, a republished business event) return the stored result instead of
-writing again, and report success. A malformed message fails alone (partial batch response),
+``IDEMPOTENCY_KEY_FIELD``, a republished event) return the stored result instead of writing
+again, and report success. So the key must identify the *event*: a key shared by distinct
+events (an entity key such as an order id) makes every event after the first a "duplicate",
+acknowledged and dropped. A malformed message fails alone (partial batch response),
 returns to the queue and reaches the DLQ after the queue's ``maxReceiveCount``.
+
+From a FIFO queue (the event source ARN ends in ``.fifo``) order within a message group is
+kept: once a record fails, every later record of its group in the batch is reported as failed
+too, unapplied, so the group resumes from the failed record; records of other groups are
+applied as usual (Powertools' ``SqsFifoPartialProcessor`` with ``skip_group_on_error``).
 
 Environment:
     TABLE_NAME               destination table, partition key ``id`` (string).
     IDEMPOTENCY_TABLE_NAME   Powertools idempotency table, partition key ``id`` (string),
                              TTL attribute ``expiration`` (enable TTL on it).
     IDEMPOTENCY_TTL_SECONDS  how long a processed key is remembered; default 3600.
-    IDEMPOTENCY_KEY_FIELD    optional top-level body field holding the business key (a
-                             non-empty string or an integer); unset: the SQS ``messageId``.
+    IDEMPOTENCY_KEY_FIELD    optional top-level body field holding the event's id (a non-empty
+                             string or an integer), set once per event by its publisher, e.g.
+                             ``event_id``; ``MessageId`` for SNS's envelope (raw delivery off).
+                             Unset: the SQS ``messageId`` (new for each SNS delivery).
     POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL  optional, for the Logger.
 
 DynamoDB actions (checked by recording every call in the tests):
@@ -38,7 +47,12 @@ from datetime import datetime, timezone
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -53,6 +67,10 @@ KEY_FIELD = os.environ.get("IDEMPOTENCY_KEY_FIELD") or None
 logger = Logger()
 # An all-failed batch is reported record by record, like any other, instead of raising.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A FIFO queue's failed record fails every later record of its message group, which would
+# otherwise be applied (and deleted) ahead of it; other groups keep flowing.
+fifo_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+fifo_processor.raise_on_entire_batch_failure = False
 dynamodb = boto3.client("dynamodb")
 persistence_store = DynamoDBPersistenceLayer(
     table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto3_client=dynamodb
@@ -69,7 +87,7 @@ class MalformedMessage(ValueError):
 
 
 def idempotency_key(record: SQSRecord) -> str:
-    """The message's idempotency key: the business key from the body, or the SQS messageId."""
+    """The message's idempotency key: the event id from the body, or the SQS messageId."""
     try:
         body = json.loads(record.body)
     except json.JSONDecodeError as error:
@@ -129,7 +147,16 @@ def record_handler(record: SQSRecord) -> None:
     )
 
 
+def processor_for(event: dict) -> BatchProcessor:
+    """The FIFO processor for a batch from a FIFO queue (its ARN ends in ``.fifo``), else the standard one."""
+    records = event.get("Records") or [{}]
+    source = records[0].get("eventSourceARN") or ""
+    return fifo_processor if source.endswith(".fifo") else processor
+
+
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
     idempotency_config.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor_for(event), context=context
+    )

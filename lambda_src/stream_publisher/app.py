@@ -24,8 +24,15 @@ that is not a change this function understands (unknown ``eventName``, no ``Keys
 ``eventID``, invalid DynamoDB JSON) fails alone: its SequenceNumber is reported in
 ``batchItemFailures`` and it reaches the on-failure destination after the retries.
 
+On a FIFO topic (``TOPIC_FIFO=true``) each message also carries a ``MessageGroupId`` derived
+from the item's keys (the SHA-256 of their canonical JSON), so the changes of one item reach
+every FIFO subscriber in stream order while different items flow in parallel, and a
+``MessageDeduplicationId`` equal to the record's ``eventID``, so a record published again within
+SNS's five-minute deduplication window is delivered once.
+
 Environment:
     TOPIC_ARN                                      the topic to publish to (required).
+    TOPIC_FIFO                                     ``true`` when the topic is FIFO; default ``false``.
     POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL  optional, for the Logger.
 
 IAM actions this code calls (checked by recording every call in the tests):
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 from datetime import datetime, timezone
@@ -55,6 +63,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from boto3.dynamodb.types import Binary, TypeDeserializer
 
 TOPIC_ARN = os.environ["TOPIC_ARN"]
+TOPIC_FIFO = os.environ.get("TOPIC_FIFO", "false").lower() == "true"
 MAX_MESSAGE_BYTES = 256 * 1024  # SNS counts the body and each attribute's name, type and value
 EVENT_TYPE_ATTRIBUTE = "event_type"
 EVENT_TYPES = {"INSERT": "item.created", "MODIFY": "item.updated", "REMOVE": "item.deleted"}
@@ -160,6 +169,18 @@ def encode_message(event: dict) -> tuple[str, bool]:
     return _encode({**event, "new": None, "old": None, "truncated": True}), True
 
 
+def message_group_id(keys: dict) -> str:
+    """One group per item: a digest of its keys (within SNS's 128 characters, whatever the keys hold)."""
+    return hashlib.sha256(json.dumps(keys, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def fifo_parameters(event: dict) -> dict:
+    """What a FIFO topic requires: the item's group, and the record's id against duplicates."""
+    if not TOPIC_FIFO:
+        return {}
+    return {"MessageGroupId": message_group_id(event["keys"]), "MessageDeduplicationId": event["event_id"]}
+
+
 def record_handler(record: DynamoDBRecord) -> None:
     raw = record.raw_event
     stream_record = raw.get("dynamodb")
@@ -177,6 +198,7 @@ def record_handler(record: DynamoDBRecord) -> None:
             TopicArn=TOPIC_ARN,
             Message=body,
             MessageAttributes={EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event["event_type"]}},
+            **fifo_parameters(event),
         )
     except Exception:
         logger.exception("event not published", extra=log_fields)

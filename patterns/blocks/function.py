@@ -53,7 +53,9 @@ class SecureFunction(Construct):
             synchronous callers (API Gateway, SQS/stream event source mappings), which get
             the error themselves. Default False.
         dead_letter_queue: an existing queue for failed asynchronous events (implies
-            ``asynchronous``). Default: a new ``SecureQueue`` dead-letter queue when asynchronous.
+            ``asynchronous``). When it has a customer-managed key, the role also gets
+            ``kms:GenerateDataKey`` and ``kms:Decrypt`` on that key, as SQS needs from a
+            sender. Default: a new ``SecureQueue`` dead-letter queue when asynchronous.
     """
 
     def __init__(
@@ -107,6 +109,12 @@ class SecureFunction(Construct):
         if asynchronous:
             self.dead_letter_queue = dead_letter_queue or standalone_dead_letter_queue(self, "DeadLetterQueue")
             self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
+            # Lambda's DLQ wiring grants sqs:SendMessage only; on a queue with its own key SQS
+            # also calls KMS as the sender. Exactly what it calls, instead of grant_send_messages'
+            # Encrypt/ReEncrypt*/GenerateDataKey* (more than needed, and wildcard actions).
+            queue_key = self.dead_letter_queue.encryption_master_key
+            if queue_key is not None:
+                queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
 
         env = dict(environment or {})
         layers: list[lambda_.ILayerVersion] = []

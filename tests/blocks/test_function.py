@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from aws_cdk import App, Duration, Environment, Stack, aws_lambda as lambda_, aws_sqs as sqs
+from aws_cdk import App, Duration, Environment, Stack, aws_kms as kms, aws_lambda as lambda_, aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 
@@ -331,6 +331,22 @@ def test_a_given_dead_letter_queue_is_used_instead_of_a_new_one():
     )
     assert fn.dead_letter_queue is queue
     assert fn.dead_letter_alarm is not None
+
+
+def test_a_dead_letter_queue_with_its_own_key_lets_the_role_encrypt_for_it():
+    # SQS calls KMS as the sender: Lambda cannot write a failed event without these two actions.
+    stack = new_stack()
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    queue = sqs.Queue(stack, "Failures", enforce_ssl=True, encryption=sqs.QueueEncryption.KMS, encryption_master_key=key)
+    fn = make(stack, dead_letter_queue=queue)
+    statements = policy_statements(Template.from_stack(stack), default_policy(fn))
+    key_arn = {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
+    [on_key] = [s for s in statements if s["Resource"] == key_arn]
+    assert (on_key["Effect"], sorted(on_key["Action"])) == ("Allow", ["kms:Decrypt", "kms:GenerateDataKey"])
+
+
+def test_a_dead_letter_queue_without_a_key_of_its_own_needs_no_kms_grant(asynchronous):
+    assert "kms:" not in str(policy_statements(asynchronous.template, default_policy(asynchronous.construct)))
 
 
 # --- concurrency ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Stack, aws_kms as kms
+from aws_cdk import App, Stack, aws_iam as iam, aws_kms as kms
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 
@@ -108,3 +108,17 @@ def test_alarms_when_a_notification_fails_to_deliver(default):
 def test_content_based_deduplication_without_fifo_raises():
     with pytest.raises(ValueError, match="content_based_deduplication needs fifo=True"):
         SecureTopic(new_stack(), "Events", content_based_deduplication=True)
+
+
+def test_grant_publish_gives_sns_publish_and_exactly_the_key_actions_a_publisher_needs():
+    stack = new_stack()
+    topic = SecureTopic(stack, "Events")
+    publisher = iam.Role(stack, "Publisher", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    topic.grant_publish(publisher)
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": logical_id(topic.topic)}} in statements
+    [on_key] = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [logical_id(topic.key), "Arn"]}]
+    # SNS calls GenerateDataKey and Decrypt for the publisher; no wildcard action (cdk-nag IAM5).
+    assert sorted(on_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert len(statements) == 2

@@ -191,8 +191,10 @@ def record_calls(consumer) -> list[tuple[str, str]]:
     return calls
 
 
-def order(order_id, event_type: str = "order.created", **extra) -> str:
-    return json.dumps({"order_id": order_id, "event_type": event_type, **extra})
+def order(order_id, event_type: str = "order.created", event_id=None, **extra) -> str:
+    """An order event; each call is a new event (its own ``event_id``) unless one is given."""
+    event_id = event_id if event_id is not None else f"evt-{uuid.uuid4()}"
+    return json.dumps({"event_id": event_id, "order_id": order_id, "event_type": event_type, **extra})
 
 
 # --- behaviour ---------------------------------------------------------------------------------
@@ -213,18 +215,18 @@ def test_fan_out_applies_each_message_to_its_subscribers(fanout, load_consumer):
     assert len(items(fanout, "shipping-records")) == 4
     for name, delivery in deliveries.items():
         assert delivery.failures() == []
-        # Without a business key the idempotency key, and so the item id, is the SQS messageId.
+        # Without a key field the idempotency key, and so the item id, is the SQS messageId.
         assert sorted(i["id"] for i in items(fanout, f"{name}-records")) == sorted(delivery.acknowledged)
 
 
 def test_a_message_carries_its_attributes_in_lambdas_shape(fanout, load_consumer):
-    fanout.publish(order("o-1", SHIPPED), SHIPPED)
+    fanout.publish(order("o-1", SHIPPED, event_id="e-1"), SHIPPED)
     record = receive_batch(fanout, fanout.queues["shipping"])["Records"][0]
     assert record["messageAttributes"] == {
         "event_type": {"stringValue": SHIPPED, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
     }
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
-    assert json.loads(record["body"]) == {"order_id": "o-1", "event_type": SHIPPED}  # raw delivery: no envelope
+    assert json.loads(record["body"]) == {"event_id": "e-1", "order_id": "o-1", "event_type": SHIPPED}  # raw delivery: no envelope
 
 
 def test_a_poison_message_fails_alone_and_ends_in_its_dlq(fanout, load_consumer):
@@ -269,24 +271,83 @@ def test_a_redelivered_message_is_applied_once_and_succeeds_twice(fanout, load_c
     assert queued(fanout, billing.url) == 0
 
 
-def test_a_republished_business_event_is_applied_once(fanout, load_consumer):
-    consumer = load_consumer("billing", key_field="order_id")
+def test_events_of_the_same_order_are_each_applied(fanout, load_consumer):
+    # The key identifies the event: created, paid and shipped of one order are three events.
+    consumer = load_consumer("billing", key_field="event_id")
+    billing = fanout.queues["billing"]
+    bodies = [order("o-7", event_type) for event_type in EVENT_TYPES]
+    for body, event_type in zip(bodies, EVENT_TYPES):
+        fanout.publish(body, event_type)
+
+    assert invoke(fanout, billing, consumer, receive_batch(fanout, billing)) == {"batchItemFailures": []}
+    assert sorted(i["body"] for i in items(fanout, billing.table)) == sorted(bodies)
+    statuses = [r["status"]["S"] for r in idempotency_records(fanout, billing.idempotency_table)]
+    assert statuses == ["COMPLETED"] * 3
+
+
+@pytest.mark.parametrize("subscriber", ["Billing", "Shipping"])
+def test_the_demo_consumers_apply_each_event_of_an_order_once(fanout, load_consumer, demo_app, subscriber):
+    resources = demo_app.template("FanoutDemo")["Resources"]
+    [variables] = [
+        r["Properties"]["Environment"]["Variables"]
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function" and logical_id.startswith(f"Orders{subscriber}Consumer")
+    ]
+    consumer = load_consumer("shipping", key_field=variables.get("IDEMPOTENCY_KEY_FIELD"))
+    shipping = fanout.queues["shipping"]
+    shipped = order("o-7", SHIPPED, event_id="e-2")
+    for body in (order("o-7", SHIPPED, event_id="e-1"), shipped, shipped):  # e.g. a split shipment, one retried
+        fanout.publish(body, SHIPPED)
+
+    assert drain(fanout, "shipping", consumer).failures() == []
+    assert sorted(json.loads(i["body"])["event_id"] for i in items(fanout, shipping.table)) == ["e-1", "e-2"]
+
+
+def test_an_event_published_twice_is_applied_once(fanout, load_consumer):
+    # A publisher retrying after a timeout publishes the same event again: a new SNS and SQS
+    # message id, the same event_id.
+    consumer = load_consumer("billing", key_field="event_id")
     calls = record_calls(consumer)
     billing = fanout.queues["billing"]
-    fanout.publish(order("o-7", amount=10), "order.created")
-    fanout.publish(order("o-7", amount=10), "order.created")
+    body = order("o-7", event_id="evt-1", amount=10)
+    fanout.publish(body, "order.created")
+    fanout.publish(body, "order.created")
 
     batch = receive_batch(fanout, billing)
     assert len({r["messageId"] for r in batch["Records"]}) == 2
     assert invoke(fanout, billing, consumer, batch) == {"batchItemFailures": []}
 
     [item] = items(fanout, billing.table)
-    assert item["id"] == "o-7"
+    assert item["id"] == "evt-1"
     assert item["message_id"] == batch["Records"][0]["messageId"]
     assert calls.count(("PutItem", billing.table)) == 1
     records = idempotency_records(fanout, billing.idempotency_table)
     assert [r["status"]["S"] for r in records] == ["COMPLETED"]
     assert int(records[0]["expiration"]["N"]) > 0
+
+
+def test_without_raw_delivery_an_sns_redelivery_is_applied_once(fanout, load_consumer):
+    # SNS retries a delivery to SQS with the same envelope (same MessageId); SQS gives the copy a
+    # new message id. The construct keys such a subscriber on the envelope's MessageId.
+    sqs, sns = fanout.sqs, fanout.sns
+    url = sqs.create_queue(QueueName="enveloped", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=fanout.topic_arn, Protocol="sqs", Endpoint=arn)
+    fanout.publish(order("o-1", event_id="evt-1"), "order.created")
+    fanout.publish(order("o-1", "order.paid", event_id="evt-2"), "order.paid")
+    envelope = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)["Messages"][0]
+    sqs.send_message(QueueUrl=url, MessageBody=envelope["Body"])  # the duplicate delivery
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=envelope["ReceiptHandle"], VisibilityTimeout=0)
+    consumer = load_consumer("billing", key_field="MessageId")
+    subscriber = Subscriber("enveloped", url, arn, "", "billing-records", "billing-idempotency")
+
+    batch = receive_sqs_event(sqs, url, arn)
+    assert len(batch["Records"]) == 3
+    assert invoke(fanout, subscriber, consumer, batch) == {"batchItemFailures": []}
+
+    applied = items(fanout, "billing-records")
+    assert sorted(json.loads(json.loads(i["body"])["Message"])["event_id"] for i in applied) == ["evt-1", "evt-2"]
+    assert sorted(i["id"] for i in applied) == sorted({json.loads(r["body"])["MessageId"] for r in batch["Records"]})
 
 
 @pytest.mark.parametrize("body", ["not json", " ", json.dumps([{"order_id": "o-1"}]), json.dumps("o-1"), "42", "null"])
@@ -305,35 +366,35 @@ def test_a_body_that_is_not_a_json_object_fails_alone(fanout, load_consumer, bod
 @pytest.mark.parametrize(
     "body",
     [
-        json.dumps({"event_type": "order.created"}),
-        json.dumps({"order_id": ""}),
-        json.dumps({"order_id": "   "}),
-        json.dumps({"order_id": None}),
-        json.dumps({"order_id": True}),
-        json.dumps({"order_id": ["o-1"]}),
-        json.dumps({"order_id": 1.5}),
-        json.dumps(["o-1"]),
+        json.dumps({"order_id": "o-1", "event_type": "order.created"}),
+        json.dumps({"event_id": ""}),
+        json.dumps({"event_id": "   "}),
+        json.dumps({"event_id": None}),
+        json.dumps({"event_id": True}),
+        json.dumps({"event_id": ["e-1"]}),
+        json.dumps({"event_id": 1.5}),
+        json.dumps(["e-1"]),
         "not json",
     ],
 )
-def test_a_body_without_a_usable_business_key_fails_alone(fanout, load_consumer, body):
-    consumer = load_consumer("billing", key_field="order_id")
+def test_a_body_without_a_usable_event_id_fails_alone(fanout, load_consumer, body):
+    consumer = load_consumer("billing", key_field="event_id")
     billing = fanout.queues["billing"]
-    fanout.publish(order("o-1"), "order.created")
+    fanout.publish(order("o-1", event_id="e-1"), "order.created")
     fanout.publish(body, "order.created")
 
     batch = receive_batch(fanout, billing)
     bad_id = next(r["messageId"] for r in batch["Records"] if r["body"] == body)
     assert invoke(fanout, billing, consumer, batch) == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
-    assert [i["id"] for i in items(fanout, billing.table)] == ["o-1"]
+    assert [i["id"] for i in items(fanout, billing.table)] == ["e-1"]
     assert len(idempotency_records(fanout, billing.idempotency_table)) == 1
 
 
-def test_an_integer_business_key_is_stored_as_its_string(fanout, load_consumer):
-    consumer = load_consumer("billing", key_field="order_id")
+def test_an_integer_event_id_is_stored_as_its_string(fanout, load_consumer):
+    consumer = load_consumer("billing", key_field="event_id")
     billing = fanout.queues["billing"]
-    fanout.publish(order(42), "order.created")
-    fanout.publish(order("42"), "order.created")  # the same business key, spelled as a string
+    fanout.publish(order("o-1", event_id=42), "order.created")
+    fanout.publish(order("o-1", event_id="42"), "order.created")  # the same event id, spelled as a string
 
     assert invoke(fanout, billing, consumer, receive_batch(fanout, billing)) == {"batchItemFailures": []}
     assert [i["id"] for i in items(fanout, billing.table)] == ["42"]
@@ -341,14 +402,14 @@ def test_an_integer_business_key_is_stored_as_its_string(fanout, load_consumer):
 
 
 def test_an_item_applied_before_the_idempotency_record_expired_is_not_overwritten(fanout, load_consumer):
-    consumer = load_consumer("billing", key_field="order_id")
+    consumer = load_consumer("billing", key_field="event_id")
     billing = fanout.queues["billing"]
-    old = {"id": {"S": "o-1"}, "message_id": {"S": "earlier"}, "body": {"S": "{}"}, "processed_at": {"S": "2020"}}
+    old = {"id": {"S": "e-1"}, "message_id": {"S": "earlier"}, "body": {"S": "{}"}, "processed_at": {"S": "2020"}}
     fanout.dynamodb.put_item(TableName=billing.table, Item=old)
-    fanout.publish(order("o-1"), "order.created")
+    fanout.publish(order("o-1", event_id="e-1"), "order.created")
 
     assert invoke(fanout, billing, consumer, receive_batch(fanout, billing)) == {"batchItemFailures": []}
-    assert items(fanout, billing.table) == [{"id": "o-1", "message_id": "earlier", "body": "{}", "processed_at": "2020"}]
+    assert items(fanout, billing.table) == [{"id": "e-1", "message_id": "earlier", "body": "{}", "processed_at": "2020"}]
     records = idempotency_records(fanout, billing.idempotency_table)
     assert [r["status"]["S"] for r in records] == ["COMPLETED"]
 
@@ -370,7 +431,7 @@ def test_a_failed_write_releases_the_key_so_the_retry_applies_it(fanout, load_co
 
 
 def test_every_published_message_is_applied_once_or_dead_lettered(fanout, load_consumer):
-    consumers = {name: load_consumer(name, key_field="order_id") for name in fanout.queues}
+    consumers = {name: load_consumer(name, key_field="event_id") for name in fanout.queues}
     routed = {name: [] for name in fanout.queues}  # (body, kind) per queue, as the filter policy routes it
 
     def publish(body: str, event_type: str, kind: str) -> None:
@@ -379,13 +440,13 @@ def test_every_published_message_is_applied_once_or_dead_lettered(fanout, load_c
             if name == "billing" or event_type == SHIPPED:
                 routed[name].append((body, kind))
 
-    for n in range(10):
-        publish(order(f"o-{n}", EVENT_TYPES[n % 3]), EVENT_TYPES[n % 3], "good")
-    for n in (0, 2, 3, 5):  # published again: the same business events
-        publish(order(f"o-{n}", EVENT_TYPES[n % 3]), EVENT_TYPES[n % 3], "duplicate")
+    for n in range(10):  # two orders: several events of each
+        publish(order(f"o-{n % 2}", EVENT_TYPES[n % 3], event_id=f"e-{n}"), EVENT_TYPES[n % 3], "good")
+    for n in (0, 2, 3, 5):  # published again: the same events
+        publish(order(f"o-{n % 2}", EVENT_TYPES[n % 3], event_id=f"e-{n}"), EVENT_TYPES[n % 3], "duplicate")
     publish("not json", SHIPPED, "poison")
-    publish(json.dumps({"event_type": "order.created"}), "order.created", "poison")
-    publish(json.dumps({"order_id": "", "event_type": SHIPPED}), SHIPPED, "poison")
+    publish(json.dumps({"order_id": "o-1", "event_type": "order.created"}), "order.created", "poison")
+    publish(json.dumps({"event_id": "", "event_type": SHIPPED}), SHIPPED, "poison")
 
     for name, subscriber in fanout.queues.items():
         delivery = drain(fanout, name, consumers[name])
@@ -409,9 +470,9 @@ def test_every_published_message_is_applied_once_or_dead_lettered(fanout, load_c
 
 def test_logs_name_the_message_and_key_but_never_the_body(fanout, load_consumer, capsys):
     # Powertools configures a service's logger once; a new service name binds one to capsys.
-    consumer = load_consumer("billing", key_field="order_id", service=f"fanout-logs-{uuid.uuid4()}")
+    consumer = load_consumer("billing", key_field="event_id", service=f"fanout-logs-{uuid.uuid4()}")
     billing = fanout.queues["billing"]
-    fanout.publish(order("o-1", card="SECRET-4111"), "order.created")
+    fanout.publish(order("o-1", event_id="e-1", card="SECRET-4111"), "order.created")
     fanout.publish(json.dumps({"card": "SECRET-4111"}), "order.created")
 
     batch = receive_batch(fanout, billing)
@@ -420,7 +481,7 @@ def test_logs_name_the_message_and_key_but_never_the_body(fanout, load_consumer,
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     processed = [line for line in lines if line["message"] == "message processed"]
     malformed = [line for line in lines if line["message"] == "malformed message"]
-    assert [(line["message_id"], line["key"]) for line in processed] == [(batch["Records"][0]["messageId"], "o-1")]
+    assert [(line["message_id"], line["key"]) for line in processed] == [(batch["Records"][0]["messageId"], "e-1")]
     assert [line["message_id"] for line in malformed] == [batch["Records"][1]["messageId"]]
     assert all(line["function_request_id"] for line in processed + malformed)
     assert not any("SECRET-4111" in json.dumps(line) for line in lines)

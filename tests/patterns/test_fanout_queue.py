@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import App, Duration, Environment, Stack, aws_dynamodb as dynamodb, aws_kms as kms
+from aws_cdk import aws_lambda as lambda_, aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
-from patterns import FanoutQueue, SecureFunction
+from patterns import FanoutQueue, SecureFunction, SecureTable, TableEventPublisher
 from patterns.fanout_queue import IDEMPOTENCY_TABLE_ACTIONS
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
@@ -22,7 +23,7 @@ def new_stack() -> Stack:
 def two_subscribers() -> tuple[FanoutQueue, Template]:
     stack = new_stack()
     fanout = FanoutQueue(stack, "Orders")
-    fanout.add_subscriber("Billing", idempotency_key_field="order_id")
+    fanout.add_subscriber("Billing", idempotency_key_field="event_id")
     fanout.add_subscriber("Shipping", filter_policy=SHIPPED, max_receive_count=3, batch_size=5)
     return fanout, Template.from_stack(stack)
 
@@ -181,13 +182,34 @@ def test_consumer_environment_names_its_tables_and_idempotency_key(two_subscribe
                     {
                         "TABLE_NAME": {"Ref": Match.string_like_regexp("^OrdersBillingProcessed")},
                         "IDEMPOTENCY_TABLE_NAME": {"Ref": Match.string_like_regexp("^OrdersIdempotency")},
-                        "IDEMPOTENCY_KEY_FIELD": "order_id",
+                        "IDEMPOTENCY_KEY_FIELD": "event_id",
                         "IDEMPOTENCY_TTL_SECONDS": "3600",
                     }
                 )
             }
         },
     )
+
+
+def _consumer_variables(template: Template, prefix: str) -> dict:
+    (function,) = [f for k, f in template.find_resources("AWS::Lambda::Function").items() if k.startswith(prefix)]
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def test_without_raw_delivery_the_consumer_keys_on_the_sns_message_id():
+    # SNS's envelope: its MessageId is the same in every delivery of one publish.
+    stack = new_stack()
+    fanout = FanoutQueue(stack, "Orders")
+    fanout.add_subscriber("Billing", raw_message_delivery=False)
+    fanout.add_subscriber("Audit", raw_message_delivery=False, idempotency_key_field="MessageId")
+    template = Template.from_stack(stack)
+    assert _consumer_variables(template, "OrdersBillingConsumer")["IDEMPOTENCY_KEY_FIELD"] == "MessageId"
+    assert _consumer_variables(template, "OrdersAuditConsumer")["IDEMPOTENCY_KEY_FIELD"] == "MessageId"
+
+
+def test_with_raw_delivery_and_no_key_field_the_consumer_keys_on_the_sqs_message_id(two_subscribers):
+    _, template = two_subscribers
+    assert "IDEMPOTENCY_KEY_FIELD" not in _consumer_variables(template, "OrdersShippingConsumer")
 
 
 def test_idempotency_table_expires_records(two_subscribers):
@@ -262,6 +284,54 @@ def test_two_fanouts_and_all_options_pass_the_nag_packs(tmp_path):
     assert nag_findings(app)["violations"] == []
 
 
+def test_grant_publish_gives_sns_publish_and_exactly_the_key_actions_a_publisher_needs():
+    stack = new_stack()
+    fanout = FanoutQueue(stack, "Orders")
+    publisher = SecureFunction(stack, "Api", code=INLINE, handler="index.handler")
+    fanout.grant_publish(publisher.function)
+    template = Template.from_stack(stack)
+    statements = role_statements(template, "ApiRoleDefaultPolicy")
+    topic_id = logical_id(template, "AWS::SNS::Topic", "OrdersEvents")
+    key_id = logical_id(template, "AWS::KMS::Key", "OrdersEventsKey")
+    assert {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": topic_id}} in statements
+    [on_key] = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}]
+    assert sorted(on_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_grant_publish_on_an_existing_topic_uses_its_key():
+    stack = new_stack()
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    fanout = FanoutQueue(stack, "Orders", topic=sns.Topic(stack, "Mine", master_key=key, enforce_ssl=True))
+    publisher = SecureFunction(stack, "Api", code=INLINE, handler="index.handler")
+    fanout.grant_publish(publisher.function)
+    statements = role_statements(Template.from_stack(stack), "ApiRoleDefaultPolicy")
+    [on_key] = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}]
+    assert sorted(on_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def _publisher_app(tmp_path, grant) -> list[tuple[str, str]]:
+    """Violations of an env-bound app where a user's function is let publish by ``grant``."""
+    app = nag_app(tmp_path)
+    stack = Stack(app, "Users", env=Environment(account="111111111111", region="eu-west-1"))
+    fanout = FanoutQueue(stack, "Orders", subscribers={"Billing": {"idempotency_key_field": "event_id"}})
+    ledger = FanoutQueue(stack, "Ledger", fifo=True, subscribers={"Post": {"idempotency_key_field": "event_id"}})
+    table = SecureTable(stack, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+    TableEventPublisher(stack, "Changes", table=table.table, topic=ledger.topic)
+    mine = SecureFunction(stack, "Mine", code=INLINE, handler="index.handler")
+    grant(fanout, mine.function)
+    return nag_findings(app)["violations"]
+
+
+def test_a_publisher_granted_by_the_fanout_passes_both_nag_packs_in_an_env_bound_stack(tmp_path):
+    assert _publisher_app(tmp_path, lambda fanout, fn: fanout.grant_publish(fn)) == []
+
+
+def test_the_topics_own_grant_publish_leaves_a_wildcard_finding_on_the_publisher(tmp_path):
+    # Why grant_publish exists: the L2's kms:GenerateDataKey* is reported on the user's function.
+    violations = _publisher_app(tmp_path, lambda fanout, fn: fanout.topic.grant_publish(fn))
+    assert violations == [("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "Users/Mine/Role/DefaultPolicy/Resource")]
+
+
 @pytest.mark.parametrize(
     ("props", "message"),
     [
@@ -291,6 +361,8 @@ def test_existing_topic_with_new_topic_props_is_refused():
         ({"max_concurrency": 1}, "max_concurrency"),
         ({"handler": "x.handler"}, "handler= needs code="),
         ({"idempotency_key_field": " "}, "idempotency_key_field"),
+        ({"raw_message_delivery": False, "idempotency_key_field": "TopicArn"}, "only 'MessageId' identifies an event"),
+        ({"raw_message_delivery": False, "idempotency_key_field": "event_id"}, "distinct events collide"),
         ({"idempotency_ttl": Duration.seconds(10)}, "idempotency_ttl"),
         ({"timeout": Duration.seconds(30), "visibility_timeout": Duration.seconds(60)}, "visibility_timeout"),
         ({"filter_policy": SHIPPED, "filter_policy_with_message_body": {"a": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.exists_filter())}}, "not both"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_dynamodb as dynamodb, aws_sns as sns
+from aws_cdk import App, Duration, Stack, aws_dynamodb as dynamodb, aws_kms as kms, aws_sns as sns
 from aws_cdk.assertions import Template
 
 from nag_check import nag_app, nag_findings
@@ -64,6 +64,20 @@ def test_bridge_reads_only_its_tables_stream_and_lists_streams_in_a_policy_of_it
     assert listing[0]["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": "dynamodb:ListStreams", "Effect": "Allow", "Resource": "*"}
     ]
+
+
+def test_bridge_may_decrypt_the_stream_of_a_table_with_its_own_key():
+    # A table's customer-managed key encrypts its stream too: GetRecords fails without Decrypt.
+    stack = Stack(App(), "Test")
+    key = kms.Key(stack, "TableKey", enable_key_rotation=True)
+    table = SecureTable(stack, "Items", encryption_key=key, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES).table
+    TableEventPublisher(stack, "Changes", table=table, topic=sns.Topic(stack, "Plain", enforce_ssl=True))
+    statements = bridge_statements(Template.from_stack(stack))
+    assert {
+        "Action": "kms:Decrypt",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]},
+    } in statements
 
 
 def test_mapping_waits_for_the_stream_permissions(wired):
