@@ -253,12 +253,14 @@ class FanoutConsumer(Driver):
         return {
             "TABLE_NAME": self.table,
             "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
-            "IDEMPOTENCY_KEY_FIELD": "order_id",
+            "IDEMPOTENCY_KEY_FIELD": "event_id",
             "IDEMPOTENCY_TTL_SECONDS": "3600",
         }
 
     def body(self, i: int) -> str:
-        return json.dumps({"order_id": f"{self.prefix}-order-{i}", "event_type": "order.created", "amount": 42})
+        return json.dumps(
+            {"event_id": f"{self.prefix}-event-{i}", "order_id": f"order-{i}", "event_type": "order.created", "amount": 42}
+        )
 
     def handler_workload(self, module) -> Workload:
         return Workload(

@@ -200,23 +200,6 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return record
 
 
-def fifo_failures(records: list[dict[str, Any]], failed: set[str]) -> set[str]:
-    """Failed message ids plus every later message of a failed message's group.
-
-    On a FIFO queue a failure must hold back the rest of its message group, or a later message
-    would be applied before the one it follows; Lambda returns them to the queue too.
-    """
-    blocked_groups: set[str] = set()
-    result = set(failed)
-    for record in records:
-        group = record["attributes"].get("MessageGroupId")
-        if group in blocked_groups:
-            result.add(record["messageId"])
-        elif record["messageId"] in failed:
-            blocked_groups.add(group)
-    return result
-
-
 class SqsPoller(Poller):
     """Receives batches from a queue, invokes the function, deletes what succeeded."""
 
@@ -224,7 +207,6 @@ class SqsPoller(Poller):
 
     def __init__(self, source: EventSource, *args: Any, **kwargs: Any) -> None:
         super().__init__(source, *args, **kwargs)
-        self.fifo = source.source_arn.endswith(".fifo")
         self._sqs = local_client("sqs", self.endpoint, self.region)
         self._queue_url = source.queue_url
 
@@ -282,7 +264,9 @@ class SqsPoller(Poller):
         except ValueError as error:
             self.log(f"invalid partial batch response, the whole batch failed: {error}")
             return set(identifiers)
-        return fifo_failures(records, failed) if self.fifo else failed
+        # As on Lambda, a FIFO queue's order is the function's to keep: it reports the failed record and
+        # every later one of its group (Powertools' SqsFifoPartialProcessor does); the rest is deleted.
+        return failed
 
     def _settle(self, messages: list[dict[str, Any]], failed: set[str]) -> None:
         done = [message for message in messages if message["MessageId"] not in failed]
