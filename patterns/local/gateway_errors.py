@@ -1,0 +1,38 @@
+"""The answers API Gateway gives itself, before or instead of the integration."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from werkzeug.wrappers import Response
+
+
+class GatewayError(Exception):
+    """An answer API Gateway itself gives (not the integration's), with why, for the console."""
+
+    def __init__(self, status: int, body: Mapping[str, Any], reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.body = dict(body)
+        self.reason = reason
+
+
+def forbidden(reason: str) -> GatewayError:
+    return GatewayError(403, {"message": "Forbidden"}, reason)
+
+
+def missing_token(reason: str) -> GatewayError:
+    return GatewayError(403, {"message": "Missing Authentication Token"}, reason)
+
+
+def unauthorized(reason: str, message: str = "Unauthorized") -> GatewayError:
+    return GatewayError(401, {"message": message}, reason)
+
+
+def internal(reason: str, status: int = 500) -> GatewayError:
+    return GatewayError(status, {"message": "Internal server error"}, reason)
+
+
+def json_response(status: int, body: Mapping[str, Any]) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
