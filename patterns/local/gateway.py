@@ -23,13 +23,16 @@ will once deployed:
    response, ``504`` when no answer comes within the integration timeout (29 s unless
    ``TimeoutInMillis`` says otherwise). ``MOCK`` answers from the integration response with its
    static header values (CORS preflight).
+5. API Gateway's own answers (the 4XX/5XX of the steps above) take the status and headers of the
+   API's ``AWS::ApiGateway::GatewayResponse`` for their type, else of ``DEFAULT_4XX``/``DEFAULT_5XX``
+   (static values and ``method.request.*`` mappings, e.g. CORS headers).
 
 One module per step: ``gateway_reader`` (template -> :class:`LocalApi`, types in ``gateway_model``),
 ``gateway_routing``, ``gateway_auth``, ``gateway_validation``, ``gateway_proxy`` and
 ``gateway_responses`` (API Gateway's own answers); this module ties them into the WSGI application.
 
 Not reproduced: VTL mapping templates, non-proxy and HTTP integrations, OpenAPI-defined APIs,
-gateway response customizations, API keys and usage plans, throttling, resource policies,
+gateway response body templates, API keys and usage plans, throttling, resource policies,
 caching and canaries; :attr:`LocalApi.notes` says which of these an API uses.
 """
 
@@ -45,7 +48,7 @@ from typing import Any, Callable, Optional
 from werkzeug.wrappers import Request, Response
 
 from .gateway_auth import Authorizers
-from .gateway_errors import GatewayError, internal, json_response
+from .gateway_errors import GatewayError, internal
 from .gateway_model import (
     LOOPBACK,
     Invoke,
@@ -58,7 +61,7 @@ from .gateway_model import (
 )
 from .gateway_proxy import Malformed, accepts_binary, map_proxy_response, proxy_event
 from .gateway_reader import build_apis
-from .gateway_responses import mock_response
+from .gateway_responses import error_response, mock_response
 from .gateway_routing import Call, route
 from .gateway_validation import validate
 from .http_server import HttpServer
@@ -97,7 +100,7 @@ class Gateway:
             call = route(self.api, request)
             response = self._handle(call)
         except GatewayError as error:
-            response, reason = json_response(error.status, error.body), error.reason
+            response, reason = error_response(self.api, error, _request_parameters(request, call)), error.reason
         response.headers["x-amzn-RequestId"] = call.request_id if call else str(uuid.uuid4())
         self._log_request(request, response.status_code, time.monotonic() - started, call, reason)
         return response(environ, start_response)
@@ -130,7 +133,7 @@ class Gateway:
             invocation = future.result(timeout=integration.timeout_ms / 1000)
         except FutureTimeout:
             reason = f"no answer within the integration timeout ({integration.timeout_ms} ms)"
-            raise GatewayError(504, {"message": "Endpoint request timed out"}, reason) from None
+            raise GatewayError(504, {"message": "Endpoint request timed out"}, reason, "INTEGRATION_TIMEOUT") from None
         except Exception as error:
             raise internal(f"invoke failed: {type(error).__name__}: {error}", 502) from None
         call.function_request_id = invocation.request_id
@@ -152,6 +155,19 @@ class Gateway:
         if reason:
             line += f": {reason}"
         self.log(line)
+
+
+def _request_parameters(request: Request, call: Optional[Call]) -> Callable[[str, str], Optional[str]]:
+    """Reads request parameters for a gateway response, also when no route matched (no path parameters then)."""
+    if call is not None:
+        return call.parameter
+
+    def parameter(location: str, name: str) -> Optional[str]:
+        if location == "header":
+            return request.headers.get(name)
+        return request.args.get(name) if location == "querystring" else None
+
+    return parameter
 
 
 class ApiServer(HttpServer):

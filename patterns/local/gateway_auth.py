@@ -96,7 +96,10 @@ class Authorizers:
             problems.append("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
         if problems:
             raise GatewayError(
-                403, {"message": " ".join(problems) + f" Authorization={header}"}, "malformed SigV4 header"
+                403,
+                {"message": " ".join(problems) + f" Authorization={header}"},
+                "malformed SigV4 header",
+                "INCOMPLETE_SIGNATURE",
             )
         if not self._warned_iam:
             self._warned_iam = True
@@ -119,12 +122,14 @@ class Authorizers:
                 403,
                 {"Message": "User is not authorized to access this resource with an explicit deny"},
                 "authorizer policy denies",
+                "ACCESS_DENIED",
             )
         if decision != "Allow":
             raise GatewayError(
                 403,
                 {"Message": "User is not authorized to access this resource"},
                 f"authorizer policy does not allow {call.method_arn}",
+                "ACCESS_DENIED",
             )
         context = {key: render_value(value) for key, value in (result.get("context") or {}).items()}
         return {"principalId": str(result.get("principalId", "")), **context}
@@ -148,7 +153,10 @@ class Authorizers:
             if error.get("errorMessage") == "Unauthorized":
                 raise unauthorized("the authorizer answered Unauthorized")
             raise GatewayError(
-                500, {"message": None}, f"authorizer failed: {error.get('errorType')}: {error.get('errorMessage')}"
+                500,
+                {"message": None},
+                f"authorizer failed: {error.get('errorType')}: {error.get('errorMessage')}",
+                "AUTHORIZER_FAILURE",
             )
         result = invocation.payload
         if (
@@ -156,7 +164,12 @@ class Authorizers:
             or "principalId" not in result
             or not isinstance(result.get("policyDocument"), dict)
         ):
-            raise GatewayError(500, {"message": None}, "authorizer returned no principalId and policyDocument")
+            raise GatewayError(
+                500,
+                {"message": None},
+                "authorizer returned no principalId and policyDocument",
+                "AUTHORIZER_CONFIGURATION_ERROR",
+            )
         if authorizer.ttl_seconds > 0:
             with self._lock:
                 self._authorizer_cache[key] = (time.monotonic() + authorizer.ttl_seconds, result)

@@ -100,6 +100,15 @@ class LocalResource:
         return self.part.endswith("+}")
 
 
+@dataclass(frozen=True)
+class GatewayResponseSpec:
+    """An ``AWS::ApiGateway::GatewayResponse``: what API Gateway adds to its own answers of one type."""
+
+    response_type: str  # DEFAULT_4XX, UNAUTHORIZED, BAD_REQUEST_BODY, ...
+    status: Optional[int]  # None: the answer keeps its own status
+    headers: tuple[tuple[str, str], ...]  # (header, source): "'static'" or "method.request.<location>.<name>"
+
+
 @dataclass
 class LocalApi:
     stack: str
@@ -111,6 +120,7 @@ class LocalApi:
     binary_media_types: tuple[str, ...] = ()
     stage_variables: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what of this API the local run does not reproduce
+    gateway_responses: dict[str, GatewayResponseSpec] = field(default_factory=dict)  # by response type
 
     def routes(self) -> list[tuple[str, str]]:
         """(method, path) of every method, e.g. ("GET", "/items/{id}"), for listings and checks."""

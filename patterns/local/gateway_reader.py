@@ -10,6 +10,7 @@ from .gateway_model import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     INTEGRATION_TIMEOUT_MS,
     PARAMETER_LOCATIONS,
+    GatewayResponseSpec,
     LambdaAuthorizer,
     LocalApi,
     LocalMethod,
@@ -76,6 +77,7 @@ class _ApiReader:
             binary,
             variables,
             self.notes,
+            self._gateway_responses(mine),
         )
 
     def _belongs(self, resource: dict, api_id: str) -> bool:
@@ -270,11 +272,29 @@ class _ApiReader:
             self.notes.append(
                 "the API's OpenAPI definition (Body) is not read locally: only CloudFormation resources are served"
             )
+
+    def _gateway_responses(self, mine: Mapping[str, dict]) -> dict[str, GatewayResponseSpec]:
+        """The API's gateway responses by type: their status and headers apply; body templates (VTL) do not."""
+        found = {}
         for logical_id, resource in mine.items():
-            if resource["Type"] == "AWS::ApiGateway::GatewayResponse":
-                self.notes.append(
-                    f"gateway response {logical_id} is not applied locally: errors use API Gateway's defaults"
-                )
+            if resource["Type"] != "AWS::ApiGateway::GatewayResponse":
+                continue
+            properties = self.resolver.resolve(resource.get("Properties", {}), logical_id)
+            headers = []
+            for target, source in properties.get("ResponseParameters", {}).items():
+                name, source = str(target).removeprefix("gatewayresponse.header."), str(source)
+                if (source.startswith("'") and source.endswith("'")) or request_source(source) is not None:
+                    headers.append((name, source))
+                else:
+                    self.notes.append(
+                        f"gateway response {logical_id}: header {name} maps {source}, not evaluated locally"
+                    )
+            if properties.get("ResponseTemplates"):
+                self.notes.append(f"gateway response {logical_id}: its body template is not applied locally")
+            status = properties.get("StatusCode")
+            kind = str(properties.get("ResponseType", ""))
+            found[kind] = GatewayResponseSpec(kind, int(status) if status else None, tuple(headers))
+        return found
 
 
 class _Unservable(Exception):

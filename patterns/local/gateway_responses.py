@@ -1,14 +1,14 @@
-"""Responses API Gateway builds itself: MOCK integrations (CORS preflight)."""
+"""Responses API Gateway builds itself: MOCK integrations (CORS preflight) and its own errors."""
 
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 from werkzeug.wrappers import Response
 
-from .gateway_errors import internal
-from .gateway_model import MockIntegration
+from .gateway_errors import GatewayError, default_response_type, internal, json_response
+from .gateway_model import LocalApi, MockIntegration
 from .gateway_reader import request_source
 from .gateway_routing import Call
 
@@ -37,3 +37,25 @@ def _mock_header_value(source: str, call: Call) -> Optional[str]:
         return source[1:-1]
     found = request_source(source)
     return call.parameter(*found) if found else None
+
+
+def error_response(api: LocalApi, error: GatewayError, parameter: Callable[[str, str], Optional[str]]) -> Response:
+    """API Gateway's own answer, with the API's gateway response for its type (else DEFAULT_4XX/5XX) applied.
+
+    ``parameter(location, name)`` reads the request, for headers mapped from it (``method.request.header.Origin``).
+    """
+    spec = api.gateway_responses.get(error.response_type) or api.gateway_responses.get(
+        default_response_type(error.status)
+    )
+    if spec is None:
+        return json_response(error.status, error.body)
+    response = json_response(spec.status or error.status, error.body)
+    for name, source in spec.headers:
+        if source.startswith("'") and source.endswith("'"):
+            response.headers[name] = source[1:-1]
+            continue
+        found = request_source(source)
+        value = parameter(*found) if found else None
+        if value is not None:
+            response.headers[name] = value
+    return response

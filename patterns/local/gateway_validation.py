@@ -19,14 +19,19 @@ def validate(method: LocalMethod, call: Call) -> None:
         ]
         if missing:
             raise GatewayError(
-                400, {"message": f"Missing required request parameters: [{', '.join(missing)}]"}, "request validator"
+                400,
+                {"message": f"Missing required request parameters: [{', '.join(missing)}]"},
+                "request validator",
+                "BAD_REQUEST_PARAMETERS",
             )
     if method.validate_body:
         schema = _model_for(method.models, call.request.headers.get("Content-Type"))
         if schema is not None:
             problem = _body_problem(schema, call.request.get_data(cache=True))
             if problem:
-                raise GatewayError(400, {"message": "Invalid request body"}, f"request validator: {problem}")
+                raise GatewayError(
+                    400, {"message": "Invalid request body"}, f"request validator: {problem}", "BAD_REQUEST_BODY"
+                )
 
 
 def _model_for(models: Mapping[str, dict], content_type: Optional[str]) -> Optional[dict]:
