@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Token, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
+from aws_cdk import Duration, Names, RemovalPolicy, Stack, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, threshold_alarm
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
-from .blocks.api_logging import api_gateway_account_logging
+from .blocks.api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, check_origins, preflight_options
+from .blocks.api_invoke import grant_execute_api
+from .blocks.api_logging import check_logging_props, stage_execution_logging
+from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
+from .blocks.api_waf import check_web_acl_arn
 
 #: The DynamoDB actions the bundled items handler calls, and so the only ones it is granted.
 ITEMS_HANDLER_ACTIONS = (
@@ -24,39 +28,6 @@ ITEMS_HANDLER_ACTIONS = (
 # What DynamoDB needs of a caller when the table is encrypted with a customer-managed key.
 _TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 
-_ITEM_ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
-_NAME = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=1, max_length=200)
-_DESCRIPTION = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=2000)
-# The largest integer every JSON client represents exactly; the handler enforces the same bound.
-_MAX_INTEGER = 2**53 - 1
-_QUANTITY = apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=0, maximum=_MAX_INTEGER)
-CREATE_ITEM_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="CreateItem",
-    type=apigw.JsonSchemaType.OBJECT,
-    properties={
-        "id": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=_ITEM_ID_PATTERN),
-        "name": _NAME,
-        "description": _DESCRIPTION,
-        "quantity": _QUANTITY,
-    },
-    required=["name"],
-    additional_properties=False,
-)
-REPLACE_ITEM_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="ReplaceItem",
-    type=apigw.JsonSchemaType.OBJECT,
-    properties={
-        "name": _NAME,
-        "description": _DESCRIPTION,
-        "quantity": _QUANTITY,
-        "version": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=_MAX_INTEGER),
-    },
-    required=["name", "version"],
-    additional_properties=False,
-)
-
 
 class ApiLambdaTable(Construct):
     """A REST API in front of a function that owns a DynamoDB table.
@@ -65,21 +36,26 @@ class ApiLambdaTable(Construct):
     ``POST /items``, ``GET /items``, ``GET|PUT|DELETE /items/{id}``.
 
     Attributes:
-        api: the ``apigateway.RestApi`` (regional, X-Ray tracing, JSON access logs, stage throttling).
+        api: the ``apigateway.RestApi`` (regional, X-Ray tracing, JSON access logs, stage throttling),
+            named uniquely (``rest_api_name``) so its metrics are its own.
         function: the function behind every method (yours if you passed ``function=``).
         table: the table (yours if you passed ``table=``).
         secure_function / secure_table: the building blocks, when this construct made them.
         access_log_group: where the stage writes JSON access logs.
+        execution_log_group: the stage's execution log group (``API-Gateway-Execution-Logs_<id>/<stage>``),
+            or None when execution logging is off.
+        account_logging: the app's ``ApiGatewayAccountLogging`` this API waits for, or None.
+        gateway_responses: the 4XX/5XX responses carrying CORS headers (empty without CORS).
         items_resource / item_resource: ``/items`` and ``/items/{id}``, to add methods.
-        server_error_alarm, latency_alarm, function_errors_alarm, function_throttles_alarm,
-        and ``alarms``: no actions; add your own.
+        server_error_alarm, latency_alarm (on the API's stage metrics), function_errors_alarm,
+        function_throttles_alarm, and ``alarms``: no actions; add your own.
 
     Table (a new ``SecureTable`` unless ``table`` is given):
         table: an existing table instead. Then ``sort_key``, ``global_secondary_indexes`` and
             ``table_removal_policy`` must not be given.
         partition_key: the table's partition key; default ``id`` (string). With ``table=`` it
             names that table's key for the handler (read from the table when it is a
-            ``dynamodb.Table`` of this app, else ``id``).
+            ``dynamodb.Table`` or ``TableV2`` of this app, and then it must match it; else ``id``).
         sort_key: only with your own ``code`` or ``function`` (the bundled handler uses a
             partition key only).
         global_secondary_indexes: added to the new table; the function may use them.
@@ -87,28 +63,39 @@ class ApiLambdaTable(Construct):
 
     Function (a new ``SecureFunction`` unless ``function`` is given):
         function: an existing ``IFunction`` or ``Alias`` (e.g. ``CanaryFunction.alias``).
-            Configure its environment yourself (``TABLE_NAME``, ``PARTITION_KEY``).
+            Configure its environment yourself (``items_handler_environment``: ``TABLE_NAME``,
+            ``PARTITION_KEY``, ``CORS_ALLOW_ORIGINS``).
         code / handler: your own handler instead of the bundled one (``handler`` default
-            ``app.handler``). It receives ``TABLE_NAME`` and ``PARTITION_KEY``.
-        environment: extra environment variables for a function made here.
+            ``app.handler``). It receives ``TABLE_NAME``, ``PARTITION_KEY`` and, with CORS,
+            ``CORS_ALLOW_ORIGINS``.
+        environment: extra environment variables for a function made here (not those above).
         memory_size / timeout: for a function made here. Defaults 256 MiB / 10 s.
         table_actions: exact DynamoDB actions granted to the function on the table and the
             indexes this construct knows. Default: what the bundled handler calls
-            (``ITEMS_HANDLER_ACTIONS``). Pass ``()`` to grant nothing.
+            (``ITEMS_HANDLER_ACTIONS``), which the bundled handler needs. Pass ``()`` to grant
+            nothing (required for a ``function`` whose role this app cannot change).
         metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE`` of a function made here. Default ``ItemsApi``.
 
     API:
-        authorizer: a Cognito user-pool or Lambda authorizer. Default: IAM (SigV4) authorization.
+        rest_api_name: the API's name, which is also its metrics' ``ApiName``. Default: unique
+            and stable, from the construct path.
+        authorizer: a Cognito user-pool or Lambda authorizer. Default: IAM (SigV4) authorization
+            (then ``grant_invoke`` gives callers access).
         read_scopes / write_scopes: OAuth scopes the GET methods / the POST, PUT, DELETE methods
             require (Cognito authorizer only).
-        cors_allow_origins: enable CORS for these origins. Default: CORS off.
+        cors_allow_origins: enable CORS for these origins (``https://host[:port]``, or ``*``):
+            preflight, the handler's answers and API Gateway's 4XX/5XX. Default: CORS off.
         throttling_rate_limit / throttling_burst_limit: stage-wide. Defaults 100 rps / 200.
         stage_name: default ``prod``.
-        execution_log_level: API Gateway execution logs. Default ERROR.
-        access_log_retention: default one month.
-        web_acl_arn: a WAFv2 web ACL (regional scope) to associate with the stage. Default none.
-        manage_account_logging_role: set API Gateway's account-level CloudWatch role (needed
-            for execution logs, once per account and region; made once per stack). Default True.
+        execution_log_level: API Gateway execution logs. Default ERROR when the account has
+            API Gateway's CloudWatch role (``manage_account_logging_role`` or
+            ``account_has_logging_role``), else OFF (access logs are kept either way).
+        access_log_retention: of the access and execution logs. Default one month.
+        web_acl_arn: a regional WAFv2 web ACL to associate with the stage. Default none.
+        manage_account_logging_role: set API Gateway's account-level CloudWatch role, once per
+            account and region of the app (see ``ApiGatewayAccountLogging``). Default True.
+        account_has_logging_role: the account and region already have that role set (by another
+            app or by hand); use with ``manage_account_logging_role=False``. Default False.
 
     Alarms:
         server_error_rate_threshold: 5XX share of requests, in (0, 1]. Default 0.01.
@@ -132,7 +119,8 @@ class ApiLambdaTable(Construct):
         memory_size: Optional[int] = None,
         timeout: Optional[Duration] = None,
         table_actions: Sequence[str] = ITEMS_HANDLER_ACTIONS,
-        metrics_namespace: str = "ItemsApi",
+        metrics_namespace: Optional[str] = None,
+        rest_api_name: Optional[str] = None,
         authorizer: Optional[apigw.IAuthorizer] = None,
         read_scopes: Sequence[str] = (),
         write_scopes: Sequence[str] = (),
@@ -140,15 +128,18 @@ class ApiLambdaTable(Construct):
         throttling_rate_limit: float = 100,
         throttling_burst_limit: int = 200,
         stage_name: str = "prod",
-        execution_log_level: apigw.MethodLoggingLevel = apigw.MethodLoggingLevel.ERROR,
+        execution_log_level: Optional[apigw.MethodLoggingLevel] = None,
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         web_acl_arn: Optional[str] = None,
         manage_account_logging_role: bool = True,
+        account_has_logging_role: bool = False,
         server_error_rate_threshold: float = 0.01,
         latency_threshold: Duration = Duration.seconds(3),
     ) -> None:
         super().__init__(scope, id)
         _validate(**locals())
+        self._authorizer = authorizer
+        self._stage_name = stage_name
 
         self.secure_table: Optional[SecureTable] = None
         index_names: list[str] = []
@@ -177,7 +168,12 @@ class ApiLambdaTable(Construct):
                 timeout=timeout or Duration.seconds(10),
                 environment={
                     **(environment or {}),
-                    **items_handler_environment(table, partition_key=key_name, metrics_namespace=metrics_namespace),
+                    **items_handler_environment(
+                        table,
+                        partition_key=key_name,
+                        metrics_namespace=metrics_namespace or _DEFAULT_NAMESPACE,
+                        cors_allow_origins=cors_allow_origins,
+                    ),
                 },
                 service_name=id,
             )
@@ -188,16 +184,27 @@ class ApiLambdaTable(Construct):
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
         )
+        logging_role = manage_account_logging_role or account_has_logging_role
+        if execution_log_level is None:
+            execution_log_level = apigw.MethodLoggingLevel.ERROR if logging_role else apigw.MethodLoggingLevel.OFF
         self.api = self._rest_api(
-            authorizer=authorizer,
+            rest_api_name=rest_api_name or Names.unique_resource_name(self, max_length=_MAX_NAME_LENGTH, separator="-"),
             cors_allow_origins=cors_allow_origins,
             stage_name=stage_name,
             throttling_rate_limit=throttling_rate_limit,
             throttling_burst_limit=throttling_burst_limit,
             execution_log_level=execution_log_level,
         )
-        if manage_account_logging_role:
-            self.api.node.add_dependency(api_gateway_account_logging(self))
+        self.account_logging, self.execution_log_group = stage_execution_logging(
+            self,
+            self.api.deployment_stage,
+            stage_name,
+            level=execution_log_level,
+            manage_account_logging_role=manage_account_logging_role,
+            account_has_logging_role=account_has_logging_role,
+            retention=access_log_retention,
+        )
+        self.gateway_responses = add_error_responses(self.api, cors_allow_origins) if cors_allow_origins else []
         self._add_routes(authorizer, read_scopes, write_scopes)
         self._associate_web_acl(web_acl_arn)
         self._add_alarms(server_error_rate_threshold, latency_threshold)
@@ -222,31 +229,48 @@ class ApiLambdaTable(Construct):
             table.encryption_key.grant(self.function, *_TABLE_KEY_ACTIONS)
         return grant
 
+    def grant_invoke(
+        self, grantee: iam.IGrantable, method: Optional[str] = None, path: Optional[str] = None
+    ) -> iam.Grant:
+        """Let ``grantee`` call the API (``execute-api:Invoke``) on the deployed stage.
+
+        Args:
+            grantee: e.g. a function or role that signs its requests (SigV4).
+            method: one HTTP method (``GET``); default every method.
+            path: one resource path of this API (``/items/{id}``); default every path. A path
+                parameter matches any one value, so ``{id}`` becomes ``*`` in the ARN.
+
+        Raises ValueError when the API is not IAM-authorized (an authorizer decides there), or
+        for a method or path the API does not have.
+        """
+        if self._authorizer is not None:
+            raise ValueError(
+                f"{self.node.path}: grant_invoke needs IAM authorization, but authorizer= "
+                f"({self._authorizer.authorization_type.value}) decides who may call this API; "
+                "give callers tokens the authorizer accepts instead"
+            )
+        return grant_execute_api(self.api, self._stage_name, grantee, method=method, path=path)
+
     def _rest_api(
         self,
         *,
-        authorizer: Optional[apigw.IAuthorizer],
+        rest_api_name: str,
         cors_allow_origins: Optional[Sequence[str]],
         stage_name: str,
         throttling_rate_limit: float,
         throttling_burst_limit: int,
         execution_log_level: apigw.MethodLoggingLevel,
     ) -> apigw.RestApi:
-        cors = None
-        if cors_allow_origins is not None:
-            cors = apigw.CorsOptions(
-                allow_origins=list(cors_allow_origins),
-                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token"],
-                max_age=Duration.hours(1),
-            )
         return apigw.RestApi(
             self,
             "Api",
+            rest_api_name=rest_api_name,
             description=f"{self.node.path} items API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,
-            default_cors_preflight_options=cors,
+            default_cors_preflight_options=(
+                preflight_options(cors_allow_origins, _ITEM_METHODS) if cors_allow_origins else None
+            ),
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 tracing_enabled=True,
@@ -344,17 +368,18 @@ class ApiLambdaTable(Construct):
 
     def _add_alarms(self, server_error_rate_threshold: float, latency_threshold: Duration) -> None:
         period = Duration.minutes(5)
+        stage = self.api.deployment_stage  # metrics by ApiName and Stage: this API's traffic only
         self.server_error_alarm = threshold_alarm(
             self,
             "ServerErrorAlarm",
-            self.api.metric_server_error(period=period, statistic="Average"),
+            stage.metric_server_error(period=period, statistic="Average"),
             threshold=server_error_rate_threshold,
             description=f"{self.node.path}: more than {server_error_rate_threshold:.1%} of requests got a 5XX",
         )
         self.latency_alarm = threshold_alarm(
             self,
             "LatencyAlarm",
-            self.api.metric_latency(period=period, statistic="p99"),
+            stage.metric_latency(period=period, statistic="p99"),
             threshold=latency_threshold.to_milliseconds(),
             description=f"{self.node.path}: p99 latency above {latency_threshold.to_milliseconds()} ms",
         )
@@ -367,19 +392,27 @@ class ApiLambdaTable(Construct):
 
 
 _DEFAULT_KEY = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
+_DEFAULT_NAMESPACE = "ItemsApi"
+_MAX_NAME_LENGTH = 128
+_ITEM_METHODS = ("GET", "POST", "PUT", "DELETE")
+#: The environment variables this construct sets on a function it makes.
+_HANDLER_VARIABLES = frozenset({"TABLE_NAME", "PARTITION_KEY", "POWERTOOLS_METRICS_NAMESPACE", CORS_ALLOW_ORIGINS_ENV})
 
 
 def items_handler_environment(
     table: dynamodb.ITable,
     *,
     partition_key: Optional[str] = None,
-    metrics_namespace: str = "ItemsApi",
+    metrics_namespace: str = _DEFAULT_NAMESPACE,
     admin_group: Optional[str] = None,
+    cors_allow_origins: Optional[Sequence[str]] = None,
 ) -> dict[str, str]:
     """The environment the bundled items handler needs, for a function you make yourself.
 
     E.g. a ``CanaryFunction`` running the items handler that ``ApiLambdaTable(function=...)``
     fronts. ``admin_group``: only members of this Cognito group may delete.
+    ``cors_allow_origins``: the same origins as the API's, so the handler's answers carry
+    ``Access-Control-Allow-Origin`` for them.
     """
     environment = {
         "TABLE_NAME": table.table_name,
@@ -388,6 +421,8 @@ def items_handler_environment(
     }
     if admin_group:
         environment["ADMIN_GROUP"] = admin_group
+    if cors_allow_origins:
+        environment[CORS_ALLOW_ORIGINS_ENV] = ",".join(cors_allow_origins)
     return environment
 
 
@@ -407,9 +442,27 @@ ITEMS_SMOKE_TEST_EVENT = {
 
 
 def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:
+    """The partition key of a table of this app; ``id`` (string) for a table it cannot read."""
+    return _known_key(table) or _DEFAULT_KEY
+
+
+_ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+
+
+def _known_key(table: dynamodb.ITable) -> Optional[dynamodb.Attribute]:
     if isinstance(table, dynamodb.Table):
         return table.schema_v2().partition_keys[0]
-    return _DEFAULT_KEY
+    if isinstance(table, dynamodb.TableV2):
+        # TableV2 offers no schema(): read the key from its CloudFormation resource.
+        cfn, stack = table.node.default_child, Stack.of(table)
+        (name,) = [key["attributeName"] for key in stack.resolve(cfn.key_schema) if key["keyType"] == "HASH"]
+        types = {item["attributeName"]: item["attributeType"] for item in stack.resolve(cfn.attribute_definitions)}
+        return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[types[name]])
+    return None
 
 
 def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str]) -> dict:
@@ -435,6 +488,8 @@ def _validate(
     memory_size,
     timeout,
     table_actions,
+    metrics_namespace,
+    rest_api_name,
     authorizer,
     read_scopes,
     write_scopes,
@@ -442,62 +497,100 @@ def _validate(
     throttling_rate_limit,
     throttling_burst_limit,
     stage_name,
+    execution_log_level,
     web_acl_arn,
+    manage_account_logging_role,
+    account_has_logging_role,
     server_error_rate_threshold,
     latency_threshold,
     **_,
 ) -> None:
+    bundled = function is None and code is None
+    _validate_table(table, partition_key, sort_key, global_secondary_indexes, table_removal_policy, bundled)
+    _validate_function(function, code, handler, environment, memory_size, timeout, metrics_namespace, table_actions)
+    if bundled and set(ITEMS_HANDLER_ACTIONS) - set(table_actions):
+        missing = sorted(set(ITEMS_HANDLER_ACTIONS) - set(table_actions))
+        raise ValueError(
+            f"the bundled items handler calls {', '.join(missing)}, which table_actions leaves out; "
+            "grant them or pass code= for a handler that needs less"
+        )
+    if (read_scopes or write_scopes) and (
+        authorizer is None or authorizer.authorization_type != apigw.AuthorizationType.COGNITO
+    ):
+        raise ValueError("read_scopes and write_scopes need a Cognito user-pool authorizer")
+    if cors_allow_origins is not None:
+        check_origins(cors_allow_origins)
+    if rest_api_name is not None and (not rest_api_name.strip() or len(rest_api_name) > _MAX_NAME_LENGTH):
+        raise ValueError(f"rest_api_name must be 1 to {_MAX_NAME_LENGTH} characters, got {rest_api_name!r}")
+    if throttling_rate_limit <= 0 or throttling_burst_limit < 1:
+        raise ValueError("throttling_rate_limit must be > 0 and throttling_burst_limit >= 1")
+    if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"stage_name must be letters, digits, '-' or '_', got {stage_name!r}")
+    check_logging_props(execution_log_level, manage_account_logging_role, account_has_logging_role)
+    check_web_acl_arn(web_acl_arn)
+    if not 0 < server_error_rate_threshold <= 1:
+        raise ValueError(f"server_error_rate_threshold is a share of requests in (0, 1], got {server_error_rate_threshold}")
+    if latency_threshold.to_milliseconds() <= 0:
+        raise ValueError("latency_threshold must be positive")
+
+
+def _given(**props) -> list[str]:
+    return [name for name, value in props.items() if value is not None]
+
+
+def _validate_table(table, partition_key, sort_key, global_secondary_indexes, table_removal_policy, bundled) -> None:
     if table is not None:
-        given = [
-            name
-            for name, value in (
-                ("sort_key", sort_key),
-                ("global_secondary_indexes", global_secondary_indexes),
-                ("table_removal_policy", table_removal_policy),
-            )
-            if value is not None
-        ]
+        given = _given(
+            sort_key=sort_key, global_secondary_indexes=global_secondary_indexes, table_removal_policy=table_removal_policy
+        )
         if given:
             raise ValueError(f"table= was given, so {', '.join(given)} cannot be: they describe a new table")
     for label, key in (("partition_key", partition_key), ("sort_key", sort_key)):
         if key is not None and not key.name.strip():
             raise ValueError(f"{label} needs a non-empty attribute name")
+    real_key = _known_key(table) if table is not None else None
+    if real_key is not None and partition_key is not None and partition_key.name != real_key.name:
+        raise ValueError(
+            f"partition_key={partition_key.name!r} contradicts table=, whose partition key is {real_key.name!r}: "
+            "leave partition_key out (it is read from the table) or pass the table's own key"
+        )
+    key = partition_key or real_key
+    if bundled and key is not None and key.type != dynamodb.AttributeType.STRING:
+        raise ValueError(
+            f"the bundled items handler keys items by string ids, but the partition key {key.name!r} is "
+            f"{key.type.value}; use a string partition_key/table or pass code= or function="
+        )
+    if bundled and sort_key is not None:
+        raise ValueError("the bundled items handler uses a partition key only; pass code= or function= to use sort_key")
+
+
+def _validate_function(function, code, handler, environment, memory_size, timeout, metrics_namespace, table_actions):
     if function is not None:
-        given = [
-            name
-            for name, value in (
-                ("code", code),
-                ("handler", handler),
-                ("environment", environment),
-                ("memory_size", memory_size),
-                ("timeout", timeout),
-            )
-            if value is not None
-        ]
+        given = _given(
+            code=code,
+            handler=handler,
+            environment=environment,
+            memory_size=memory_size,
+            timeout=timeout,
+            metrics_namespace=metrics_namespace,
+        )
         if given:
             raise ValueError(f"function= was given, so {', '.join(given)} cannot be: they configure a new function")
+        if table_actions and function.role is None:
+            raise ValueError(
+                "function= has no role this app can change (an imported function), so table_actions cannot be "
+                "granted to it: pass table_actions=() and grant the table on the function's role where it is defined"
+            )
     if handler is not None and code is None:
         raise ValueError("handler= needs code=: the bundled handler's entry point is fixed")
-    if sort_key is not None and function is None and code is None:
-        raise ValueError("the bundled items handler uses a partition key only; pass code= or function= to use sort_key")
+    reserved = sorted(_HANDLER_VARIABLES & set(environment or {}))
+    if reserved:
+        raise ValueError(
+            f"environment= sets {', '.join(reserved)}, which this construct sets from its props "
+            "(table, partition_key, metrics_namespace, cors_allow_origins): pass those props instead"
+        )
     for action in table_actions:
         if not action.startswith("dynamodb:") or "*" in action:
             raise ValueError(f"table_actions must be exact DynamoDB actions like 'dynamodb:GetItem', got {action!r}")
-    if (read_scopes or write_scopes) and (
-        authorizer is None or authorizer.authorization_type != apigw.AuthorizationType.COGNITO
-    ):
-        raise ValueError("read_scopes and write_scopes need a Cognito user-pool authorizer")
-    if cors_allow_origins is not None and (
-        not cors_allow_origins or any(not origin.strip() for origin in cors_allow_origins)
-    ):
-        raise ValueError("cors_allow_origins must list at least one non-empty origin (or be None for no CORS)")
-    if throttling_rate_limit <= 0 or throttling_burst_limit < 1:
-        raise ValueError("throttling_rate_limit must be > 0 and throttling_burst_limit >= 1")
-    if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"stage_name must be letters, digits, '-' or '_', got {stage_name!r}")
-    if web_acl_arn is not None and not Token.is_unresolved(web_acl_arn) and not web_acl_arn.startswith("arn:"):
-        raise ValueError(f"web_acl_arn must be a WAFv2 web ACL ARN, got {web_acl_arn!r}")
-    if not 0 < server_error_rate_threshold <= 1:
-        raise ValueError(f"server_error_rate_threshold is a share of requests in (0, 1], got {server_error_rate_threshold}")
-    if latency_threshold.to_milliseconds() <= 0:
-        raise ValueError("latency_threshold must be positive")
+
+

@@ -9,8 +9,12 @@ Behind a Cognito authorizer the caller's ``sub`` is logged (never the token), an
 ``ADMIN_GROUP`` is set only members of that group (the ``cognito:groups`` claim) may delete:
 others get 403.
 
+With ``CORS_ALLOW_ORIGINS`` (comma-separated origins, as the API allows them) every answer to a
+request from one of those origins carries ``Access-Control-Allow-Origin`` naming it, and every
+answer carries ``Vary: Origin`` so caches keep one copy per origin.
+
 Environment: ``TABLE_NAME`` (required), ``PARTITION_KEY`` (default ``id``; the table's only key, a string),
-``ADMIN_GROUP`` (optional),
+``ADMIN_GROUP`` (optional), ``CORS_ALLOW_ORIGINS`` (optional),
 plus Powertools' ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``
 and ``POWERTOOLS_TRACE_DISABLED``.
 DynamoDB actions: PutItem, GetItem, Scan, UpdateItem, DeleteItem.
@@ -29,7 +33,7 @@ from typing import Any, Optional
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
@@ -38,6 +42,7 @@ from botocore.exceptions import ClientError
 TABLE_NAME = os.environ["TABLE_NAME"]
 PARTITION_KEY = os.environ.get("PARTITION_KEY") or "id"
 ADMIN_GROUP = os.environ.get("ADMIN_GROUP") or None
+CORS_ALLOW_ORIGINS = [origin.strip() for origin in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if origin.strip()]
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_INTEGER = 2**53 - 1  # the largest integer every JSON client can represent exactly
@@ -58,7 +63,12 @@ logger = Logger()
 # Only the AWS SDK is traced: patching every library X-Ray knows costs cold-start time for nothing.
 tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
-app = APIGatewayRestResolver()
+# Powertools answers an allowed Origin with Access-Control-Allow-Origin naming it, and others with none.
+app = APIGatewayRestResolver(
+    cors=CORSConfig(allow_origin=CORS_ALLOW_ORIGINS[0], extra_origins=CORS_ALLOW_ORIGINS[1:])
+    if CORS_ALLOW_ORIGINS
+    else None
+)
 # Created once per execution environment; few, quick retries so a throttled request fails fast.
 dynamodb = boto3.client(
     "dynamodb",
@@ -421,4 +431,7 @@ def handler(event: dict, context: Any) -> dict:
     subject = caller_claims(event).get("sub")
     if subject:  # who is calling, on every log line of the request; never the token
         logger.append_keys(caller=subject)
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    if CORS_ALLOW_ORIGINS:  # the answer depends on the Origin header
+        response.setdefault("multiValueHeaders", {})["Vary"] = ["Origin"]
+    return response

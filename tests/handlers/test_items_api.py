@@ -572,3 +572,55 @@ def test_the_callers_subject_is_logged_never_the_token(admin_api):
     assert later.status == 404
     last = json.loads(admin_api.logs.getvalue().splitlines()[-1])
     assert "caller" not in last
+
+
+# --- CORS (CORS_ALLOW_ORIGINS, set by ApiLambdaTable(cors_allow_origins=...)) ---------------------
+
+APP_ORIGIN, OTHER_APP_ORIGIN, FOREIGN_ORIGIN = "https://app.example.com", "https://admin.example.com", "https://evil.example"
+
+
+@pytest.fixture
+def cors_api(aws, monkeypatch) -> Api:
+    create_table(PK)
+    monkeypatch.setenv("PARTITION_KEY", PK)
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", f"{APP_ORIGIN},{OTHER_APP_ORIGIN}")
+    return load_api(monkeypatch)
+
+
+def call_from(api: Api, origin: Optional[str], method: str, path: str, body: Any = None) -> Reply:
+    event = api_event(method, path, body=json.dumps(body) if body is not None else None)
+    if origin is not None:
+        event["headers"]["Origin"] = origin
+        event["multiValueHeaders"]["Origin"] = [origin]
+    return invoke(api, event)
+
+
+@pytest.mark.parametrize("origin", [APP_ORIGIN, OTHER_APP_ORIGIN])
+def test_an_allowed_origin_is_named_on_success_and_on_errors(cors_api, origin):
+    created = call_from(cors_api, origin, "POST", "/items", {"name": "widget"})
+    absent = call_from(cors_api, origin, "GET", "/items/absent")
+    refused = call_from(cors_api, origin, "POST", "/items", {"name": ""})
+    assert (created.status, absent.status, refused.status) == (201, 404, 400)
+    for reply in (created, absent, refused):
+        assert reply.headers["Access-Control-Allow-Origin"] == origin
+        assert reply.headers["Vary"] == "Origin"
+
+
+def test_a_foreign_origin_gets_no_allow_origin_header_but_is_still_served(cors_api):
+    reply = call_from(cors_api, FOREIGN_ORIGIN, "POST", "/items", {"name": "widget"})
+    assert reply.status == 201  # CORS is the browser's check; the write itself is authorized by the API
+    assert "Access-Control-Allow-Origin" not in reply.headers
+    assert reply.headers["Vary"] == "Origin"
+
+
+def test_a_request_without_origin_gets_no_cors_headers(cors_api):
+    reply = call_from(cors_api, None, "GET", "/items")
+    assert reply.status == 200
+    assert "Access-Control-Allow-Origin" not in reply.headers
+
+
+def test_without_cors_configured_no_origin_is_named(api):
+    reply = call_from(api, APP_ORIGIN, "GET", "/items")
+    assert reply.status == 200
+    assert "Access-Control-Allow-Origin" not in reply.headers
+    assert "Vary" not in reply.headers

@@ -354,7 +354,11 @@ def test_two_instances_share_one_account_logging_setting():
 
 
 def test_account_logging_role_can_be_left_to_the_account_owner():
-    synth(manage_account_logging_role=False).resource_count_is("AWS::ApiGateway::Account", 0)
+    template = synth(manage_account_logging_role=False, account_has_logging_role=True)
+    template.resource_count_is("AWS::ApiGateway::Account", 0)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage", {"MethodSettings": [Match.object_like({"LoggingLevel": "ERROR"})]}
+    )
 
 
 def test_several_configurations_in_one_stack_pass_the_nag_packs(tmp_path):
@@ -390,6 +394,18 @@ def test_several_configurations_in_one_stack_pass_the_nag_packs(tmp_path):
         ({"table_actions": ["s3:GetObject"]}, "exact DynamoDB actions"),
         ({"read_scopes": ["items/read"]}, "Cognito"),
         ({"cors_allow_origins": []}, "cors_allow_origins"),
+        ({"cors_allow_origins": ["https://app.example.com/"]}, "no path or trailing slash"),
+        ({"cors_allow_origins": "https://app.example.com"}, "cors_allow_origins must list"),
+        ({"partition_key": dynamodb.Attribute(name="n", type=dynamodb.AttributeType.NUMBER)}, "string ids"),
+        ({"table_actions": ["dynamodb:GetItem"]}, "table_actions leaves out"),
+        ({"environment": {"TABLE_NAME": "other"}}, "environment= sets TABLE_NAME"),
+        ({"rest_api_name": " "}, "rest_api_name"),
+        ({"manage_account_logging_role": True, "account_has_logging_role": True}, "contradict each other"),
+        (
+            {"manage_account_logging_role": False, "execution_log_level": apigw.MethodLoggingLevel.ERROR},
+            "manage_account_logging_role=False and account_has_logging_role=False",
+        ),
+        ({"web_acl_arn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/items/abc"}, "CloudFront-scoped"),
         ({"throttling_rate_limit": 0}, "throttling"),
         ({"throttling_burst_limit": 0}, "throttling"),
         ({"stage_name": "prod stage"}, "stage_name"),
