@@ -10,7 +10,7 @@ from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token, aws_apigateway as
 from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
 from constructs import Construct
 
-from .api_lambda_table import ApiLambdaTable
+from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ApiLambdaTable
 from .blocks import acknowledge
 
 _SCOPE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -67,9 +67,10 @@ class CognitoProtectedApi(Construct):
             ``amazon``, ``cognito``). A token (e.g. ``unique_domain_prefix(...)``) is checked by
             Cognito at deploy. Default none (add your own domain).
         access_token_validity: default 15 minutes (also the ID token's); refresh tokens: 1 day.
-        function / table / the other ``ApiLambdaTable`` props: passed to the items API
-            (``function=`` takes any ``IFunction``, e.g. ``CanaryFunction.alias``; see
-            ``admin_group``).
+        function / table / table_actions / table_removal_policy / cors_allow_origins: passed to the
+            items API (``ApiLambdaTable``). ``function=`` takes any ``IFunction``, e.g.
+            ``CanaryFunction.alias`` (see ``admin_group``); an imported one has no role this app can
+            change: pass ``table_actions=()`` and grant the table where that function is defined.
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class CognitoProtectedApi(Construct):
         function: Optional[lambda_.IFunction] = None,
         table: Optional[dynamodb.ITable] = None,
         table_removal_policy: Optional[RemovalPolicy] = None,
+        table_actions: Sequence[str] = ITEMS_HANDLER_ACTIONS,
         cors_allow_origins: Optional[Sequence[str]] = None,
     ) -> None:
         super().__init__(scope, id)
@@ -156,6 +158,7 @@ class CognitoProtectedApi(Construct):
             function=function,
             table=table,
             table_removal_policy=table_removal_policy,
+            table_actions=table_actions,
             environment={ADMIN_GROUP_VARIABLE: admin_group} if admin_group and function is None else None,
             authorizer=self.authorizer,
             read_scopes=[self.read_scope_name],

@@ -9,8 +9,6 @@ on ``*`` only. See ``iam_reference`` for how templates are resolved and ARNs mat
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import dataclass
 
 import pytest
 
@@ -32,47 +30,6 @@ ACKNOWLEDGED_EXCEPTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class KnownDefect:
-    """A finding in a file this module's owner does not own; the merger fixes ``file`` and deletes it."""
-
-    policy: str  # logical id pattern of the policy holding the grant
-    action: str
-    resource: str  # pattern of the resolved resource
-    file: str
-    why: str
-
-    def matches(self, grant: Grant) -> bool:
-        return (
-            fnmatch.fnmatchcase(grant.policy, self.policy)
-            and grant.action == self.action
-            and fnmatch.fnmatchcase(grant.resource, self.resource)
-        )
-
-
-_API_LOGGING = "patterns/blocks/api_logging.py"
-KNOWN_DEFECTS_OWNED_ELSEWHERE = (
-    KnownDefect(
-        "ApiGatewayCloudWatchRoleDefaultPolicy*",
-        "logs:DescribeLogGroups",
-        "arn:aws:logs:*:log-group:*",
-        _API_LOGGING,
-        "DescribeLogGroups supports no resource type: granted on log-group ARNs it never matches; grant it on '*'",
-    ),
-    *(
-        KnownDefect(
-            "ApiGatewayCloudWatchRoleDefaultPolicy*",
-            action,
-            "arn:aws:logs:*:log-stream:*",
-            _API_LOGGING,
-            f"{action} is authorized on log groups only: the log-stream ARN in the shared statement is dead "
-            "weight; give log-group and log-stream actions their own statements",
-        )
-        for action in ("logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:FilterLogEvents")
-    ),
-)
-
-
 @pytest.fixture(scope="session")
 def demo_findings(demo_app) -> dict:
     return {
@@ -81,27 +38,10 @@ def demo_findings(demo_app) -> dict:
     }
 
 
-def _unexpected(found: list) -> list[str]:
-    return [str(f) for f in found if not any(defect.matches(f.grant) for defect in KNOWN_DEFECTS_OWNED_ELSEWHERE)]
-
-
 @pytest.mark.parametrize("stack_name", sorted(DEMO_STACKS))
 def test_every_grant_is_on_a_resource_type_its_action_is_authorized_on(demo_findings, stack_name):
-    unexpected = _unexpected(demo_findings[stack_name])
-    assert not unexpected, "grants the reference does not authorize:\n" + "\n".join(unexpected)
-
-
-@pytest.mark.parametrize(
-    "defect",
-    [
-        pytest.param(d, id=f"{d.action}@{d.file}", marks=pytest.mark.xfail(strict=True, reason=f"{d.file}: {d.why}"))
-        for d in KNOWN_DEFECTS_OWNED_ELSEWHERE
-    ],
-)
-def test_known_defect_owned_elsewhere_is_fixed(demo_findings, defect):
-    """Fails (xfail) while the defect is there; once ``defect.file`` is fixed it passes, and strict
-    xfail turns that into a failure that asks for the entry to be deleted."""
-    assert not any(defect.matches(f.grant) for found in demo_findings.values() for f in found)
+    found = [str(finding) for finding in demo_findings[stack_name]]
+    assert not found, "grants the reference does not authorize:\n" + "\n".join(found)
 
 
 def test_acknowledged_exceptions_name_actions_the_reference_knows():

@@ -13,17 +13,11 @@ from constructs import Construct, IConstruct
 from .nag import acknowledge
 
 _ID = "ApiGatewayCloudWatchRole"
-# The actions of AWS's AmazonAPIGatewayPushToCloudWatchLogs policy, written out so the role
-# carries no managed policy.
-_LOG_ACTIONS = [
-    "logs:CreateLogGroup",
-    "logs:CreateLogStream",
-    "logs:DescribeLogGroups",
-    "logs:DescribeLogStreams",
-    "logs:FilterLogEvents",
-    "logs:GetLogEvents",
-    "logs:PutLogEvents",
-]
+# The actions of AWS's AmazonAPIGatewayPushToCloudWatchLogs policy, written out so the role carries
+# no managed policy, each on the resource type the Service Authorization Reference authorizes it on.
+_LOG_GROUP_ACTIONS = ["logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:FilterLogEvents"]
+_LOG_STREAM_ACTIONS = ["logs:CreateLogStream", "logs:GetLogEvents", "logs:PutLogEvents"]
+_UNSCOPED_ACTIONS = ["logs:DescribeLogGroups"]  # takes no resource type
 
 
 class ApiGatewayAccountLogging(Construct):
@@ -50,9 +44,6 @@ class ApiGatewayAccountLogging(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         log_streams = f"{log_groups}:log-stream:*"
-        any_log_group = stack.format_arn(
-            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
         # An inline policy is part of the role resource, so the retained role keeps its permissions
         # when the stack is deleted (a separate AWS::IAM::Policy would be deleted with the stack).
         self.role = iam.Role(
@@ -63,8 +54,9 @@ class ApiGatewayAccountLogging(Construct):
             inline_policies={
                 "ExecutionLogs": iam.PolicyDocument(
                     statements=[
-                        iam.PolicyStatement(actions=_LOG_ACTIONS, resources=[log_groups, log_streams]),
-                        iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[any_log_group]),
+                        iam.PolicyStatement(actions=_LOG_GROUP_ACTIONS, resources=[log_groups]),
+                        iam.PolicyStatement(actions=_LOG_STREAM_ACTIONS, resources=[log_streams]),
+                        iam.PolicyStatement(actions=_UNSCOPED_ACTIONS, resources=["*"]),
                     ]
                 )
             },
@@ -74,9 +66,9 @@ class ApiGatewayAccountLogging(Construct):
             self.role,
             "AwsSolutions-IAM5",
             "API Gateway names execution log groups itself (API-Gateway-Execution-Logs_<api-id>/<stage>) for every "
-            "API of the account and region; the role can only be scoped to that name prefix, and listing log groups "
-            "takes the log-group:* resource.",
-            findings=[f"Resource::{arn}" for arn in (log_groups, log_streams, any_log_group)],
+            "API of the account and region; the role can only be scoped to that name prefix (its groups and their "
+            "streams), and logs:DescribeLogGroups supports no resource-level permissions.",
+            findings=[f"Resource::{arn}" for arn in (log_groups, log_streams, "*")],
         )
         self.account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=self.role.role_arn)
         # Retained with its role: other APIs of the account rely on the setting after this stack is gone.

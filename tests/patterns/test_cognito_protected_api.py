@@ -345,5 +345,7 @@ def test_an_imported_function_without_admin_group_is_accepted():
     stack = new_stack()
     table = SecureTable(stack, "Table")
     function = lambda_.Function.from_function_arn(stack, "Imported", "arn:aws:lambda:eu-west-1:111111111111:function:items")
-    construct = CognitoProtectedApi(stack, "Items", function=function, table=table.table, admin_group=None)
+    construct = CognitoProtectedApi(
+        stack, "Items", function=function, table=table.table, admin_group=None, table_actions=()
+    )
     assert construct.items.function is function
