@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
+import http_client
 from patterns.local.gateway import (
     ApiServer,
     LocalMethod,
@@ -311,14 +312,7 @@ def request(
     server: ApiServer, method: str, path: str, headers: Optional[dict] = None, body: Optional[bytes] = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One request to the served API; ``path`` is below the stage (``/items``)."""
-    parts = urlsplit(server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.request(method, parts.path.rstrip("/") + path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
+    return http_client.request(server.url, method, path, headers, body)
 
 
 def token(

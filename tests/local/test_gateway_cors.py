@@ -8,10 +8,10 @@ import http.client
 import time
 from pathlib import Path
 from typing import Iterator, Optional
-from urllib.parse import urlsplit
 
 import pytest
 
+import http_client
 from patterns.local.gateway import ApiServer, build_apis
 from patterns.local.model import LocalUserPool
 from patterns.local.signin import sign_token
@@ -22,14 +22,8 @@ REGION = "us-east-1"
 def request(
     server: ApiServer, method: str, path: str, headers: Optional[dict] = None, body: Optional[bytes] = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
-    parts = urlsplit(server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request(method, parts.path.rstrip("/") + path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
+    """One request to the served API; ``path`` is below the stage (``/items``)."""
+    return http_client.request(server.url, method, path, headers, body)
 
 
 APP_ORIGIN, FOREIGN_ORIGIN = "https://app.example.com", "https://evil.example"
