@@ -8,14 +8,28 @@ from typing import Any, Sequence
 from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import IConstruct
 
-_PACKS = {"AwsSolutions-": "AwsSolutions", "Serverless-": "Serverless"}
+# Rule prefix -> the name the report gives its plugin (the acknowledgement id's prefix): cdk-nag's
+# packs, and AWS Control Tower's proactive controls run by cdk-validator-cfnguard (rule names in
+# snake case, e.g. "lambda_inside_vpc_check", given as "cfn-guard:lambda_inside_vpc_check").
+_PACKS = {
+    "AwsSolutions-": "AwsSolutions",
+    "Serverless-": "Serverless",
+    "NIST.800.53.R5-": "NIST.800.53.R5",
+    "HIPAA.Security-": "HIPAA.Security",
+    "PCI.DSS.321-": "PCI.DSS.321",
+}
+_GUARD_PREFIX = "cfn-guard:"
+_GUARD_PLUGIN = "cdk-validator-cfnguard"
 
 
 def nag_ids(rule: str, findings: Sequence[str] = ()) -> list[str]:
-    """The acknowledgement ids cdk-nag 3 prints for ``rule`` (and each of its ``findings``)."""
-    pack = next((name for prefix, name in _PACKS.items() if rule.startswith(prefix)), None)
+    """The acknowledgement ids the validation report prints for ``rule`` (and each of its ``findings``)."""
+    if rule.startswith(_GUARD_PREFIX) and len(rule) > len(_GUARD_PREFIX):
+        return [f"{_GUARD_PLUGIN}::{rule[len(_GUARD_PREFIX):]}"]
+    pack = next((name for prefix, name in _PACKS.items() if rule.startswith(prefix) and len(rule) > len(prefix)), None)
     if pack is None:
-        raise ValueError(f"unknown cdk-nag rule {rule!r}: expected an AwsSolutions-* or Serverless-* rule")
+        prefixes = ", ".join(f"{prefix}*" for prefix in _PACKS)
+        raise ValueError(f"unknown rule {rule!r}: expected one of {prefixes} or {_GUARD_PREFIX}<rule_name>")
     if not findings:
         return [f"{pack}::{rule}"]
     return [f"{pack}::{rule}[{finding}]" for finding in findings]
@@ -41,7 +55,9 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, findings: Sequence
 
     Args:
         scope: the construct the finding is reported on (keep it as narrow as possible).
-        rule: the rule id, e.g. ``"AwsSolutions-IAM5"`` or ``"Serverless-LambdaDLQ"``.
+        rule: the rule id, e.g. ``"AwsSolutions-IAM5"``, ``"Serverless-LambdaDLQ"``,
+            ``"NIST.800.53.R5-LambdaInsideVPC"`` (also ``HIPAA.Security-*``, ``PCI.DSS.321-*``),
+            or a Control Tower proactive control as ``"cfn-guard:lambda_inside_vpc_check"``.
         reason: why the finding is acceptable here; required and must say something.
         findings: for multi-finding rules, the exact findings (``"Resource::*"``,
             ``"Policy::arn:<AWS::Partition>:iam::aws:policy/..."``); without them the whole
