@@ -4,7 +4,8 @@ Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction`
 ``CognitoProtectedApi``;
 ``TableEventPublisher`` turns a table's stream into events.
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
-``SecureTopic``, ``AlarmTopic``; ``acknowledge`` records a cdk-nag acknowledgement with its reason;
+``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
+``acknowledge`` records a cdk-nag acknowledgement with its reason;
 ``bundled_code`` gives the code of a handler shipped with the library.
 """
 
@@ -14,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .alarm_routing import AlarmRouting, route_alarms
     from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, items_handler_environment
     from .blocks import AlarmTopic, SecureFunction, SecureQueue, SecureTable, SecureTopic, acknowledge, bundled_code
     from .canary_function import CanaryFunction, TrafficShift
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 # Each public name and the module defining it. They are imported on first use, so tools that need
 # none of the CDK (``python -m patterns.local``) do not pay for loading aws_cdk and starting jsii.
 _EXPORTS = {
+    "AlarmRouting": ".alarm_routing",
+    "route_alarms": ".alarm_routing",
     "AlarmTopic": ".blocks",
     "ITEMS_HANDLER_ACTIONS": ".api_lambda_table",
     "ITEMS_SMOKE_TEST_EVENT": ".api_lambda_table",
@@ -58,6 +62,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AlarmRouting",
     "AlarmTopic",
     "ITEMS_HANDLER_ACTIONS",
     "ITEMS_SMOKE_TEST_EVENT",
@@ -75,4 +80,5 @@ __all__ = [
     "acknowledge",
     "bundled_code",
     "items_handler_environment",
+    "route_alarms",
 ]

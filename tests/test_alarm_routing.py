@@ -1,23 +1,43 @@
-"""AlarmTopic: CloudWatch may use its key and publish to it; its subscriptions; bad props."""
+"""AlarmTopic (CloudWatch may use its key and publish to it) and route_alarms (every alarm reaches someone)."""
 
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Environment, Stack
-from aws_cdk import aws_kms as kms, aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import App, Aspects, Environment, NestedStack, Stack, Stage
+from aws_cdk import aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as sns_subscriptions
 from aws_cdk.assertions import Template
 from constructs import Construct
 
-from patterns import AlarmTopic
+from nag_check import nag_app, nag_findings
+from patterns import AlarmRouting, AlarmTopic, ApiLambdaTable, FanoutQueue, route_alarms
+from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
+from patterns.alarm_routing import ALARM_EMAIL_CONTEXT, ALARM_EMAIL_ENVIRONMENT_VARIABLE, ALARM_TOPIC_ID
 
 ACCOUNT = "111111111111"
+BOUND = Environment(account=ACCOUNT, region="eu-west-1")
 PARTITION_LITERALS = "@aws-cdk/core:enablePartitionLiterals"
 CLOUDWATCH = {"Service": "cloudwatch.amazonaws.com"}
+
+
+@pytest.fixture(autouse=True)
+def no_alarm_email_in_the_environment(monkeypatch):
+    monkeypatch.delenv(ALARM_EMAIL_ENVIRONMENT_VARIABLE, raising=False)
+
+
+def alarm(scope: Construct, id: str) -> cloudwatch.Alarm:
+    return cloudwatch.Alarm(
+        scope, id, metric=cloudwatch.Metric(namespace="Test", metric_name=id), threshold=1, evaluation_periods=1
+    )
 
 
 def ref(construct: Construct) -> dict:
     resource = construct.node.default_child if not hasattr(construct, "cfn_resource_type") else construct
     return {"Ref": Stack.of(construct).get_logical_id(resource)}
+
+
+def alarm_properties(template: Template) -> dict[str, dict]:
+    return {name: r["Properties"] for name, r in template.find_resources("AWS::CloudWatch::Alarm").items()}
 
 
 def topic_policy_statements(template: Template) -> list[dict]:
@@ -147,3 +167,259 @@ def test_an_imported_key_is_refused():
 def test_an_invalid_email_is_refused(email):
     with pytest.raises(ValueError, match="email"):
         AlarmTopic(Stack(App(), "Test"), "Alarms", email=email)
+
+
+# --- route_alarms: targets, scopes, decisions ---------------------------------------------------
+
+
+def test_a_stack_gets_one_alarm_topic_that_its_alarms_and_the_topics_own_alarm_use():
+    stack = Stack(App(), "Service")
+    alarm(stack, "First")
+    alarm(Construct(stack, "Part"), "Second")
+    route_alarms(stack)
+    template = Template.from_stack(stack)
+    topic = stack.node.find_child(ALARM_TOPIC_ID)
+    assert isinstance(topic, AlarmTopic)
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    properties = alarm_properties(template)
+    assert len(properties) == 3  # two alarms and the topic's failed-deliveries alarm
+    for routed in properties.values():
+        assert routed["AlarmActions"] == [ref(topic.topic)] and routed["OKActions"] == [ref(topic.topic)]
+
+
+def test_a_stack_without_alarms_gets_no_topic():
+    app = App()
+    alarm(Stack(app, "Noisy"), "Errors")
+    quiet = Stack(app, "Quiet")
+    sns.Topic(quiet, "Events")
+    route_alarms(app)
+    app.synth()
+    assert quiet.node.try_find_child(ALARM_TOPIC_ID) is None
+    Template.from_stack(quiet).resource_count_is("AWS::SNS::Topic", 1)
+
+
+@pytest.mark.parametrize("stabilized", [True, False])
+def test_the_topic_made_while_aspects_run_is_synthesized_and_its_alarm_routed(stabilized):
+    app = App(context={"@aws-cdk/core:aspectStabilization": stabilized})
+    stack = Stack(app, "Service")
+    alarm(stack, "Errors")
+    route_alarms(app)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Topic", 1)
+    assert all("AlarmActions" in p for p in alarm_properties(template).values())
+
+
+def test_an_explicit_alarm_topic_receives_the_alarms():
+    stack = Stack(App(), "Service")
+    target = AlarmTopic(stack, "Pager")
+    routed = alarm(stack, "Errors")
+    route_alarms(stack, target)
+    template = Template.from_stack(stack)
+    assert alarm_properties(template)[stack.get_logical_id(routed.node.default_child)]["AlarmActions"] == [ref(target.topic)]
+    template.resource_count_is("AWS::SNS::Topic", 1)
+
+
+def test_an_sns_topic_or_an_alarm_action_is_a_target():
+    stack = Stack(App(), "Service")
+    topic = sns.Topic(stack, "Plain")
+    other = sns.Topic(stack, "Other")
+    by_topic = alarm(Construct(stack, "ByTopic"), "Errors")
+    by_action = alarm(Construct(stack, "ByAction"), "Errors")
+    route_alarms(by_topic.node.scope, topic)
+    route_alarms(by_action.node.scope, cloudwatch_actions.SnsAction(other))
+    properties = alarm_properties(Template.from_stack(stack))
+    assert properties[stack.get_logical_id(by_topic.node.default_child)]["AlarmActions"] == [ref(topic)]
+    assert properties[stack.get_logical_id(by_action.node.default_child)]["AlarmActions"] == [ref(other)]
+
+
+def test_the_nearest_scope_wins():
+    app = App()
+    stack = Stack(app, "Service")
+    pager = AlarmTopic(stack, "Pager")
+    payments = Construct(stack, "Payments")
+    urgent = alarm(payments, "Errors")
+    ordinary = alarm(stack, "Latency")
+    route_alarms(app)
+    route_alarms(payments, pager)
+    properties = alarm_properties(Template.from_stack(stack))
+    default_topic = stack.node.find_child(ALARM_TOPIC_ID)
+    assert properties[stack.get_logical_id(urgent.node.default_child)]["AlarmActions"] == [ref(pager.topic)]
+    assert properties[stack.get_logical_id(urgent.node.default_child)]["OKActions"] == [ref(pager.topic)]
+    assert properties[stack.get_logical_id(ordinary.node.default_child)]["AlarmActions"] == [ref(default_topic.topic)]
+
+
+def test_calling_it_again_on_a_scope_replaces_that_scopes_routing_and_adds_no_second_action():
+    app = App()
+    stack = Stack(app, "Service")
+    alarm(stack, "Errors")
+    first = route_alarms(app, ok_actions=True)
+    again = route_alarms(app, ok_actions=False)
+    assert again is first and [a for a in Aspects.of(app).all if isinstance(a, AlarmRouting)] == [first]
+    for properties in alarm_properties(Template.from_stack(stack)).values():
+        assert len(properties["AlarmActions"]) == 1 and "OKActions" not in properties
+
+
+def test_an_alarm_with_its_own_action_is_left_as_its_author_set_it():
+    stack = Stack(App(), "Service")
+    own = sns.Topic(stack, "Own")
+    kept = alarm(stack, "Errors")
+    kept.add_alarm_action(cloudwatch_actions.SnsAction(own))
+    route_alarms(stack)
+    properties = alarm_properties(Template.from_stack(stack))[stack.get_logical_id(kept.node.default_child)]
+    assert properties["AlarmActions"] == [ref(own)] and "OKActions" not in properties
+
+
+def test_ok_actions_can_be_left_out_and_insufficient_data_is_never_routed():
+    stack = Stack(App(), "Service")
+    alarm(stack, "Errors")
+    route_alarms(stack, ok_actions=False)
+    for properties in alarm_properties(Template.from_stack(stack)).values():
+        assert "AlarmActions" in properties
+        assert "OKActions" not in properties and "InsufficientDataActions" not in properties
+
+
+def test_an_l1_alarm_is_routed():
+    stack = Stack(App(), "Service")
+    cloudwatch.CfnAlarm(
+        stack, "Raw", comparison_operator="GreaterThanOrEqualToThreshold", evaluation_periods=1, threshold=1,
+        namespace="Test", metric_name="Raw", period=60, statistic="Sum",
+    )
+    route_alarms(stack)
+    template = Template.from_stack(stack)
+    topic = stack.node.find_child(ALARM_TOPIC_ID).topic
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "Raw", "AlarmActions": [ref(topic)], "OKActions": [ref(topic)]}
+    )
+
+
+def test_an_alarm_in_a_nested_stack_uses_a_topic_of_the_nested_stack():
+    parent = Stack(App(), "Parent", env=BOUND)
+    nested = NestedStack(parent, "Nested")
+    alarm(nested, "Errors")
+    route_alarms(parent)
+    nested_template = Template.from_stack(nested)
+    topic = nested.node.find_child(ALARM_TOPIC_ID).topic
+    for properties in alarm_properties(nested_template).values():
+        assert properties["AlarmActions"] == [ref(topic)]
+    assert parent.node.try_find_child(ALARM_TOPIC_ID) is None
+    Template.from_stack(parent).resource_count_is("AWS::SNS::Topic", 0)
+
+
+def test_route_alarms_on_the_app_reaches_the_stacks_of_its_stages():
+    app = App()
+    prod = Stage(app, "Prod", env=BOUND)
+    stack = Stack(prod, "Service")
+    alarm(stack, "Errors")
+    route_alarms(app)
+    template = Template.from_stack(stack)
+    topic = stack.node.find_child(ALARM_TOPIC_ID).topic
+    for properties in alarm_properties(template).values():
+        assert properties["AlarmActions"] == [ref(topic)]
+
+
+def test_a_stage_made_after_route_alarms_is_named_rather_than_left_silent():
+    app = App()
+    route_alarms(app)
+    alarm(Stack(Stage(app, "Late"), "Service"), "Errors")
+    with pytest.raises(RuntimeError, match="stage Late was created after the call"):
+        app.synth()
+
+
+def test_the_email_comes_from_context():
+    app = App(context={ALARM_EMAIL_CONTEXT: "ops@example.com"})
+    stack = Stack(app, "Service")
+    alarm(stack, "Errors")
+    route_alarms(app)
+    Template.from_stack(stack).has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+
+
+def test_the_email_comes_from_the_environment_variable_when_context_has_none(monkeypatch):
+    monkeypatch.setenv(ALARM_EMAIL_ENVIRONMENT_VARIABLE, "oncall@example.com,ops@example.com")
+    stack = Stack(App(), "Service")
+    alarm(stack, "Errors")
+    route_alarms(stack)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Subscription", 2)
+    template.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "oncall@example.com"})
+
+
+def test_context_wins_over_the_environment_variable(monkeypatch):
+    monkeypatch.setenv(ALARM_EMAIL_ENVIRONMENT_VARIABLE, "env@example.com")
+    stack = Stack(App(context={ALARM_EMAIL_CONTEXT: "context@example.com"}), "Service")
+    alarm(stack, "Errors")
+    route_alarms(stack)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SNS::Subscription", 1)
+    template.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "context@example.com"})
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        (f"arn:aws:sns:eu-west-1:{ACCOUNT}:alarms", "a string is not a target"),
+        (object(), "expected an AlarmTopic, an sns.ITopic or a cloudwatch.IAlarmAction"),
+    ],
+)
+def test_an_invalid_target_is_refused(target, message):
+    with pytest.raises(TypeError, match=message):
+        route_alarms(Stack(App(), "Service"), target)
+
+
+def test_invalid_scope_or_ok_actions_are_refused():
+    with pytest.raises(TypeError, match="scope: expected a construct"):
+        route_alarms("app")
+    with pytest.raises(TypeError, match="ok_actions: expected True or False"):
+        route_alarms(Stack(App(), "Service"), ok_actions="yes")
+
+
+def test_a_topic_of_another_environment_is_refused():
+    app = App()
+    pager = AlarmTopic(Stack(app, "Ireland", env=BOUND), "Pager")
+    alarm(Stack(app, "Virginia", env=Environment(account=ACCOUNT, region="us-east-1")), "Errors")
+    with pytest.raises(ValueError, match="cannot publish to topic Ireland/Pager"):
+        route_alarms(app, pager)
+
+
+def test_an_imported_topic_of_another_region_is_refused():
+    stack = Stack(App(), "Virginia", env=Environment(account=ACCOUNT, region="us-east-1"))
+    alarm(stack, "Errors")
+    topic = sns.Topic.from_topic_arn(stack, "Pager", f"arn:aws:sns:eu-west-1:{ACCOUNT}:pager")
+    with pytest.raises(ValueError, match="region us-east-1"):
+        route_alarms(stack, topic)
+
+
+def test_a_topic_of_the_same_environment_in_another_stack_is_referenced():
+    app = App()
+    pager = AlarmTopic(Stack(app, "Shared", env=BOUND), "Pager")
+    service = Stack(app, "Service", env=BOUND)
+    alarm(service, "Errors")
+    route_alarms(service, pager)
+    for properties in alarm_properties(Template.from_stack(service)).values():
+        (action,) = properties["AlarmActions"]
+        assert action["Fn::ImportValue"].startswith("Shared:ExportsOutputRefPagerEncryptedTopic")
+
+
+# --- cdk-nag ------------------------------------------------------------------------------------
+
+
+def every_alarm_source(stack: Stack) -> None:
+    ApiLambdaTable(stack, "Items")
+    FanoutQueue(stack, "Events").add_subscriber("Audit", idempotency_key_field="event_id")
+
+
+@pytest.mark.parametrize(
+    "env, context",
+    [(BOUND, {}), (Environment(account="222222222222", region="cn-north-1"), {PARTITION_LITERALS: True})],
+    ids=["account-and-region", "aws-cn"],
+)
+def test_routed_stacks_pass_the_nag_packs(tmp_path, env, context):
+    app = nag_app(tmp_path)
+    for key, value in context.items():
+        app.node.set_context(key, value)
+    stack = Stack(app, "Routed", env=env)
+    if context:
+        stack.node.set_context(POWERTOOLS_LAYER_CONTEXT, f"arn:aws-cn:lambda:cn-north-1:{env.account}:layer:Powertools:1")
+    every_alarm_source(stack)
+    route_alarms(app)
+    assert nag_findings(app)["violations"] == []
+    assert stack.node.find_child(ALARM_TOPIC_ID) is not None
