@@ -169,6 +169,32 @@ def test_an_invalid_email_is_refused(email):
         AlarmTopic(Stack(App(), "Test"), "Alarms", email=email)
 
 
+# --- route_alarms on the demo app ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack_name", ["ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"])
+def test_every_demo_alarm_notifies_and_recovers_through_a_topic_of_its_own_stack(demo_app, stack_name):
+    resources = demo_app.template(stack_name)["Resources"]
+    topics = {name for name, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms, f"{stack_name} has no alarm"
+    for name, properties in alarms.items():
+        for key in ("AlarmActions", "OKActions"):
+            actions = properties.get(key, [])
+            assert len(actions) == 1 and actions[0].get("Ref") in topics, (name, key, actions)
+        assert "InsufficientDataActions" not in properties, name
+
+
+@pytest.mark.parametrize("stack_name", ["ApiLambdaTableDemo", "ItemsServiceDemo"])
+def test_each_demo_stack_has_one_alarm_topic_that_cloudwatch_may_publish_to(demo_app, stack_name):
+    resources = demo_app.template(stack_name)["Resources"]
+    routed = {r["Properties"]["AlarmActions"][0]["Ref"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert len(routed) == 1
+    (topic,) = routed
+    policy = next(r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic} in r["Properties"]["Topics"])
+    assert any(s.get("Principal") == CLOUDWATCH for s in policy["Properties"]["PolicyDocument"]["Statement"])
+
+
 # --- route_alarms: targets, scopes, decisions ---------------------------------------------------
 
 
