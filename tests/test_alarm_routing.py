@@ -140,6 +140,23 @@ def test_each_email_address_is_subscribed(email):
     assert topic.email_addresses == ("ops@example.com", "oncall@example.com")
 
 
+def test_email_subscriptions_redrive_undelivered_notifications_to_a_dead_letter_queue_with_an_alarm():
+    topic = AlarmTopic(Stack(App(), "Test"), "Alarms", email="ops@example.com")
+    template = Template.from_stack(Stack.of(topic))
+    queue_arn = {"Fn::GetAtt": [Stack.of(topic).get_logical_id(topic.dead_letter_queue.node.default_child), "Arn"]}
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "RedrivePolicy": {"deadLetterTargetArn": queue_arn}}
+    )
+    template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+    assert topic.alarms == [topic.failed_deliveries_alarm, topic.dead_letter_alarm]
+
+
+def test_without_email_there_is_no_dead_letter_queue(alarm_topic):
+    topic, template = alarm_topic
+    template.resource_count_is("AWS::SQS::Queue", 0)
+    assert topic.dead_letter_queue is None and topic.alarms == [topic.failed_deliveries_alarm]
+
+
 def test_any_other_subscription_is_added():
     stack = Stack(App(), "Test")
     AlarmTopic(stack, "Alarms", subscriptions=[sns_subscriptions.UrlSubscription("https://example.com/alarms")])
@@ -318,6 +335,20 @@ def test_an_l1_alarm_is_routed():
     )
 
 
+def test_a_composite_alarm_is_routed():
+    stack = Stack(App(), "Service")
+    cloudwatch.CompositeAlarm(
+        stack, "Either", alarm_rule=cloudwatch.AlarmRule.any_of(alarm(stack, "First"), alarm(stack, "Second"))
+    )
+    route_alarms(stack)
+    template = Template.from_stack(stack)
+    topic = stack.node.find_child(ALARM_TOPIC_ID).topic
+    template.has_resource_properties(
+        "AWS::CloudWatch::CompositeAlarm",
+        {"AlarmActions": [ref(topic)], "OKActions": [ref(topic)]},
+    )
+
+
 def test_an_alarm_in_a_nested_stack_uses_a_topic_of_the_nested_stack():
     parent = Stack(App(), "Parent", env=BOUND)
     nested = NestedStack(parent, "Nested")
@@ -440,6 +471,7 @@ def every_alarm_source(stack: Stack) -> None:
 )
 def test_routed_stacks_pass_the_nag_packs(tmp_path, env, context):
     app = nag_app(tmp_path)
+    app.node.set_context(ALARM_EMAIL_CONTEXT, "ops@example.com")
     for key, value in context.items():
         app.node.set_context(key, value)
     stack = Stack(app, "Routed", env=env)
@@ -448,4 +480,4 @@ def test_routed_stacks_pass_the_nag_packs(tmp_path, env, context):
     every_alarm_source(stack)
     route_alarms(app)
     assert nag_findings(app)["violations"] == []
-    assert stack.node.find_child(ALARM_TOPIC_ID) is not None
+    assert stack.node.find_child(ALARM_TOPIC_ID).dead_letter_queue is not None  # the e-mail subscription's

@@ -6,8 +6,11 @@ from typing import Optional, Sequence, Union
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack, aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .nag import acknowledge
+from .queue import dead_letter_alarm, standalone_dead_letter_queue
 from .topic import SecureTopic
 
 #: The service principal CloudWatch alarms publish with.
@@ -35,12 +38,16 @@ class AlarmTopic(Construct):
         like any other: ``route_alarms`` sends it to this very topic. That cannot loop (an alarm
         acts once per state change, not per failed delivery), reaches the subscribers that still
         work, and stays visible in the CloudWatch console when none does;
+      * ``dead_letter_queue`` and ``dead_letter_alarm`` (only with ``email``): the e-mail
+        subscriptions' dead-letter queue (SQS-managed encryption, 14 days), which keeps the
+        notifications SNS could not deliver, and its alarm (routed like the one above);
       * ``alarm_action``: an ``SnsAction`` for ``alarm.add_alarm_action(...)``.
 
     Args:
         email: one address or several; each gets an e-mail subscription (SNS sends each a
             confirmation link first). Default: none.
-        subscriptions: any other ``sns.ITopicSubscription`` (SQS, Lambda, HTTPS, SMS...). Default: none.
+        subscriptions: any other ``sns.ITopicSubscription`` (SQS, Lambda, HTTPS, SMS...), added as
+            given: give it its own ``dead_letter_queue``. Default: none.
         encryption_key: an existing KMS key made in this app (its policy gets the CloudWatch
             statement). Default: a new key with yearly rotation. An imported key is refused: its
             policy cannot be changed here, so CloudWatch could not publish.
@@ -111,8 +118,20 @@ class AlarmTopic(Construct):
                 conditions=from_this_accounts_alarms,
             )
         )
+        self.dead_letter_queue: Optional[sqs.Queue] = None
+        self.dead_letter_alarm = None
+        if addresses:
+            self.dead_letter_queue = standalone_dead_letter_queue(self, "UndeliveredNotifications")
+            acknowledge(
+                self.dead_letter_queue,
+                "AwsSolutions-SQS3",
+                "This queue is the dead-letter queue of the topic's e-mail subscriptions (their redrive policy).",
+            )
+            self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
         for address in addresses:
-            self.topic.add_subscription(sns_subscriptions.EmailSubscription(address))
+            self.topic.add_subscription(
+                sns_subscriptions.EmailSubscription(address, dead_letter_queue=self.dead_letter_queue)
+            )
         for subscription in subscriptions:
             self.topic.add_subscription(subscription)
 
@@ -124,7 +143,7 @@ class AlarmTopic(Construct):
     @property
     def alarms(self) -> list:
         """Every alarm this construct made."""
-        return [self.failed_deliveries_alarm]
+        return [alarm for alarm in (self.failed_deliveries_alarm, self.dead_letter_alarm) if alarm is not None]
 
 
 
