@@ -6,6 +6,7 @@ from typing import Any, Mapping, Optional
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from patterns import route_alarms
 from stacks import DEMO_STACKS
 
 # Feature flags live here rather than in cdk.json, so `cdk synth` and the tests (which build
@@ -22,10 +23,12 @@ FEATURE_FLAGS = {
 
 
 def build_app(outdir: Optional[str] = None, context: Optional[Mapping[str, Any]] = None) -> cdk.App:
-    """Instantiate every demo stack and register the cdk-nag packs on the whole app."""
+    """Instantiate every demo stack, route every alarm to someone, register the cdk-nag packs."""
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     for name, stack_class in DEMO_STACKS.items():
         stack_class(app, name)
+    # Each stack gets an encrypted AlarmTopic (e-mail from context alarmEmail or ALARM_EMAIL).
+    route_alarms(app)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app
 

@@ -4,7 +4,8 @@ Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction`
 ``CognitoProtectedApi``;
 ``TableEventPublisher`` turns a table's stream into events.
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
-``SecureTopic``; ``acknowledge`` records a cdk-nag acknowledgement with its reason;
+``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
+``acknowledge`` records a cdk-nag acknowledgement with its reason;
 ``bundled_code`` gives the code of a handler shipped with the library.
 """
 
@@ -14,8 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .alarm_routing import AlarmRouting, route_alarms
     from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, items_handler_environment
-    from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, acknowledge, bundled_code
+    from .blocks import AlarmTopic, SecureFunction, SecureQueue, SecureTable, SecureTopic, acknowledge, bundled_code
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 # Each public name and the module defining it. They are imported on first use, so tools that need
 # none of the CDK (``python -m patterns.local``) do not pay for loading aws_cdk and starting jsii.
 _EXPORTS = {
+    "AlarmRouting": ".alarm_routing",
+    "route_alarms": ".alarm_routing",
+    "AlarmTopic": ".blocks",
     "ITEMS_HANDLER_ACTIONS": ".api_lambda_table",
     "ITEMS_SMOKE_TEST_EVENT": ".api_lambda_table",
     "ApiLambdaTable": ".api_lambda_table",
@@ -57,6 +62,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AlarmRouting",
+    "AlarmTopic",
     "ITEMS_HANDLER_ACTIONS",
     "ITEMS_SMOKE_TEST_EVENT",
     "ApiLambdaTable",
@@ -73,4 +80,5 @@ __all__ = [
     "acknowledge",
     "bundled_code",
     "items_handler_environment",
+    "route_alarms",
 ]

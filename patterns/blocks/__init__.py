@@ -1,5 +1,6 @@
 """The secure defaults every pattern is built from, written once."""
 
+from .alarm_topic import AlarmTopic
 from .alarms import threshold_alarm
 from .assets import bundled_code, bundled_handler_dir
 from .function import DEFAULT_RUNTIME, SecureFunction
@@ -10,6 +11,7 @@ from .table import SecureTable
 from .topic import SecureTopic
 
 __all__ = [
+    "AlarmTopic",
     "DEFAULT_RUNTIME",
     "POWERTOOLS_LAYER_CONTEXT",
     "POWERTOOLS_VERSION",

@@ -1,0 +1,301 @@
+"""Alarm routing: every alarm under a scope notifies someone, applied once by an Aspect.
+
+``route_alarms(app)`` is the one line: each CloudWatch alarm under ``app`` (L2 ``Alarm`` or
+``CompositeAlarm``, or an L1 ``CfnAlarm`` / ``CfnCompositeAlarm``) gets an SNS alarm action, and an
+OK action, when synthesized. Patterns only make and expose their alarms; they never route them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Optional, Union
+
+import jsii
+from aws_cdk import (
+    AspectPriority,
+    Aspects,
+    CfnResource,
+    IAspect,
+    Resource,
+    Stack,
+    Stage,
+    Token,
+    aws_cloudwatch as cloudwatch,
+    aws_cloudwatch_actions as cloudwatch_actions,
+    aws_sns as sns,
+)
+from constructs import Construct, IConstruct
+
+from .blocks.alarm_topic import AlarmTopic, email_addresses
+
+#: CDK context key holding the e-mail address(es) of the topics ``route_alarms`` makes.
+ALARM_EMAIL_CONTEXT = "alarmEmail"
+#: Environment variable read when the context key is not set.
+ALARM_EMAIL_ENVIRONMENT_VARIABLE = "ALARM_EMAIL"
+#: Construct id of the topic ``route_alarms`` makes in each stack that holds alarms.
+ALARM_TOPIC_ID = "AlarmTopic"
+
+_L1_ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+_ROUTED_ALARM_ID = "RoutedAlarm"
+_registration_order = itertools.count()
+
+AlarmTarget = Union[AlarmTopic, sns.ITopic, cloudwatch.IAlarmAction]
+
+
+def route_alarms(
+    scope: IConstruct, target: Optional[AlarmTarget] = None, *, ok_actions: bool = True
+) -> "AlarmRouting":
+    """Send every alarm under ``scope`` to ``target`` when the app is synthesized.
+
+    Args:
+        scope: an ``App``, a ``Stage``, a ``Stack`` (nested stacks included) or any construct.
+            Stages under an App or Stage that exist when you call this are routed too (CDK does
+            not carry an App's Aspects into its Stages): call it after creating your stages.
+        target: where alarms go: an ``AlarmTopic``, any ``sns.ITopic`` (its key and policy must
+            let CloudWatch publish; ``AlarmTopic`` does), or any ``cloudwatch.IAlarmAction``.
+            Default ``None``: each stack (nested stacks included) that holds an alarm gets its own
+            ``AlarmTopic`` with id ``AlarmTopic``, subscribed by e-mail to the address(es) in the
+            CDK context ``alarmEmail`` or else the environment variable ``ALARM_EMAIL``
+            (comma-separated; none: the topic alone). An explicit topic must be in the same
+            environment (account and region) as the alarms it receives, or ``ValueError`` is
+            raised; an ``IAlarmAction`` is used as given.
+        ok_actions: also notify when an alarm returns to OK. Default True. Insufficient data is
+            never routed: the library's alarms treat missing data as not breaching.
+
+    The nearest scope wins: ``route_alarms(app)`` with ``route_alarms(construct, other)`` sends the
+    alarms under ``construct`` to ``other`` only; calling it again on the same scope replaces that
+    scope's routing. An alarm that already has an alarm, OK or insufficient-data action when the app
+    is synthesized is left exactly as its author set it.
+
+    Returns the ``AlarmRouting`` Aspect registered on ``scope``.
+    """
+    if not isinstance(scope, Construct):
+        raise TypeError(f"scope: expected a construct (App, Stage, Stack or any construct), got {type(scope).__name__}")
+    if not isinstance(ok_actions, bool):
+        raise TypeError(f"ok_actions: expected True or False, got {ok_actions!r}")
+    _check_target(target)
+    routing = next((aspect for aspect in Aspects.of(scope).all if _is_routing_of(aspect, scope)), None)
+    if routing is None:
+        routing = AlarmRouting(scope, target, ok_actions=ok_actions)
+        Aspects.of(scope).add(routing, priority=AspectPriority.MUTATING)
+    else:
+        routing.configure(target, ok_actions=ok_actions)
+    # CDK synthesizes each Stage on its own, with only the Aspects applied inside it.
+    for stage in _stages_under(scope):
+        if routing not in Aspects.of(stage).all:
+            Aspects.of(stage).add(routing, priority=AspectPriority.MUTATING)
+    for stack in _stacks_under(scope):
+        if any(routing_for(alarm) is routing for alarm in _alarms_of(stack)):
+            routing.check_environment(stack)
+    return routing
+
+
+@jsii.implements(IAspect)
+class AlarmRouting:
+    """The Aspect ``route_alarms`` registers: routes the alarms for which its scope is the nearest."""
+
+    def __init__(self, scope: Construct, target: Optional[AlarmTarget], *, ok_actions: bool) -> None:
+        self.scope = scope
+        self._depth = len(scope.node.scopes)
+        self._order = next(_registration_order)
+        self.configure(target, ok_actions=ok_actions)
+
+    def configure(self, target: Optional[AlarmTarget], *, ok_actions: bool) -> None:
+        self.target = target
+        self.ok_actions = ok_actions
+
+    @property
+    def precedence(self) -> tuple[int, int]:
+        """Deeper scopes first; on one scope, the latest registered."""
+        return (self._depth, self._order)
+
+    def visit(self, node: IConstruct) -> None:
+        if node is self.scope and Stage.is_stage(node):
+            _refuse_unrouted_stages(node)
+        if Stack.is_stack(node):
+            if self.target is None and any(
+                routing_for(alarm) is self and not _has_actions(alarm) for alarm in _alarms_of(node)
+            ):
+                # Made before CDK walks the stack's children, so every Aspect visits the new topic.
+                _alarm_topic_of(node)
+            return
+        if _is_alarm(node) and routing_for(node) is self:
+            self.route(node)
+
+    def route(self, alarm: IConstruct) -> None:
+        """Give ``alarm`` this routing's action(s), unless it already has actions of its own."""
+        if _has_actions(alarm):
+            return
+        stack = Stack.of(alarm)
+        action = self._action_for(stack)
+        if isinstance(alarm, cloudwatch.AlarmBase):
+            alarm.add_alarm_action(action)
+            if self.ok_actions:
+                alarm.add_ok_action(action)
+            return
+        arn = action.bind(alarm, _alarm_reference(alarm)).alarm_action_arn
+        alarm.alarm_actions = [arn]
+        if self.ok_actions:
+            alarm.ok_actions = [arn]
+
+    def check_environment(self, stack: Stack) -> None:
+        """Raise ``ValueError`` if this routing's explicit target is in another environment than ``stack``."""
+        topic = _topic_of(self.target)
+        if topic is not None:
+            _check_topic_environment(topic, stack)
+
+    def _action_for(self, stack: Stack) -> cloudwatch.IAlarmAction:
+        if self.target is None:
+            return _alarm_topic_of(stack).alarm_action
+        self.check_environment(stack)
+        topic = _topic_of(self.target)
+        return cloudwatch_actions.SnsAction(topic) if topic is not None else self.target
+
+
+def routing_for(alarm: IConstruct) -> Optional[AlarmRouting]:
+    """The routing that applies to ``alarm``: the one registered on its nearest scope, if any."""
+    found = [
+        aspect
+        for scope in alarm.node.scopes
+        for aspect in Aspects.of(scope).all
+        if isinstance(aspect, AlarmRouting)
+    ]
+    return max(found, key=lambda routing: routing.precedence, default=None)
+
+
+def alarm_email(scope: IConstruct) -> tuple[str, ...]:
+    """The e-mail address(es) for topics made under ``scope``: context ``alarmEmail``, else ``ALARM_EMAIL``."""
+    configured = scope.node.try_get_context(ALARM_EMAIL_CONTEXT)
+    if configured is None:
+        configured = os.environ.get(ALARM_EMAIL_ENVIRONMENT_VARIABLE)
+    try:
+        return email_addresses(configured)
+    except ValueError as error:
+        raise ValueError(
+            f"context {ALARM_EMAIL_CONTEXT!r} / environment variable {ALARM_EMAIL_ENVIRONMENT_VARIABLE}: {error}"
+        ) from None
+
+
+def _alarm_topic_of(stack: Stack) -> AlarmTopic:
+    """The stack's own ``AlarmTopic``, made on first use with its own alarms routed."""
+    existing = stack.node.try_find_child(ALARM_TOPIC_ID)
+    if existing is not None:
+        if not isinstance(existing, AlarmTopic):
+            raise ValueError(
+                f"{stack.node.path}: route_alarms makes an AlarmTopic with id {ALARM_TOPIC_ID!r}, but the stack "
+                f"already has a {type(existing).__name__} with that id; rename it, or pass route_alarms a target"
+            )
+        return existing
+    topic = AlarmTopic(stack, ALARM_TOPIC_ID, email=alarm_email(stack))
+    # Without CDK's Aspect stabilization, constructs made while Aspects run are not visited.
+    for alarm in topic.alarms:
+        routing = routing_for(alarm)
+        if routing is not None:
+            routing.route(alarm)
+    return topic
+
+
+def _check_target(target: object) -> None:
+    if target is None or isinstance(target, AlarmTopic) or _topic_of(target) is not None:
+        return
+    if isinstance(target, (str, bytes)):
+        raise TypeError(
+            "target: a string is not a target; for a topic you have the ARN of, pass "
+            "sns.Topic.from_topic_arn(scope, id, arn)"
+        )
+    if not callable(getattr(target, "bind", None)):
+        raise TypeError(
+            f"target: expected an AlarmTopic, an sns.ITopic or a cloudwatch.IAlarmAction, got {type(target).__name__}"
+        )
+
+
+def _topic_of(target: object) -> Optional[sns.ITopic]:
+    if isinstance(target, AlarmTopic):
+        return target.topic
+    if all(hasattr(target, name) for name in ("topic_arn", "topic_name", "add_subscription")):
+        return target  # type: ignore[return-value]
+    return None
+
+
+def _check_topic_environment(topic: sns.ITopic, stack: Stack) -> None:
+    if Resource.is_owned_resource(topic):
+        owner = Stack.of(topic)
+        if owner.environment != stack.environment:
+            raise ValueError(
+                f"route_alarms: the alarms of {stack.node.path} ({stack.environment}) cannot publish to topic "
+                f"{topic.node.path} of {owner.environment}: an alarm only notifies a topic of its own account "
+                "and region. Route that stack's alarms to a topic of its environment (or leave target out)"
+            )
+        return
+    for what, theirs, ours in (("account", topic.env.account, stack.account), ("region", topic.env.region, stack.region)):
+        if _differ(theirs, ours):
+            raise ValueError(
+                f"route_alarms: the alarms of {stack.node.path} ({what} {ours}) cannot publish to topic "
+                f"{topic.node.path} ({what} {theirs}): an alarm only notifies a topic of its own account and region"
+            )
+
+
+def _differ(theirs: str, ours: str) -> bool:
+    """Both known and not equal (an unresolved value may be anything)."""
+    return not Token.is_unresolved(theirs) and not Token.is_unresolved(ours) and theirs != ours
+
+
+def _is_alarm(node: IConstruct) -> bool:
+    if isinstance(node, cloudwatch.AlarmBase):
+        return Resource.is_owned_resource(node)  # not an alarm imported by ARN
+    if not (isinstance(node, CfnResource) and node.cfn_resource_type in _L1_ALARM_TYPES):
+        return False
+    # The L1 inside an L2 alarm is routed through its L2.
+    parent = node.node.scope
+    return not (isinstance(parent, cloudwatch.AlarmBase) and parent.node.default_child.node.path == node.node.path)
+
+
+def _has_actions(alarm: IConstruct) -> bool:
+    resource = alarm.node.default_child if isinstance(alarm, cloudwatch.AlarmBase) else alarm
+    stack = Stack.of(alarm)
+    return any(
+        stack.resolve(getattr(resource, name))
+        for name in ("alarm_actions", "ok_actions", "insufficient_data_actions")
+    )
+
+
+def _alarm_reference(alarm: CfnResource) -> cloudwatch.IAlarm:
+    """An ``IAlarm`` for an L1 alarm, for actions whose ``bind`` needs one."""
+    existing = alarm.node.try_find_child(_ROUTED_ALARM_ID)
+    return existing or cloudwatch.Alarm.from_alarm_arn(alarm, _ROUTED_ALARM_ID, alarm.get_att("Arn").to_string())
+
+
+def _alarms_of(stack: Stack) -> list[IConstruct]:
+    """The alarms whose stack is ``stack`` (not those of its nested stacks)."""
+    return [node for node in stack.node.find_all() if _is_alarm(node) and Stack.of(node).node.path == stack.node.path]
+
+
+def _stacks_under(scope: IConstruct) -> list[Stack]:
+    """The stacks in ``scope``, and the stack ``scope`` is in."""
+    stacks = [node for node in scope.node.find_all() if Stack.is_stack(node)]
+    if not Stage.is_stage(scope) and not Stack.is_stack(scope):
+        stacks.append(Stack.of(scope))
+    return stacks
+
+
+def _stages_under(scope: IConstruct) -> list[Stage]:
+    return [node for node in scope.node.find_all() if Stage.is_stage(node) and node is not scope]
+
+
+def _is_routing_of(aspect: object, scope: IConstruct) -> bool:
+    return isinstance(aspect, AlarmRouting) and aspect.scope is scope
+
+
+def _refuse_unrouted_stages(scope: Stage) -> None:
+    """CDK has already synthesized nested Stages when this runs; name those nothing routed."""
+    for stage in _stages_under(scope):
+        if any(isinstance(aspect, AlarmRouting) for aspect in Aspects.of(stage).all):
+            continue
+        unrouted = [node.node.path for node in stage.node.find_all() if _is_alarm(node) and not _has_actions(node)]
+        if unrouted:
+            raise ValueError(
+                f"route_alarms({scope.node.path or 'app'}): stage {stage.node.path} was created after the call, so "
+                f"its alarms ({', '.join(unrouted[:3])}...) are not routed; call route_alarms after creating "
+                "your stages, or route_alarms(stage) as well"
+            )
