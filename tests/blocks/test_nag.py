@@ -37,10 +37,10 @@ def test_acknowledge_refuses_a_missing_or_empty_reason(reason):
         acknowledge(queue, "AwsSolutions-SQS3", reason)
 
 
-@pytest.mark.parametrize("rule", ["SQS3", "HIPAA.Security-SQSQueueSSE", "awssolutions-SQS3", ""])
+@pytest.mark.parametrize("rule", ["SQS3", "HIPAA-SQSQueueSSE", "awssolutions-SQS3", "", "cfn-guard:", "NIST.800.53.R5-"])
 def test_acknowledge_refuses_an_unknown_rule(rule):
     queue = sqs.Queue(new_stack(), "Queue")
-    with pytest.raises(ValueError, match="unknown cdk-nag rule"):
+    with pytest.raises(ValueError, match="unknown rule"):
         acknowledge(queue, rule, REASON)
 
 
@@ -56,9 +56,22 @@ def test_nag_ids_name_each_finding_of_a_multi_finding_rule():
     ]
 
 
+@pytest.mark.parametrize(
+    ("rule", "ack_id"),
+    [
+        ("NIST.800.53.R5-LambdaInsideVPC", "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC"),
+        ("HIPAA.Security-LambdaDLQ", "HIPAA.Security::HIPAA.Security-LambdaDLQ"),
+        ("PCI.DSS.321-LambdaInsideVPC", "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC"),
+        ("cfn-guard:lambda_inside_vpc_check", "cdk-validator-cfnguard::lambda_inside_vpc_check"),
+    ],
+)
+def test_nag_ids_of_the_compliance_packs_and_control_tower(rule, ack_id):
+    assert nag_ids(rule) == [ack_id]
+
+
 def test_nag_ids_refuse_an_unknown_rule():
-    with pytest.raises(ValueError, match="expected an AwsSolutions-\\* or Serverless-\\* rule"):
-        nag_ids("NIST.800.53.R5-IAMNoInlinePolicy")
+    with pytest.raises(ValueError, match="unknown rule 'CIS-1.1'"):
+        nag_ids("CIS-1.1")
 
 
 # Env-agnostic, concrete account and region, and regions of the other partitions; the partition
