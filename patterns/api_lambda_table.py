@@ -48,7 +48,7 @@ class ApiLambdaTable(Construct):
         gateway_responses: the 4XX/5XX responses carrying CORS headers (empty without CORS).
         items_resource / item_resource: ``/items`` and ``/items/{id}``, to add methods.
         server_error_alarm, latency_alarm (on the API's stage metrics), function_errors_alarm,
-        function_throttles_alarm, and ``alarms``: no actions; add your own.
+        function_throttles_alarm, and ``alarms``: no actions of their own; ``route_alarms`` sends them on.
 
     Table (a new ``SecureTable`` unless ``table`` is given):
         table: an existing table instead. Then ``sort_key``, ``global_secondary_indexes`` and

@@ -19,8 +19,9 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 from aws_local import FAKE_AWS_ENV, moto_server, reset_moto  # noqa: E402
 
-# Never let a test reach a real account, whatever the developer's shell exports.
-for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+# Never let a test reach a real account, whatever the developer's shell exports; and synthesize the
+# demo stacks the same on every machine (ALARM_EMAIL would add a subscription to each alarm topic).
+for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "ALARM_EMAIL"):
     os.environ.pop(_name, None)
 os.environ.update(FAKE_AWS_ENV)
 

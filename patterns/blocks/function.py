@@ -29,7 +29,7 @@ class SecureFunction(Construct):
       * ``log_group``: the function's log group with bounded retention;
       * ``dead_letter_queue`` and ``dead_letter_alarm``: only when ``asynchronous=True``:
         where failed asynchronous events go (an encrypted, SSL-only queue) and its alarm;
-      * ``errors_alarm`` and ``throttles_alarm`` (no actions; add your own).
+      * ``errors_alarm`` and ``throttles_alarm`` (no actions of their own; ``route_alarms`` sends them on).
 
     Args:
         code: the function's code. Use ``patterns.bundled_code(name)`` for a bundled handler.
