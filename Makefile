@@ -1,5 +1,5 @@
 # One-command toolchain: every target installs what it needs first.
-#   make synth  - synthesize every demo stack into cdk.out/ (cdk-nag enforcing)
+#   make synth  - synthesize every demo stack into cdk.out/ (cdk-nag enforcing; STRICT=1 for the strict profile)
 #   make test   - run the whole test suite
 
 SHELL := /bin/bash
@@ -11,6 +11,9 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CDK := cdk --no-notices
 PYTEST_ARGS ?=
+# STRICT=1 (synth, diff, deploy, destroy): the strict compliance profile, also checked by the NIST 800-53 R5,
+# HIPAA Security and PCI DSS 3.2.1 packs and AWS Control Tower's proactive controls (docs/compliance.md).
+PROFILE := $(if $(STRICT),-c serverless-patterns:compliance=strict)
 
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
@@ -32,7 +35,7 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	touch $@
 
 synth: install
-	$(CDK) synth --quiet
+	$(CDK) synth --quiet $(PROFILE)
 
 test: install
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
@@ -65,16 +68,16 @@ snapshot-update: install
 	$(PYTHON) -m pytest tests/test_demo_app.py -k snapshot --snapshot-update
 
 diff: install
-	$(CDK) diff --all
+	$(CDK) diff --all $(PROFILE)
 
 bootstrap: install
 	$(CDK) bootstrap
 
 deploy: install
-	$(CDK) deploy --all --require-approval broadening
+	$(CDK) deploy --all --require-approval broadening $(PROFILE)
 
 destroy: install
-	$(CDK) destroy --all --force
+	$(CDK) destroy --all --force $(PROFILE)
 
 # Re-pin every transitive Python package after changing requirements-dev.txt.
 lock: $(PYTHON)

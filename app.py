@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""The demo app: every demo stack, checked by the cdk-nag AwsSolutions and Serverless packs."""
+"""The demo app: every demo stack, its alarms routed, checked by the rule sets of its profile.
+
+Baseline (default): cdk-nag's AwsSolutions and Serverless packs. Strict (``make synth STRICT=1``,
+i.e. ``-c serverless-patterns:compliance=strict``): also the NIST 800-53 R5, HIPAA Security and
+PCI DSS 3.2.1 packs and AWS Control Tower's proactive controls.
+"""
 
 from typing import Any, Mapping, Optional
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
 
 from patterns import route_alarms
+from patterns.compliance import is_strict
 from stacks import DEMO_STACKS
 
 # Feature flags live here rather than in cdk.json, so `cdk synth` and the tests (which build
@@ -23,14 +29,30 @@ FEATURE_FLAGS = {
 
 
 def build_app(outdir: Optional[str] = None, context: Optional[Mapping[str, Any]] = None) -> cdk.App:
-    """Instantiate every demo stack, route every alarm to someone, register the cdk-nag packs."""
+    """Instantiate every demo stack, route every alarm to someone, register the profile's rule sets."""
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     for name, stack_class in DEMO_STACKS.items():
         stack_class(app, name)
     # Each stack gets an encrypted AlarmTopic (e-mail from context alarmEmail or ALARM_EMAIL).
     route_alarms(app)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    register_rule_sets(app)
     return app
+
+
+def register_rule_sets(app: cdk.App) -> None:
+    """AwsSolutions and Serverless always; under the strict profile the compliance packs and Control Tower too."""
+    plugins: list = [AwsSolutionsChecks(app), ServerlessChecks(app)]
+    if is_strict(app):
+        # Control Tower's proactive controls (CloudFormation Guard rules, run offline); a dev dependency.
+        from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+        plugins += [
+            NIST80053R5Checks(app),
+            HIPAASecurityChecks(app),
+            PCIDSS321Checks(app),
+            CfnGuardValidator(control_tower_rules_enabled=True),
+        ]
+    cdk.Validations.of(app).add_plugins(*plugins)
 
 
 if __name__ == "__main__":
