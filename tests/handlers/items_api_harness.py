@@ -22,7 +22,6 @@ from lambda_context import LambdaContext
 
 TABLE = "items"
 PK = "pk"  # not the API's "id", so the tests see the mapping between the two
-ID_RULE = "1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'"
 
 
 @dataclass
