@@ -89,7 +89,7 @@ def test_queues_redrive_to_their_dead_letter_queues(items_service):
 
 
 def test_the_topic_delivers_to_queues_honouring_the_filter_policy(items_service):
-    topic_arn = items_service.refs[_logical_id(items_service, "AWS::SNS::Topic", "")]
+    topic_arn = items_service.refs[_logical_id(items_service, "AWS::SNS::Topic", "ItemEvents")]
     sns = boto3.client("sns")
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert len(subscriptions) == 2
@@ -143,7 +143,7 @@ def test_functions_get_their_code_settings_and_resolved_environment(items_servic
     bridge = functions[_logical_id(items_service, "AWS::Lambda::Function", "ChangesBridge")]
     smoke_test = functions[_logical_id(items_service, "AWS::Lambda::Function", "SmokeTest")]
     items_table = items_service.refs[_logical_id(items_service, "AWS::DynamoDB::Table", "ItemsTable")]
-    topic_arn = items_service.refs[_logical_id(items_service, "AWS::SNS::Topic", "")]
+    topic_arn = items_service.refs[_logical_id(items_service, "AWS::SNS::Topic", "ItemEvents")]
 
     assert items_function.name == f"ItemsServiceDemo-{items_function.logical_id}"
     assert items_function.arn == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{items_function.name}"
@@ -199,7 +199,7 @@ def test_provisioning_again_reuses_what_exists(aws, demo_app, items_service):
     assert again.refs == items_service.refs
     assert again.attributes == items_service.attributes
     assert len(boto3.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]) == 1
-    topic_arn = items_service.refs[_logical_id(items_service, "AWS::SNS::Topic", "")]
+    topic_arn = items_service.refs[_logical_id(items_service, "AWS::SNS::Topic", "ItemEvents")]
     assert len(boto3.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]) == 2
 
 
