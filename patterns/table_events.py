@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda_event_sources as sources, aws_sns as sns
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
+from .blocks.managed_policies import separate_policy
 from .blocks.queue import dead_letter_alarm, standalone_dead_letter_queue
 from .blocks.topic import grant_publish
 
@@ -34,6 +35,8 @@ class TableEventPublisher(Construct):
         function / secure_function: the bridge.
         event_source_mapping: stream -> bridge.
         dead_letter_queue: on-failure destination; ``dead_letter_alarm`` fires on its first message.
+        stream_listing_policy: the bridge's ``dynamodb:ListStreams`` policy, apart from its other
+            grants: an ``iam.Policy``, or an ``iam.ManagedPolicy`` under the strict compliance profile.
         iterator_age_alarm: the bridge falls behind the stream by more than ``max_iterator_age``.
         errors_alarm, and ``alarms``.
 
@@ -108,7 +111,7 @@ class TableEventPublisher(Construct):
             "This queue is the stream mapping's on-failure destination, itself the dead-letter queue of the bridge.",
         )
         self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
-        listing_policy = self._grant_stream_read(table)
+        self.stream_listing_policy = self._grant_stream_read(table)
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
             "StreamSource",
@@ -125,7 +128,7 @@ class TableEventPublisher(Construct):
             on_failure=sources.SqsDlq(self.dead_letter_queue),
         )
         # Lambda checks the role can read the stream when the mapping is created.
-        self.event_source_mapping.node.add_dependency(listing_policy)
+        self.event_source_mapping.node.add_dependency(self.stream_listing_policy)
 
         self.errors_alarm = self.secure_function.errors_alarm
         self.iterator_age_alarm = threshold_alarm(
@@ -136,7 +139,7 @@ class TableEventPublisher(Construct):
             description=f"{self.node.path}: the bridge is more than {max_iterator_age.to_seconds()} s behind the stream",
         )
 
-    def _grant_stream_read(self, table: dynamodb.ITable) -> iam.Policy:
+    def _grant_stream_read(self, table: dynamodb.ITable) -> Construct:
         iam.Grant.add_to_principal(
             grantee=self.function,
             actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
@@ -146,13 +149,13 @@ class TableEventPublisher(Construct):
         if table.encryption_key is not None:
             table.encryption_key.grant_decrypt(self.function)
         # ListStreams takes no resource; it sits in a policy of its own so that its wildcard
-        # acknowledgement cannot cover any other grant of the bridge.
-        listing = iam.Policy(
+        # acknowledgement cannot cover any other grant of the bridge (a managed one under strict).
+        listing = separate_policy(
             self,
             "StreamListingPolicy",
             statements=[iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])],
+            roles=[self.function.role],  # type: ignore[list-item]
         )
-        self.function.role.attach_inline_policy(listing)  # type: ignore[union-attr]
         acknowledge(
             listing,
             "AwsSolutions-IAM5",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from aws_cdk import App, Duration, Environment, Stack, aws_dynamodb as dynamodb, aws_kms as kms
-from aws_cdk import aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import App, Duration, Environment, Stack, aws_cloudwatch_actions as cw_actions, aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
-from patterns import FanoutQueue, SecureFunction, SecureTable, TableEventPublisher
+from patterns import FanoutQueue, SecureFunction, SecureTable, TableEventPublisher, route_alarms
+from patterns.compliance import COMPLIANCE_CONTEXT
 from patterns.fanout_queue import IDEMPOTENCY_TABLE_ACTIONS
+from strict_check import strict_app, synth_findings
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 SHIPPED = {"event_type": sns.SubscriptionFilter.string_filter(allowlist=["order.shipped"])}
@@ -398,3 +403,72 @@ def test_existing_function_with_consumer_props_is_refused():
     consumer = SecureFunction(stack, "Mine", code=INLINE, handler="index.handler")
     with pytest.raises(ValueError, match="function= was given, so code"):
         FanoutQueue(stack, "Orders").add_subscriber("Mine", function=consumer.function, code=INLINE)
+
+
+# --- The strict compliance profile -------------------------------------------------------------
+
+#: What the building blocks make inside the strict fanout below: their findings are theirs to clear.
+#: Anything else under ``Strict/Orders/`` (the queue key, a subscriber's errors alarm, ...) is the pattern's.
+STRICT_BLOCK_PATHS = (
+    "Strict/Orders/Events/",  # SecureTopic
+    "Strict/Orders/Idempotency/",  # SecureTable
+    "Strict/Orders/Billing/Inbox/",  # SecureQueue
+    "Strict/Orders/Billing/Consumer/",  # SecureFunction
+    "Strict/Orders/Billing/Processed/",  # SecureTable
+    "Strict/Orders/Mine/Inbox/",  # SecureQueue
+)
+CREATE_GRANT_DENY = {
+    "Sid": "CreateGrantOnlyForAWSResources",
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": "kms:CreateGrant",
+    "Resource": "*",
+    "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+}
+
+
+@pytest.fixture(scope="module")
+def strict_fanout(tmp_path_factory) -> tuple[dict[str, list[tuple[str, str]]], Template]:
+    """A strict app with a default FanoutQueue, a bundled and an existing consumer, alarms routed."""
+    app = strict_app(tmp_path_factory.mktemp("strict-fanout"))
+    stack = Stack(app, "Strict")
+    fanout = FanoutQueue(stack, "Orders")
+    fanout.add_subscriber("Billing")
+    fanout.add_subscriber("Mine", function=SecureFunction(stack, "Mine", code=INLINE, handler="index.handler").function)
+    # Alarms must act under strict; an imported topic adds no resource of its own to the findings.
+    ops = sns.Topic.from_topic_arn(stack, "Ops", stack.format_arn(service="sns", resource="ops"))
+    route_alarms(app, cw_actions.SnsAction(ops))
+    findings = synth_findings(app)
+    return findings, Template.from_json(json.loads((Path(app.outdir) / "Strict.template.json").read_text()))
+
+
+def test_strict_fanout_has_no_finding_of_the_six_rule_sets_on_its_own_resources(strict_fanout):
+    findings, _ = strict_fanout
+    own = [
+        (rule_set, rule, path)
+        for rule_set, found in findings.items()
+        for rule, path in found
+        # A finding the report cannot place (no path) may be the pattern's: it counts too.
+        if (path.startswith("Strict/Orders/") and not path.startswith(STRICT_BLOCK_PATHS)) or not path
+    ]
+    assert own == []
+
+
+def test_strict_queue_key_lets_only_aws_services_create_grants(strict_fanout):
+    _, template = strict_fanout
+    key = template.find_resources("AWS::KMS::Key")[logical_id(template, "AWS::KMS::Key", "OrdersQueueKey")]
+    assert CREATE_GRANT_DENY in key["Properties"]["KeyPolicy"]["Statement"]
+
+
+def test_strict_leaves_a_queue_key_you_pass_as_it_is():
+    stack = Stack(App(context={COMPLIANCE_CONTEXT: "strict"}), "Test")
+    key = kms.Key(stack, "Mine", enable_key_rotation=True)
+    FanoutQueue(stack, "Orders", queue_encryption_key=key)
+    mine = Template.from_stack(stack).find_resources("AWS::KMS::Key")[stack.get_logical_id(key.node.default_child)]
+    assert CREATE_GRANT_DENY not in mine["Properties"]["KeyPolicy"]["Statement"]
+
+
+def test_baseline_queue_key_has_no_strict_statement(two_subscribers):
+    _, template = two_subscribers
+    key = template.find_resources("AWS::KMS::Key")[logical_id(template, "AWS::KMS::Key", "OrdersQueueKey")]
+    assert "kms:CreateGrant" not in json.dumps(key["Properties"]["KeyPolicy"])

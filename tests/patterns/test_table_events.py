@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from aws_cdk import App, Duration, Stack, aws_dynamodb as dynamodb, aws_kms as kms, aws_sns as sns
+from aws_cdk import App, Duration, Stack, aws_cloudwatch_actions as cw_actions, aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms, aws_sns as sns
 from aws_cdk.assertions import Template
 
 from nag_check import nag_app, nag_findings
-from patterns import FanoutQueue, SecureTable, SecureTopic, TableEventPublisher
+from patterns import FanoutQueue, SecureTable, SecureTopic, TableEventPublisher, route_alarms
+from patterns.blocks.compliance_resources import restrict_grants_to_aws_services
+from strict_check import strict_app, synth_findings
 
 
 def streamed_table(stack: Stack) -> dynamodb.Table:
@@ -70,6 +76,7 @@ def test_bridge_may_decrypt_the_stream_of_a_table_with_its_own_key():
     # A table's customer-managed key encrypts its stream too: GetRecords fails without Decrypt.
     stack = Stack(App(), "Test")
     key = kms.Key(stack, "TableKey", enable_key_rotation=True)
+    restrict_grants_to_aws_services(key)
     table = SecureTable(stack, "Items", encryption_key=key, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES).table
     TableEventPublisher(stack, "Changes", table=table, topic=sns.Topic(stack, "Plain", enforce_ssl=True))
     statements = bridge_statements(Template.from_stack(stack))
@@ -159,3 +166,69 @@ def test_invalid_props_raise_a_clear_error(props, message):
     stack = Stack(App(), "Test")
     with pytest.raises(ValueError, match=message):
         TableEventPublisher(stack, "Changes", table=streamed_table(stack), topic=sns.Topic(stack, "T"), **props)
+
+
+# --- The strict compliance profile -------------------------------------------------------------
+
+#: What the building blocks make inside the strict publisher below: their findings are theirs to clear.
+#: Anything else under ``Strict/Changes/`` (the listing policy, the mapping, the alarms) is the pattern's.
+STRICT_BLOCK_PATHS = (
+    "Strict/Changes/Bridge/",  # SecureFunction
+    "Strict/Changes/FailedRecords/",  # standalone_dead_letter_queue
+)
+
+
+@pytest.fixture(scope="module")
+def strict_publisher(tmp_path_factory) -> tuple[dict[str, list[tuple[str, str]]], Template]:
+    """A strict app: a table with its own key publishing to a FIFO topic, alarms routed."""
+    app = strict_app(tmp_path_factory.mktemp("strict-changes"))
+    stack = Stack(app, "Strict")
+    key = kms.Key(stack, "TableKey", enable_key_rotation=True)
+    restrict_grants_to_aws_services(key)
+    table = SecureTable(stack, "Items", encryption_key=key, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES).table
+    topic = SecureTopic(stack, "Events", fifo=True)
+    TableEventPublisher(stack, "Changes", table=table, topic=topic.topic, encryption_key=topic.key)
+    # Alarms must act under strict; an imported topic adds no resource of its own to the findings.
+    ops = sns.Topic.from_topic_arn(stack, "Ops", stack.format_arn(service="sns", resource="ops"))
+    route_alarms(app, cw_actions.SnsAction(ops))
+    findings = synth_findings(app)
+    return findings, Template.from_json(json.loads((Path(app.outdir) / "Strict.template.json").read_text()))
+
+
+def listing_managed_policies(template: Template) -> list[str]:
+    return [k for k in template.find_resources("AWS::IAM::ManagedPolicy") if k.startswith("ChangesStreamListingPolicy")]
+
+
+def test_strict_publisher_has_no_finding_of_the_six_rule_sets_on_its_own_resources(strict_publisher):
+    findings, _ = strict_publisher
+    own = [
+        (rule_set, rule, path)
+        for rule_set, found in findings.items()
+        for rule, path in found
+        # A finding the report cannot place (no path) may be the pattern's: it counts too.
+        if (path.startswith("Strict/Changes/") and not path.startswith(STRICT_BLOCK_PATHS)) or not path
+    ]
+    assert own == []
+
+
+def test_strict_lists_streams_in_a_managed_policy_of_the_bridge_role(strict_publisher):
+    _, template = strict_publisher
+    (policy_id,) = listing_managed_policies(template)
+    policy = template.find_resources("AWS::IAM::ManagedPolicy")[policy_id]
+    (role_id,) = [k for k in template.find_resources("AWS::IAM::Role") if k.startswith("ChangesBridgeRole")]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "dynamodb:ListStreams", "Effect": "Allow", "Resource": "*"}
+    ]
+    assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
+    assert not [k for k in template.find_resources("AWS::IAM::Policy") if k.startswith("ChangesStreamListingPolicy")]
+
+
+def test_strict_mapping_waits_for_the_managed_listing_policy(strict_publisher):
+    _, template = strict_publisher
+    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+    (policy_id,) = listing_managed_policies(template)
+    assert policy_id in mapping["DependsOn"]
+
+
+def test_baseline_makes_no_managed_policy(wired):
+    wired.resource_count_is("AWS::IAM::ManagedPolicy", 0)
