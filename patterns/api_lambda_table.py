@@ -83,8 +83,9 @@ class ApiLambdaTable(Construct):
             (then ``grant_invoke`` gives callers access).
         read_scopes / write_scopes: OAuth scopes the GET methods / the POST, PUT, DELETE methods
             require (Cognito authorizer only).
-        cors_allow_origins: enable CORS for these origins (``https://host[:port]``, or ``*``):
-            preflight, the handler's answers and API Gateway's 4XX/5XX. Default: CORS off.
+        cors_allow_origins: enable CORS for these origins (``https://host[:port]`` in lowercase, as
+            browsers send them; or ``["*"]`` alone): preflight, the handler's answers and API
+            Gateway's 4XX/5XX. Default: CORS off.
         throttling_rate_limit / throttling_burst_limit: stage-wide. Defaults 100 rps / 200.
         stage_name: default ``prod``.
         execution_log_level: API Gateway execution logs. Default ERROR when the account has
