@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
-from aws_cdk import Duration, Names, RemovalPolicy, Stack, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
+from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -15,6 +15,7 @@ from .blocks.api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, check_
 from .blocks.api_invoke import grant_execute_api
 from .blocks.api_logging import check_logging_props, stage_execution_logging
 from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
+from .blocks.api_table_key import known_partition_key
 from .blocks.api_waf import check_web_acl_arn
 
 #: The DynamoDB actions the bundled items handler calls, and so the only ones it is granted.
@@ -444,26 +445,7 @@ ITEMS_SMOKE_TEST_EVENT = {
 
 def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:
     """The partition key of a table of this app; ``id`` (string) for a table it cannot read."""
-    return _known_key(table) or _DEFAULT_KEY
-
-
-_ATTRIBUTE_TYPES = {
-    "S": dynamodb.AttributeType.STRING,
-    "N": dynamodb.AttributeType.NUMBER,
-    "B": dynamodb.AttributeType.BINARY,
-}
-
-
-def _known_key(table: dynamodb.ITable) -> Optional[dynamodb.Attribute]:
-    if isinstance(table, dynamodb.Table):
-        return table.schema_v2().partition_keys[0]
-    if isinstance(table, dynamodb.TableV2):
-        # TableV2 offers no schema(): read the key from its CloudFormation resource.
-        cfn, stack = table.node.default_child, Stack.of(table)
-        (name,) = [key["attributeName"] for key in stack.resolve(cfn.key_schema) if key["keyType"] == "HASH"]
-        types = {item["attributeName"]: item["attributeType"] for item in stack.resolve(cfn.attribute_definitions)}
-        return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[types[name]])
-    return None
+    return known_partition_key(table) or _DEFAULT_KEY
 
 
 def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str]) -> dict:
@@ -549,7 +531,7 @@ def _validate_table(table, partition_key, sort_key, global_secondary_indexes, ta
     for label, key in (("partition_key", partition_key), ("sort_key", sort_key)):
         if key is not None and not key.name.strip():
             raise ValueError(f"{label} needs a non-empty attribute name")
-    real_key = _known_key(table) if table is not None else None
+    real_key = known_partition_key(table) if table is not None else None
     if real_key is not None and partition_key is not None and partition_key.name != real_key.name:
         raise ValueError(
             f"partition_key={partition_key.name!r} contradicts table=, whose partition key is {real_key.name!r}: "
