@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
-from aws_cdk import Duration, Names, RemovalPolicy, Stack, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
+from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -13,8 +13,9 @@ from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, thre
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 from .blocks.api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, check_origins, preflight_options
 from .blocks.api_invoke import grant_execute_api
-from .blocks.api_logging import check_logging_props, stage_execution_logging
+from .blocks.api_logging import check_logging_props, stage_logging
 from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
+from .blocks.api_table_key import known_partition_key
 from .blocks.api_waf import check_web_acl_arn
 
 #: The DynamoDB actions the bundled items handler calls, and so the only ones it is granted.
@@ -43,8 +44,8 @@ class ApiLambdaTable(Construct):
         secure_function / secure_table: the building blocks, when this construct made them.
         access_log_group: where the stage writes JSON access logs.
         execution_log_group: the stage's execution log group (``API-Gateway-Execution-Logs_<id>/<stage>``),
-            or None when execution logging is off.
-        account_logging: the app's ``ApiGatewayAccountLogging`` this API waits for, or None.
+            or None when execution logging is off or ``manage_execution_log_group=False``.
+        account_logging: the ``ApiGatewayAccountLogging`` stack this API's stack depends on, or None.
         gateway_responses: the 4XX/5XX responses carrying CORS headers (empty without CORS).
         items_resource / item_resource: ``/items`` and ``/items/{id}``, to add methods.
         server_error_alarm, latency_alarm (on the API's stage metrics), function_errors_alarm,
@@ -78,24 +79,29 @@ class ApiLambdaTable(Construct):
 
     API:
         rest_api_name: the API's name, which is also its metrics' ``ApiName``. Default: unique
-            and stable, from the construct path.
+            and stable, from the stack name and the construct path (so the same app deployed
+            under two stack names in one account gets two names).
         authorizer: a Cognito user-pool or Lambda authorizer. Default: IAM (SigV4) authorization
             (then ``grant_invoke`` gives callers access).
         read_scopes / write_scopes: OAuth scopes the GET methods / the POST, PUT, DELETE methods
             require (Cognito authorizer only).
-        cors_allow_origins: enable CORS for these origins (``https://host[:port]``, or ``*``):
-            preflight, the handler's answers and API Gateway's 4XX/5XX. Default: CORS off.
+        cors_allow_origins: enable CORS for these origins (``https://host[:port]`` in lowercase, as
+            browsers send them; or ``["*"]`` alone): preflight, the handler's answers and API
+            Gateway's 4XX/5XX. Default: CORS off.
         throttling_rate_limit / throttling_burst_limit: stage-wide. Defaults 100 rps / 200.
         stage_name: default ``prod``.
-        execution_log_level: API Gateway execution logs. Default ERROR when the account has
-            API Gateway's CloudWatch role (``manage_account_logging_role`` or
-            ``account_has_logging_role``), else OFF (access logs are kept either way).
+        execution_log_level: API Gateway execution logs. Default ERROR (access logs are kept either way).
+        manage_execution_log_group: make the execution log group (with retention, before the stage).
+            Default True. Pass False for an API whose group API Gateway already made (an API
+            that logged before it was made here): the stack cannot create a group that exists.
         access_log_retention: of the access and execution logs. Default one month.
         web_acl_arn: a regional WAFv2 web ACL to associate with the stage. Default none.
-        manage_account_logging_role: set API Gateway's account-level CloudWatch role, once per
-            account and region of the app (see ``ApiGatewayAccountLogging``). Default True.
+        manage_account_logging_role: set API Gateway's account-level CloudWatch role, which both
+            access and execution logs need, in a settings stack per stage and environment of the
+            app (``ApiGatewayAccountLogging``) that this API's stack depends on. Default True.
         account_has_logging_role: the account and region already have that role set (by another
             app or by hand); use with ``manage_account_logging_role=False``. Default False.
+            One of the two must be true: a stage with access logs fails to create without the role.
 
     Alarms:
         server_error_rate_threshold: 5XX share of requests, in (0, 1]. Default 0.01.
@@ -128,7 +134,8 @@ class ApiLambdaTable(Construct):
         throttling_rate_limit: float = 100,
         throttling_burst_limit: int = 200,
         stage_name: str = "prod",
-        execution_log_level: Optional[apigw.MethodLoggingLevel] = None,
+        execution_log_level: apigw.MethodLoggingLevel = apigw.MethodLoggingLevel.ERROR,
+        manage_execution_log_group: bool = True,
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         web_acl_arn: Optional[str] = None,
         manage_account_logging_role: bool = True,
@@ -184,9 +191,6 @@ class ApiLambdaTable(Construct):
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        logging_role = manage_account_logging_role or account_has_logging_role
-        if execution_log_level is None:
-            execution_log_level = apigw.MethodLoggingLevel.ERROR if logging_role else apigw.MethodLoggingLevel.OFF
         self.api = self._rest_api(
             rest_api_name=rest_api_name or Names.unique_resource_name(self, max_length=_MAX_NAME_LENGTH, separator="-"),
             cors_allow_origins=cors_allow_origins,
@@ -195,13 +199,13 @@ class ApiLambdaTable(Construct):
             throttling_burst_limit=throttling_burst_limit,
             execution_log_level=execution_log_level,
         )
-        self.account_logging, self.execution_log_group = stage_execution_logging(
+        self.account_logging, self.execution_log_group = stage_logging(
             self,
             self.api.deployment_stage,
             stage_name,
             level=execution_log_level,
             manage_account_logging_role=manage_account_logging_role,
-            account_has_logging_role=account_has_logging_role,
+            manage_execution_log_group=manage_execution_log_group,
             retention=access_log_retention,
         )
         self.gateway_responses = add_error_responses(self.api, cors_allow_origins) if cors_allow_origins else []
@@ -443,26 +447,7 @@ ITEMS_SMOKE_TEST_EVENT = {
 
 def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:
     """The partition key of a table of this app; ``id`` (string) for a table it cannot read."""
-    return _known_key(table) or _DEFAULT_KEY
-
-
-_ATTRIBUTE_TYPES = {
-    "S": dynamodb.AttributeType.STRING,
-    "N": dynamodb.AttributeType.NUMBER,
-    "B": dynamodb.AttributeType.BINARY,
-}
-
-
-def _known_key(table: dynamodb.ITable) -> Optional[dynamodb.Attribute]:
-    if isinstance(table, dynamodb.Table):
-        return table.schema_v2().partition_keys[0]
-    if isinstance(table, dynamodb.TableV2):
-        # TableV2 offers no schema(): read the key from its CloudFormation resource.
-        cfn, stack = table.node.default_child, Stack.of(table)
-        (name,) = [key["attributeName"] for key in stack.resolve(cfn.key_schema) if key["keyType"] == "HASH"]
-        types = {item["attributeName"]: item["attributeType"] for item in stack.resolve(cfn.attribute_definitions)}
-        return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[types[name]])
-    return None
+    return known_partition_key(table) or _DEFAULT_KEY
 
 
 def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str]) -> dict:
@@ -497,7 +482,6 @@ def _validate(
     throttling_rate_limit,
     throttling_burst_limit,
     stage_name,
-    execution_log_level,
     web_acl_arn,
     manage_account_logging_role,
     account_has_logging_role,
@@ -526,7 +510,7 @@ def _validate(
         raise ValueError("throttling_rate_limit must be > 0 and throttling_burst_limit >= 1")
     if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"stage_name must be letters, digits, '-' or '_', got {stage_name!r}")
-    check_logging_props(execution_log_level, manage_account_logging_role, account_has_logging_role)
+    check_logging_props(manage_account_logging_role, account_has_logging_role)
     check_web_acl_arn(web_acl_arn)
     if not 0 < server_error_rate_threshold <= 1:
         raise ValueError(f"server_error_rate_threshold is a share of requests in (0, 1], got {server_error_rate_threshold}")
@@ -548,7 +532,7 @@ def _validate_table(table, partition_key, sort_key, global_secondary_indexes, ta
     for label, key in (("partition_key", partition_key), ("sort_key", sort_key)):
         if key is not None and not key.name.strip():
             raise ValueError(f"{label} needs a non-empty attribute name")
-    real_key = _known_key(table) if table is not None else None
+    real_key = known_partition_key(table) if table is not None else None
     if real_key is not None and partition_key is not None and partition_key.name != real_key.name:
         raise ValueError(
             f"partition_key={partition_key.name!r} contradicts table=, whose partition key is {real_key.name!r}: "

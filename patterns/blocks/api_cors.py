@@ -11,17 +11,33 @@ from aws_cdk import aws_apigateway as apigw
 #: The environment variable that tells a handler the allowed origins (comma-separated).
 CORS_ALLOW_ORIGINS_ENV = "CORS_ALLOW_ORIGINS"
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token")
-# What a browser sends as Origin: scheme, host and optional port; no path, no trailing slash.
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# What a browser sends as Origin: scheme, host and optional port, in lowercase (the URL standard
+# lowercases both); no path, no trailing slash.
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 # API Gateway's own answers (authorizer refusals, request validation, throttling, integration
 # failures) fall back on these two types unless a narrower type is customized.
 _ERROR_RESPONSE_TYPES = {"Default4XX": apigw.ResponseType.DEFAULT_4_XX, "Default5XX": apigw.ResponseType.DEFAULT_5_XX}
 
 
 def check_origins(origins: Sequence[str]) -> None:
-    """ValueError unless ``origins`` lists at least one origin as browsers send it, or ``*``."""
+    """ValueError unless ``origins`` lists origins exactly as browsers send them, or is ``["*"]``.
+
+    The handler and the preflight compare the ``Origin`` header with each origin as text, so an
+    origin with an uppercase letter would never match; and ``*`` means every origin, so it stands alone.
+    """
     if isinstance(origins, str) or not origins:
         raise ValueError("cors_allow_origins must list at least one origin (or be None for no CORS)")
+    if "*" in origins and len(origins) > 1:
+        raise ValueError(
+            f"cors_allow_origins {list(origins)} mixes '*' (every origin) with other entries: "
+            "pass ['*'] alone, or the origins alone"
+        )
+    uppercase = [origin for origin in origins if origin != origin.lower()]
+    if uppercase:
+        raise ValueError(
+            f"cors_allow_origins {uppercase} hold uppercase letters, but browsers send the Origin header in "
+            f"lowercase and it is matched exactly: pass {[origin.lower() for origin in uppercase]}"
+        )
     wrong = [origin for origin in origins if origin != "*" and not _ORIGIN.match(origin)]
     if wrong:
         raise ValueError(

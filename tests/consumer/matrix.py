@@ -145,13 +145,16 @@ class ComposedPatterns(Stack):
                 CognitoProtectedApi(self, "SecuredApi", function=canary.alias, table=table, removal_policy=DESTROY)
 
 
-#: Each case and the construct paths (stacks) it is made of.
+#: The settings stack (API Gateway's account-level CloudWatch role) ApiLambdaTable adds per stage and environment.
+SETTINGS = "ApiGatewayAccountLogging"
+#: Each case and the construct paths (stacks) it is made of; a settings stack goes with the first case of
+#: its stage and environment.
 CASES = {
-    "env-agnostic": ("EnvAgnostic",),
-    "account-and-region": ("EnvBound",),
-    "aws-cn": ("Partitions/China",),
-    "aws-us-gov": ("Partitions/GovCloud",),
-    "stage": ("Prod/Service",),
+    "env-agnostic": ("EnvAgnostic", SETTINGS),
+    "account-and-region": ("EnvBound", f"{SETTINGS}-{ACCOUNT}-eu-west-1"),
+    "aws-cn": ("Partitions/China", f"Partitions/{SETTINGS}-222222222222-cn-north-1"),
+    "aws-us-gov": ("Partitions/GovCloud", f"Partitions/{SETTINGS}-333333333333-us-gov-west-1"),
+    "stage": ("Prod/Service", f"Prod/{SETTINGS}-{ACCOUNT}-us-east-1"),
     "nested-stack": ("NestedParent",),
     "two-instances": ("Twice",),
     "cross-stack": ("Shared", "SharedUsers"),

@@ -175,7 +175,7 @@ def test_access_logs_have_bounded_retention(default):
 
 def test_api_is_regional_without_cdk_made_cloudwatch_role(default):
     default.has_resource_properties("AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}})
-    default.resource_count_is("AWS::ApiGateway::Account", 1)
+    default.resource_count_is("AWS::ApiGateway::Account", 0)  # the account setting has a stack of its own
     roles = default.find_resources("AWS::IAM::Role")
     assert all("ManagedPolicyArns" not in role["Properties"] for role in roles.values())
 
@@ -346,17 +346,18 @@ def test_empty_table_actions_grant_nothing_on_the_table():
 
 def test_two_instances_share_one_account_logging_setting():
     stack = new_stack()
-    ApiLambdaTable(stack, "Orders")
-    ApiLambdaTable(stack, "Customers")
-    template = Template.from_stack(stack)
-    template.resource_count_is("AWS::ApiGateway::RestApi", 2)
-    template.resource_count_is("AWS::ApiGateway::Account", 1)
+    orders, customers = ApiLambdaTable(stack, "Orders"), ApiLambdaTable(stack, "Customers")
+    Template.from_stack(stack).resource_count_is("AWS::ApiGateway::RestApi", 2)
+    assert orders.account_logging is customers.account_logging
+    Template.from_stack(orders.account_logging).resource_count_is("AWS::ApiGateway::Account", 1)
 
 
 def test_account_logging_role_can_be_left_to_the_account_owner():
-    template = synth(manage_account_logging_role=False, account_has_logging_role=True)
-    template.resource_count_is("AWS::ApiGateway::Account", 0)
-    template.has_resource_properties(
+    stack = new_stack()
+    items = ApiLambdaTable(stack, "Items", manage_account_logging_role=False, account_has_logging_role=True)
+    assert items.account_logging is None and stack.dependencies == []
+    assert [child.node.id for child in stack.node.root.node.children] == ["Test"]  # no settings stack
+    Template.from_stack(stack).has_resource_properties(
         "AWS::ApiGateway::Stage", {"MethodSettings": [Match.object_like({"LoggingLevel": "ERROR"})]}
     )
 
@@ -396,14 +397,22 @@ def test_several_configurations_in_one_stack_pass_the_nag_packs(tmp_path):
         ({"cors_allow_origins": []}, "cors_allow_origins"),
         ({"cors_allow_origins": ["https://app.example.com/"]}, "no path or trailing slash"),
         ({"cors_allow_origins": "https://app.example.com"}, "cors_allow_origins must list"),
+        ({"cors_allow_origins": ["*", "https://app.example.com"]}, r"mixes '\*' \(every origin\) with other entries"),
+        ({"cors_allow_origins": ["https://App.example.com"]}, r"browsers send the Origin header in lowercase"),
+        ({"cors_allow_origins": ["HTTPS://app.example.com"]}, r"pass \['https://app.example.com'\]"),
         ({"partition_key": dynamodb.Attribute(name="n", type=dynamodb.AttributeType.NUMBER)}, "string ids"),
         ({"table_actions": ["dynamodb:GetItem"]}, "table_actions leaves out"),
         ({"environment": {"TABLE_NAME": "other"}}, "environment= sets TABLE_NAME"),
         ({"rest_api_name": " "}, "rest_api_name"),
         ({"manage_account_logging_role": True, "account_has_logging_role": True}, "contradict each other"),
         (
-            {"manage_account_logging_role": False, "execution_log_level": apigw.MethodLoggingLevel.ERROR},
-            "manage_account_logging_role=False and account_has_logging_role=False",
+            {"manage_account_logging_role": False},
+            "manage_account_logging_role=False and account_has_logging_role=False: API Gateway writes the stage's "
+            "access logs",
+        ),
+        (
+            {"manage_account_logging_role": False, "execution_log_level": apigw.MethodLoggingLevel.OFF},
+            "account_has_logging_role=True where the account and region already have one",
         ),
         ({"web_acl_arn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/items/abc"}, "CloudFront-scoped"),
         ({"throttling_rate_limit": 0}, "throttling"),

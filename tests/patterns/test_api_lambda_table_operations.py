@@ -3,6 +3,10 @@ dimensions, CORS, invoke grants, contradicting props, and cdk-nag in concrete en
 
 from __future__ import annotations
 
+import fnmatch
+import json
+from pathlib import Path
+
 import pytest
 from aws_cdk import App, Environment, NestedStack, RemovalPolicy, Stack, Stage
 from aws_cdk import aws_apigateway as apigw
@@ -11,9 +15,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
+from cfnlint.api import ManualArgs, lint
+from iam_reference import findings, grants, template_resolver
 from nag_check import nag_app, nag_findings
 
 from patterns import ApiLambdaTable, SecureFunction
+from patterns.blocks.api_logging import SETTINGS_STACK_ID, ApiGatewayAccountLogging
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 
@@ -33,38 +40,56 @@ def default() -> Template:
     return synth()
 
 
-# --- account-level logging setting: one per account and region of the app ----------------------
+# --- account-level logging setting: a settings stack per stage and environment -------------------
+
+
+def settings_stacks(scope) -> list[Stack]:
+    return [child for child in scope.node.children if isinstance(child, ApiGatewayAccountLogging)]
 
 
 def account_settings(stack: Stack) -> dict:
     return Template.from_stack(stack).find_resources("AWS::ApiGateway::Account")
 
 
-def test_the_account_setting_is_made_once_per_app_environment_and_later_stacks_wait_for_it():
+def test_the_account_setting_has_a_stack_of_its_own_that_every_api_stack_depends_on():
     app = App()
     first, second = Stack(app, "First"), Stack(app, "Second")
     ApiLambdaTable(first, "Items")
     ApiLambdaTable(second, "Items")
-    assert len(account_settings(first)) == 1
-    assert account_settings(second) == {}
-    assert first in second.dependencies
+    (settings,) = settings_stacks(app)
+    assert settings.node.id == SETTINGS_STACK_ID == "ApiGatewayAccountLogging"
+    assert len(account_settings(settings)) == 1
+    assert account_settings(first) == account_settings(second) == {}
+    assert first.dependencies == second.dependencies == [settings]
 
 
-def test_env_bound_stacks_in_different_regions_each_get_their_own_setting():
+def test_env_bound_stacks_get_a_settings_stack_per_account_and_region():
     app = App()
     ireland = Stack(app, "Ireland", env=Environment(account="111111111111", region="eu-west-1"))
     ohio = Stack(app, "Ohio", env=Environment(account="111111111111", region="us-east-2"))
     ApiLambdaTable(ireland, "Items")
     ApiLambdaTable(ohio, "Items")
-    assert len(account_settings(ireland)) == len(account_settings(ohio)) == 1
+    found = {stack.node.id: (stack.account, stack.region) for stack in settings_stacks(app)}
+    assert found == {
+        "ApiGatewayAccountLogging-111111111111-eu-west-1": ("111111111111", "eu-west-1"),
+        "ApiGatewayAccountLogging-111111111111-us-east-2": ("111111111111", "us-east-2"),
+    }
 
 
-def test_a_nested_stack_uses_the_setting_of_its_top_level_stack():
+def test_a_stage_gets_its_own_settings_stack():
+    app = App()
+    service = Stack(Stage(app, "Prod", env=Environment(account="111111111111", region="eu-west-1")), "Service")
+    items = ApiLambdaTable(service, "Items")
+    assert items.account_logging.node.path == "Prod/ApiGatewayAccountLogging-111111111111-eu-west-1"
+    assert service.dependencies == [items.account_logging]
+
+
+def test_a_nested_stack_makes_its_top_level_stack_depend_on_the_settings_stack():
     parent = new_stack()
     nested = NestedStack(parent, "Nested")
-    ApiLambdaTable(nested, "Items")
-    assert account_settings(nested) == {}
-    assert len(account_settings(parent)) == 1
+    items = ApiLambdaTable(nested, "Items")
+    assert account_settings(nested) == account_settings(parent) == {}
+    assert parent.dependencies == [items.account_logging]
 
 
 def test_two_stages_for_one_environment_are_refused_rather_than_fighting():
@@ -75,26 +100,95 @@ def test_two_stages_for_one_environment_are_refused_rather_than_fighting():
         ApiLambdaTable(Stack(Stage(app, "Prod", env=env), "Api"), "Items")
 
 
-def test_the_account_setting_and_its_role_are_both_retained_with_the_permissions_inline(default):
-    default.has_resource("AWS::ApiGateway::Account", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
-    (role_id, role) = next(
-        (logical_id, role)
-        for logical_id, role in default.find_resources("AWS::IAM::Role").items()
-        if "apigateway" in str(role["Properties"]["AssumeRolePolicyDocument"])
+def test_no_api_stack_is_a_dependency_of_another_so_destroying_one_takes_no_other(tmp_path):
+    """`cdk destroy X` also destroys every stack that depends on X; `cdk deploy X` deploys X's dependencies."""
+    app = App(outdir=str(tmp_path))
+    for name in ("Orders", "Customers"):
+        ApiLambdaTable(Stack(app, name), "Items")
+    ApiLambdaTable(NestedStack(Stack(app, "Parent"), "Nested"), "Items")  # counts for its parent
+    artifacts = json.loads((Path(app.synth().directory) / "manifest.json").read_text())["artifacts"]
+    stacks = {name: artifact for name, artifact in artifacts.items() if artifact["type"] == "aws:cloudformation:stack"}
+    depended_on = {dependency for artifact in stacks.values() for dependency in artifact.get("dependencies", [])}
+    assert depended_on & stacks.keys() == {SETTINGS_STACK_ID}
+    for name in ("Orders", "Customers", "Parent"):
+        assert SETTINGS_STACK_ID in stacks[name]["dependencies"]
+    settings_template = json.loads((tmp_path / stacks[SETTINGS_STACK_ID]["properties"]["templateFile"]).read_text())
+    assert {r["Type"] for r in settings_template["Resources"].values()} == {"AWS::IAM::Role", "AWS::ApiGateway::Account"}
+
+
+def settings_template(**props) -> tuple[Template, Template]:
+    """(the API's stack, its settings stack)."""
+    stack = new_stack()
+    items = ApiLambdaTable(stack, "Items", **props)
+    return Template.from_stack(stack), Template.from_stack(items.account_logging)
+
+
+@pytest.fixture(scope="module")
+def default_settings() -> Template:
+    return settings_template()[1]
+
+
+def test_the_account_setting_and_its_role_are_both_retained_with_the_permissions_inline(default_settings):
+    default_settings.has_resource(
+        "AWS::ApiGateway::Account", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
     )
+    ((role_id, role),) = default_settings.find_resources("AWS::IAM::Role").items()
+    assert "apigateway.amazonaws.com" in str(role["Properties"]["AssumeRolePolicyDocument"])
     assert role["DeletionPolicy"] == "Retain" and role["UpdateReplacePolicy"] == "Retain"
     assert "logs:PutLogEvents" in str(role["Properties"]["Policies"])
-    assert role_id not in str(default.find_resources("AWS::IAM::Policy"))  # no policy that a delete would remove
+    default_settings.resource_count_is("AWS::IAM::Policy", 0)  # no policy that a delete would remove
 
 
-def test_without_an_account_role_execution_logging_is_off_and_access_logs_stay():
-    template = synth(manage_account_logging_role=False)
-    template.resource_count_is("AWS::ApiGateway::Account", 0)
-    template.has_resource_properties(
-        "AWS::ApiGateway::Stage",
-        {"MethodSettings": [Match.object_like({"LoggingLevel": "OFF"})], "AccessLogSetting": Match.any_value()},
-    )
-    assert not [name for name in log_group_names(template) if "Execution-Logs" in str(name)]
+def test_the_account_setting_has_a_new_logical_id_so_an_upgrade_sets_it_again(default_settings):
+    # The previous release kept this logical id with unchanged properties, so CloudFormation did not
+    # call UpdateAccount again while other stacks deleted the roles the setting pointed at.
+    (logical_id,) = default_settings.find_resources("AWS::ApiGateway::Account")
+    assert logical_id != "ApiGatewayCloudWatchRoleAccount6D30C17A"
+
+
+def allowed(template: dict, action: str, arn: str) -> bool:
+    """Whether an Allow statement of ``template``'s identity policies grants ``action`` on ``arn``."""
+    found, _ = grants(template)
+    return any(grant.action == action and fnmatch.fnmatchcase(arn, grant.resource) for grant in found)
+
+
+def test_the_role_can_write_access_logs_and_websocket_execution_logs():
+    api_stack, settings = settings_template()
+    (stage,) = api_stack.find_resources("AWS::ApiGateway::Stage").values()
+    destination = stage["Properties"]["AccessLogSetting"]["DestinationArn"]
+    access_log_group = template_resolver(api_stack.to_json()).resolve_string(destination).removesuffix(":*")
+    websocket_group = access_log_group.split(":log-group:")[0] + ":log-group:/aws/apigateway/x/y"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        for group in (access_log_group, websocket_group):
+            assert allowed(settings.to_json(), action, f"{group}:log-stream:z"), (action, group)
+
+
+def test_the_roles_grants_are_on_the_resource_types_their_actions_take(default_settings):
+    assert findings(default_settings.to_json()) == []
+
+
+def test_the_settings_stack_passes_the_nag_packs_and_cfn_lint(tmp_path):
+    app = nag_app(tmp_path)
+    ApiLambdaTable(Stack(app, "Api"), "Items", table_removal_policy=RemovalPolicy.DESTROY)
+    found = nag_findings(app)
+    assert found["violations"] == []
+    acknowledged = [rule for rule, path in found["acknowledged"] if path.startswith(f"{SETTINGS_STACK_ID}/")]
+    assert sorted(acknowledged) == [
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*:log-stream:*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]",
+    ]
+    template = (tmp_path / f"{SETTINGS_STACK_ID}.template.json").read_text()
+    config = ManualArgs(regions=["us-east-1", "eu-west-1"])
+    assert [str(match) for match in lint(template, config=config)] == []
+
+
+def test_access_logs_alone_still_need_the_setting():
+    # Access logs are written with the account's CloudWatch role too: a stage without it fails to create.
+    stack = new_stack()
+    items = ApiLambdaTable(stack, "Items", execution_log_level=apigw.MethodLoggingLevel.OFF)
+    assert isinstance(items.account_logging, ApiGatewayAccountLogging)
+    assert stack.dependencies == [items.account_logging]
 
 
 # --- execution log group --------------------------------------------------------------------------
@@ -116,6 +210,19 @@ def test_the_execution_log_group_is_made_with_retention_before_the_stage(default
     assert group_id in stage["DependsOn"]
 
 
+def test_an_api_whose_execution_log_group_exists_can_leave_it_out():
+    # An API that logged before API Gateway made API-Gateway-Execution-Logs_<id>/<stage> itself: a stack
+    # declaring a group of that name fails with "already exists".
+    stack = new_stack()
+    items = ApiLambdaTable(stack, "Items", manage_execution_log_group=False)
+    template = Template.from_stack(stack)
+    assert items.execution_log_group is None
+    assert not [name for name in log_group_names(template) if "Execution-Logs" in str(name)]
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage", {"MethodSettings": [Match.object_like({"LoggingLevel": "ERROR"})]}
+    )
+
+
 # --- names and alarm dimensions ------------------------------------------------------------------
 
 
@@ -133,6 +240,18 @@ def test_two_apis_in_a_stack_have_their_own_names_and_alarm_dimensions():
     assert stack.resolve(orders.latency_alarm.node.default_child.dimensions) != stack.resolve(
         customers.latency_alarm.node.default_child.dimensions
     )
+
+
+def test_the_same_app_under_two_stack_names_gets_two_api_names():
+    # API names need not be unique, but the name is the ApiName dimension: alarms would pool both APIs.
+    names = set()
+    for stack_name in ("items-blue", "items-green"):
+        stack = Stack(App(), "Service", stack_name=stack_name)
+        ApiLambdaTable(stack, "Items")
+        (api,) = Template.from_stack(stack).find_resources("AWS::ApiGateway::RestApi").values()
+        assert len(api["Properties"]["Name"]) <= 128
+        names.add(api["Properties"]["Name"])
+    assert len(names) == 2
 
 
 def test_the_api_name_can_be_given():
