@@ -441,7 +441,8 @@ def render(assembly: Path) -> dict[str, str]:
     stacks = stack_names(assembly)
     templates = {stack: json.loads((assembly / f"{stack}.template.json").read_text()) for stack in stacks}
     graphs = {stack: Graph.of(stack, templates[stack], construct_paths(assembly, stack)) for stack in stacks}
-    files = {f"{stack}.md": diagram_page(stack, graph) for stack, graph in graphs.items()}
+    # Stacks with nothing to draw (e.g. API Gateway's account-setting stack: a role and a setting) get no page.
+    files = {f"{stack}.md": diagram_page(stack, graph) for stack, graph in graphs.items() if graph.nodes}
     for stem, (stack, focus) in sorted(FOCUSED_VIEWS.items()):
         if stack in graphs:
             files[f"{stem}.md"] = diagram_page(stack, graphs[stack], focus)
