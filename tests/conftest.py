@@ -75,6 +75,22 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
 
 
 @pytest.fixture(scope="session")
+def strict_demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """The demo app under the strict compliance profile (all six rule sets), synthesized once."""
+    from app import build_app
+    from patterns.compliance import COMPLIANCE_CONTEXT
+    from stacks import DEMO_STACKS
+
+    outdir = tmp_path_factory.mktemp("cdk.strict.out")
+    error = None
+    try:
+        build_app(outdir=str(outdir), context={COMPLIANCE_CONTEXT: "strict"}).synth()
+    except RuntimeError as failure:  # unacknowledged findings make synth raise ValidationFailed
+        error = str(failure)
+    return SynthesizedApp(outdir=outdir, stack_names=tuple(DEMO_STACKS), error=error)
+
+
+@pytest.fixture(scope="session")
 def matrix(tmp_path_factory: pytest.TempPathFactory):
     """The consumer matrix app (tests/consumer/matrix.py), synthesized once for the whole session."""
     from consumer.matrix import synthesize_matrix

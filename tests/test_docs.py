@@ -64,8 +64,8 @@ def _page_files() -> set[str]:
     return {path.relative_to(DOCS).as_posix() for path in DOCS.rglob("*.md") if generated not in path.parents}
 
 
-def test_generated_files_match_the_templates(demo_app):
-    expected = generate.render(demo_app.outdir)
+def test_generated_files_match_the_templates(demo_app, strict_demo_app):
+    expected = generate.render(demo_app.outdir, strict_demo_app.outdir)
     for name, text in expected.items():
         path = DOCS / "generated" / name
         assert path.is_file(), f"docs/generated/{name} is missing: {REGENERATE}"

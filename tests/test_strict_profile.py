@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from patterns.compliance import COMPLIANCE_CONTEXT
 from strict_check import RULE_SETS, rule_set_findings
 
 
-@pytest.fixture(scope="session")
-def strict_findings(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
-    from app import build_app
-
-    outdir = tmp_path_factory.mktemp("strict.out")
-    try:
-        build_app(outdir=str(outdir), context={COMPLIANCE_CONTEXT: "strict"}).synth()
-    except RuntimeError as failure:
-        if "Validation failed" not in str(failure):
-            raise
-    return rule_set_findings(outdir)
+@pytest.fixture(scope="module")
+def strict_findings(strict_demo_app) -> dict[str, list[tuple[str, str]]]:
+    return rule_set_findings(strict_demo_app.outdir)
 
 
 def test_every_rule_set_ran(strict_findings):
