@@ -108,7 +108,8 @@ class CanaryFunction(Construct):
         deployment_group: the CodeDeploy ``LambdaDeploymentGroup`` (its application is
             ``deployment_group.application``). Every hook it runs, including one added later with
             ``add_pre_hook`` / ``add_post_hook``, may report its status
-            (``codedeploy:PutLifecycleEventHookExecutionStatus``, which supports ``*`` only).
+            (``codedeploy:PutLifecycleEventHookExecutionStatus``, granted on ``*``; see
+            ``_HookStatusOnAnyDeployment`` for why).
         deployment_role: CodeDeploy's role, with exact inline permissions: ``GetAlias`` and
             ``UpdateAlias`` on the function (unqualified ARN), ``GetProvisionedConcurrencyConfig``
             on the alias, ``DescribeAlarms`` on the rollback alarms, ``InvokeFunction`` on the hook.
@@ -363,13 +364,18 @@ class CanaryFunction(Construct):
 
 
 class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
-    """A Lambda deployment group whose hooks may report their status.
+    """A Lambda deployment group whose hooks report their status with a grant on ``*``.
 
-    The CDK grants ``codedeploy:PutLifecycleEventHookExecutionStatus`` on the deployment group's
-    ARN, but the Service Authorization Reference lists no resource type for that action (the call
-    names only a deployment id and a hook execution id), so such a grant never matches and the hook
-    cannot report: CodeDeploy times it out and rolls back. Each hook's role gets the action on
-    ``*`` instead, in a policy of its own so the acknowledgement of its wildcard covers nothing else.
+    What is known about ``codedeploy:PutLifecycleEventHookExecutionStatus``: the Service
+    Authorization Reference lists no resource type for it (the call names only a deployment id
+    and a hook execution id), which makes ``*`` the documented resource. Yet AccessDenied messages
+    for it name the deployment group (``...:deploymentgroup:APP/GROUP``), and SAM's documented hook
+    policy, like the CDK's own grant, scopes it to deployment group ARNs, so such a grant very likely
+    works too. This construct keeps ``*``, the one resource that is authorized whichever ARN IAM
+    evaluates: a hook that cannot report is timed out after an hour and every deployment rolls
+    back, and that cannot be checked before deploying. What ``*`` adds is small: only the hooks'
+    roles hold it, and reporting on another group's deployment needs that deployment's id and hook
+    execution id. The statement sits in a policy of its own so its acknowledgement covers nothing else.
     """
 
     def grant_put_lifecycle_event_hook_execution_status(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -390,8 +396,10 @@ class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
             acknowledge(
                 policy,
                 "AwsSolutions-IAM5",
-                "codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions "
-                "(the Service Authorization Reference lists no resource type for it).",
+                "The Service Authorization Reference lists no resource type for "
+                "codedeploy:PutLifecycleEventHookExecutionStatus, so '*' is the documented resource; "
+                "AccessDenied messages name the deployment group, but a grant on it is not documented. "
+                "Only this hook's role holds it, and a report needs the deployment's and hook execution's ids.",
                 findings=["Resource::*"],
             )
             policies[role.node.path] = policy

@@ -301,8 +301,8 @@ def test_hook_may_invoke_only_the_new_version(hooked):
 
 
 def test_hook_reports_its_status_on_any_deployment_from_a_policy_of_its_own(hooked):
-    # The reference lists no resource type for PutLifecycleEventHookExecutionStatus: a grant on the
-    # deployment group's ARN never matches, and the hook could never report.
+    # The reference lists no resource type for PutLifecycleEventHookExecutionStatus, so '*' is the
+    # resource it documents; a hook that cannot report makes every deployment time out and roll back.
     reporting = {k: v for k, v in hooked.find_resources("AWS::IAM::Policy").items() if "HookStatusPolicy" in k}
     (policy,) = reporting.values()
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
