@@ -12,7 +12,6 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
-from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 
 _MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
 
@@ -92,8 +91,15 @@ class CanaryFunction(Construct):
 
     Every change to the code or configuration publishes a new version (``current_version``);
     CodeDeploy then moves the alias to it as ``traffic_shift`` says, and rolls back when an
-    alarm on the alias fires, the deployment fails or it is stopped. With no props it deploys
-    the bundled ``hello`` handler.
+    alarm on the new version fires, the deployment fails or it is stopped. With no props it
+    deploys the bundled ``hello`` handler.
+
+    The rollback alarms watch only the version this synth publishes, as invoked through the alias
+    (Lambda's ``ExecutedVersion`` dimension, with ``FunctionName`` and ``Resource`` =
+    ``NAME:ALIAS``): during a 10% canary the old version still serves 90% of the traffic, and its
+    errors must not roll back a good new version. Until traffic reaches the new version the alarms
+    have no data, which is not breaching. The alias is updated (and the deployment starts) only
+    after the alarms, CodeDeploy's role and the smoke-test hook of this version are in place.
 
     Attributes:
         function / secure_function: the function and its building block.
@@ -102,12 +108,18 @@ class CanaryFunction(Construct):
         deployment_group: the CodeDeploy ``LambdaDeploymentGroup`` (its application is
             ``deployment_group.application``). Every hook it runs, including one added later with
             ``add_pre_hook`` / ``add_post_hook``, may report its status
-            (``codedeploy:PutLifecycleEventHookExecutionStatus``, which supports ``*`` only).
+            (``codedeploy:PutLifecycleEventHookExecutionStatus``, granted on ``*``; see
+            ``_HookStatusOnAnyDeployment`` for why).
         deployment_role: CodeDeploy's role, with exact inline permissions: ``GetAlias`` and
             ``UpdateAlias`` on the function (unqualified ARN), ``GetProvisionedConcurrencyConfig``
             on the alias, ``DescribeAlarms`` on the rollback alarms, ``InvokeFunction`` on the hook.
         hook: the smoke-test ``SecureFunction`` run as pre- and/or post-traffic hook, or None.
-        errors_alarm, throttles_alarm, duration_alarm, and ``alarms``: on the alias; they roll back.
+        errors_alarm, throttles_alarm, duration_alarm, and ``alarms`` (those three): the new
+            version's errors, throttles and p99 duration through the alias; any of them in ``ALARM``
+            rolls a deployment back. Between deployments the alias serves that version alone, so
+            they are the alias's operational alarms too (no actions of their own;
+            ``route_alarms`` sends them on). Errors and throttles of every version together are
+            ``secure_function.errors_alarm`` / ``throttles_alarm``, which never roll back.
         scalable_target: provisioned-concurrency auto scaling, when asked.
 
     Function:
@@ -117,9 +129,10 @@ class CanaryFunction(Construct):
     Deployment:
         alias_name: default ``live``.
         traffic_shift: default ``TrafficShift.canary(10, 5 minutes)``.
-        errors_threshold / throttles_threshold: alias errors / throttles per minute that roll
-            back. Defaults 1 / 1.
-        p99_duration_threshold: p99 duration per minute that rolls back. Default 80% of the timeout.
+        errors_threshold / throttles_threshold: errors / throttles of the new version per minute
+            that roll back. Defaults 1 / 1.
+        p99_duration_threshold: p99 duration of the new version per minute that rolls back.
+            Default 80% of the timeout.
         pre_traffic_hook / post_traffic_hook: run the bundled smoke test (``lambda_src/canary_hook``)
             before traffic shifts / after all of it has. Default False / False.
         smoke_payload: the event the smoke test sends to the new version (required with a hook).
@@ -231,27 +244,76 @@ class CanaryFunction(Construct):
         if self.hook and post_traffic_hook:
             self.deployment_group.add_post_hook(self.hook.function)
         self._grant_deployment_role()
+        self._update_alias_last()
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
-        """The alarms that roll a deployment back."""
+        """The alarms that roll a deployment back: the new version's errors, throttles, p99 duration."""
         return [self.errors_alarm, self.throttles_alarm, self.duration_alarm]
 
     def _add_alarms(self, errors: int, throttles: int, duration: Duration) -> None:
         rollback = "; a deployment in progress rolls back"
-        self.errors_alarm = function_errors_alarm(
-            self, "AliasErrorsAlarm", self.alias, threshold=errors, consequence=rollback
+        self.errors_alarm = threshold_alarm(
+            self,
+            "VersionErrorsAlarm",
+            self._new_version_metric("Errors", "Sum"),
+            threshold=errors,
+            description=f"{self.node.path}: the newest version returned errors through the alias{rollback}",
         )
-        self.throttles_alarm = function_throttles_alarm(
-            self, "AliasThrottlesAlarm", self.alias, threshold=throttles, consequence=rollback
+        self.throttles_alarm = threshold_alarm(
+            self,
+            "VersionThrottlesAlarm",
+            self._new_version_metric("Throttles", "Sum"),
+            threshold=throttles,
+            description=f"{self.node.path}: invocations of the newest version through the alias were throttled{rollback}",
         )
         self.duration_alarm = threshold_alarm(
             self,
-            "AliasDurationAlarm",
-            self.alias.metric_duration(period=Duration.minutes(1), statistic="p99"),
+            "VersionDurationAlarm",
+            self._new_version_metric("Duration", "p99"),
             threshold=duration.to_milliseconds(),
-            description=f"{self.node.path}: p99 duration above {duration.to_milliseconds()} ms; a deployment rolls back",
+            description=(
+                f"{self.node.path}: p99 duration of the newest version through the alias above "
+                f"{duration.to_milliseconds()} ms{rollback}"
+            ),
         )
+
+    def _new_version_metric(self, metric_name: str, statistic: str) -> cloudwatch.Metric:
+        """``metric_name`` of this synth's version, invoked through the alias, per minute.
+
+        Lambda publishes alias invocations under ``FunctionName`` + ``Resource`` (``NAME:ALIAS``),
+        and split by the version that ran under ``ExecutedVersion`` as well. Invocations of the
+        version by its own ARN (the smoke test's) are not alias invocations and do not count.
+        """
+        function_name = self.function.function_name
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda",
+            metric_name=metric_name,
+            dimensions_map={
+                "FunctionName": function_name,
+                # Built from the function, not the alias's ARN: the alias must be able to depend on the alarms.
+                "Resource": f"{function_name}:{self.alias.alias_name}",
+                "ExecutedVersion": self.version.version,
+            },
+            statistic=statistic,
+            period=Duration.minutes(1),
+        )
+
+    def _update_alias_last(self) -> None:
+        """Make the alias update, which starts the CodeDeploy deployment, wait for what it uses.
+
+        The rollback alarms (their ``ExecutedVersion``), the hook (its target version and its grant
+        to invoke it) and CodeDeploy's role change with each version, and the alias's properties do
+        not reference them (its ``UpdatePolicy`` names the hook and the group, which CloudFormation
+        is not documented to order by). Without ``DependsOn`` CodeDeploy could run the previous
+        hook against the previous version, or poll alarms that still watch the previous version.
+        """
+        alias = self.alias.node.default_child
+        assert alias is not None
+        alias.node.add_dependency(*self.alarms, self.deployment_role)
+        if self.hook is not None:
+            # The function and its role (with the role's policies): not the hook's queue and alarms.
+            alias.node.add_dependency(self.hook.function, self.hook.role)
 
     def _smoke_test_hook(self, payload: Mapping[str, Any], expected_status_code: Optional[int]) -> SecureFunction:
         environment = {"TARGET_FUNCTION_ARN": self.version.function_arn, "SMOKE_PAYLOAD": json.dumps(payload)}
@@ -277,7 +339,8 @@ class CanaryFunction(Construct):
     def _grant_deployment_role(self) -> None:
         # Each action on the resource type the Service Authorization Reference lists for it:
         # GetAlias and UpdateAlias act on the function (unqualified ARN; the alias is a parameter),
-        # GetProvisionedConcurrencyConfig on the alias (qualified ARN).
+        # GetProvisionedConcurrencyConfig on the alias (qualified ARN, built from the function's so
+        # that the alias can depend on this policy).
         self.deployment_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["lambda:GetAlias", "lambda:UpdateAlias"], resources=[self.function.function_arn]
@@ -285,7 +348,8 @@ class CanaryFunction(Construct):
         )
         self.deployment_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["lambda:GetProvisionedConcurrencyConfig"], resources=[self.alias.function_arn]
+                actions=["lambda:GetProvisionedConcurrencyConfig"],
+                resources=[f"{self.function.function_arn}:{self.alias.alias_name}"],
             )
         )
         self.deployment_role.add_to_policy(
@@ -300,13 +364,18 @@ class CanaryFunction(Construct):
 
 
 class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
-    """A Lambda deployment group whose hooks may report their status.
+    """A Lambda deployment group whose hooks report their status with a grant on ``*``.
 
-    The CDK grants ``codedeploy:PutLifecycleEventHookExecutionStatus`` on the deployment group's
-    ARN, but the Service Authorization Reference lists no resource type for that action (the call
-    names only a deployment id and a hook execution id), so such a grant never matches and the hook
-    cannot report: CodeDeploy times it out and rolls back. Each hook's role gets the action on
-    ``*`` instead, in a policy of its own so the acknowledgement of its wildcard covers nothing else.
+    What is known about ``codedeploy:PutLifecycleEventHookExecutionStatus``: the Service
+    Authorization Reference lists no resource type for it (the call names only a deployment id
+    and a hook execution id), which makes ``*`` the documented resource. Yet AccessDenied messages
+    for it name the deployment group (``...:deploymentgroup:APP/GROUP``), and SAM's documented hook
+    policy, like the CDK's own grant, scopes it to deployment group ARNs, so such a grant very likely
+    works too. This construct keeps ``*``, the one resource that is authorized whichever ARN IAM
+    evaluates: a hook that cannot report is timed out after an hour and every deployment rolls
+    back, and that cannot be checked before deploying. What ``*`` adds is small: only the hooks'
+    roles hold it, and reporting on another group's deployment needs that deployment's id and hook
+    execution id. The statement sits in a policy of its own so its acknowledgement covers nothing else.
     """
 
     def grant_put_lifecycle_event_hook_execution_status(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -327,8 +396,10 @@ class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
             acknowledge(
                 policy,
                 "AwsSolutions-IAM5",
-                "codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions "
-                "(the Service Authorization Reference lists no resource type for it).",
+                "The Service Authorization Reference lists no resource type for "
+                "codedeploy:PutLifecycleEventHookExecutionStatus, so '*' is the documented resource; "
+                "AccessDenied messages name the deployment group, but a grant on it is not documented. "
+                "Only this hook's role holds it, and a report needs the deployment's and hook execution's ids.",
                 findings=["Resource::*"],
             )
             policies[role.node.path] = policy

@@ -19,6 +19,8 @@ _GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 # hyphens, not starting or ending with a hyphen; and the developer guide reserves these words.
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_DOMAIN_WORDS = ("aws", "amazon", "cognito")
+_MAX_DOMAIN_PREFIX = 63
+_UUID_LENGTH = 36  # 8-4-4-4-12 hex digits
 #: The variable the items handler reads the name of the group allowed to delete from.
 ADMIN_GROUP_VARIABLE = "ADMIN_GROUP"
 
@@ -169,17 +171,22 @@ class CognitoProtectedApi(Construct):
 
     @staticmethod
     def unique_domain_prefix(scope: Construct, name: str) -> str:
-        """A domain prefix no other deployment uses: ``<name>-<12 hex digits>``, a token.
+        """A domain prefix no other deployment uses: ``<name>-<the stack id's UUID>``, a token.
 
-        The digits are the end of the CloudFormation stack id's UUID, so they differ for every
-        stack in every account and region and stay the same for the stack's life (a stack
-        created again gets a new domain). Hex digits cannot spell a word Cognito reserves, and
-        the account id does not end up in a public host name. ``name``: 1-50 lowercase letters,
-        digits and hyphens, without ``aws``, ``amazon``, ``cognito``.
+        CloudFormation stack ids end with a version-1 UUID (36 lowercase hex digits and hyphens).
+        Its last group is the node field, which is derived from the host that made it and shared
+        by many stacks and accounts; the time fields are what differ. So the whole UUID is used:
+        it differs for every stack in every account and region and stays the same for the
+        stack's life (a stack created again gets a new domain). Hex digits cannot spell a word
+        Cognito reserves, and the account id does not end up in a public host name. ``name``:
+        1-26 lowercase letters, digits and hyphens (63 characters in all), without ``aws``,
+        ``amazon``, ``cognito``.
         """
-        _validate_domain_prefix(name, label="unique_domain_prefix name", max_length=63 - len("-") - 12)
+        _validate_domain_prefix(
+            name, label="unique_domain_prefix name", max_length=_MAX_DOMAIN_PREFIX - len("-") - _UUID_LENGTH
+        )
         stack_uuid = Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
-        return Fn.join("-", [name, Fn.select(4, Fn.split("-", stack_uuid))])
+        return Fn.join("-", [name, stack_uuid])
 
     def _user_pool(
         self, *, mfa: cognito.Mfa, self_sign_up: bool, deletion_protection: bool, removal_policy: RemovalPolicy
@@ -328,7 +335,7 @@ def _validate(
         raise ValueError("access_token_validity must be between 5 minutes and 1 day")
 
 
-def _validate_domain_prefix(domain_prefix: str, label: str = "domain_prefix", max_length: int = 63) -> None:
+def _validate_domain_prefix(domain_prefix: str, label: str = "domain_prefix", max_length: int = _MAX_DOMAIN_PREFIX) -> None:
     """Cognito's rule for a prefix domain; an unresolved token is checked by Cognito at deploy."""
     if Token.is_unresolved(domain_prefix):
         return

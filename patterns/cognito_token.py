@@ -12,6 +12,15 @@ for a new password and shows the authenticator set-up), receives the code on the
 the ``state``, exchanges the code and the PKCE verifier at ``/oauth2/token`` and prints the access
 token on stdout (everything else goes to stderr, so ``TOKEN=$(python -m ...)`` works).
 
+The listener binds 127.0.0.1 while the redirect names ``localhost``: Cognito accepts plain
+``http://`` redirect URIs only for ``localhost``, whereas RFC 8252 (section 8.3) prefers the IP
+literal. A browser that resolves ``localhost`` to ``::1`` first falls back to 127.0.0.1 when nothing
+listens there, but another local process listening on ``[::1]:PORT`` would receive the redirect.
+That is safe: the code alone is useless, since redeeming it takes the PKCE verifier, which never
+leaves this process (the browser only sees its S256 challenge); and this listener accepts only a
+redirect carrying the ``state`` of its own request, so nothing can slip it a code of another
+sign-in. The worst such a process can do is make the sign-in fail.
+
 The app client must allow the authorization code grant and list the loopback redirect among its
 callback URLs (the demo stacks register ``http://localhost:8400/callback``). It works against the
 local run's sign-in page too (``patterns.local``), which speaks the same endpoints.

@@ -164,6 +164,37 @@ def test_a_callback_with_another_state_is_ignored_and_the_real_one_still_counts(
     assert claims(tokens["access_token"])["scope"] == "items/read"
 
 
+class Interceptor(Browser):
+    """Another local process that receives the redirect instead of the listener (``localhost`` may
+    resolve to ``::1``, where the listener does not bind) and tries to redeem the code itself, with
+    everything the browser saw."""
+
+    def _follow(self, location: str) -> None:
+        seen = dict(parse_qsl(urlsplit(self.opened[0]).query))
+        callback = dict(parse_qsl(urlsplit(location).query))
+        status, _, body = fetch(
+            f"{urlsplit(self.opened[0]).scheme}://{urlsplit(self.opened[0]).netloc}/oauth2/token",
+            {
+                "grant_type": "authorization_code",
+                "client_id": seen["client_id"],
+                "code": callback["code"],
+                "redirect_uri": seen["redirect_uri"],
+                "code_verifier": seen["code_challenge"],  # the best an onlooker has
+            },
+        )
+        self.callback_status.append(status)
+        self.stolen = body
+
+
+def test_an_intercepted_code_cannot_be_redeemed_without_the_verifier_that_never_leaves_the_command(pool):
+    interceptor = Interceptor()
+    with pytest.raises(TokenError, match="no sign-in redirect reached"):
+        get_tokens(pool.sign_in_url, pool.client_id, scopes=["items/read"], port=pool.port, open_url=interceptor,
+                   timeout_seconds=0.5, log=lambda line: None)
+    assert interceptor.callback_status == [400]
+    assert "invalid_grant" in interceptor.stolen and "access_token" not in interceptor.stolen
+
+
 def test_an_error_redirect_from_the_authorization_server_is_reported(pool):
     with pytest.raises(TokenError, match="sign-in refused: invalid_scope"):
         get_tokens(pool.sign_in_url, pool.client_id, scopes=["items/admin"], port=pool.port, open_url=Browser(),

@@ -24,8 +24,10 @@ Environment:
 
 IAM actions:
     ``lambda:InvokeFunction`` on ``TARGET_FUNCTION_ARN`` (the target version);
-    ``codedeploy:PutLifecycleEventHookExecutionStatus`` (on ``*``: the action takes no resource type,
-        so a grant on the deployment group would never match).
+    ``codedeploy:PutLifecycleEventHookExecutionStatus``: CanaryFunction grants it on ``*``. The
+        Service Authorization Reference lists no resource type for it; AccessDenied messages name
+        the deployment group (``...:deploymentgroup:APP/GROUP``), so a grant on that ARN most likely
+        works as well.
 """
 
 from __future__ import annotations

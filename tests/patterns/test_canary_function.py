@@ -99,16 +99,67 @@ def test_rollback_on_alarm_failure_and_stop(default):
     )
 
 
-def test_the_three_alias_alarms_feed_the_deployment_group(default):
-    alarms = default.find_resources("AWS::CloudWatch::Alarm")
-    alias_alarms = {k: v for k, v in alarms.items() if k.startswith("CanaryAlias")}
-    assert {a["Properties"]["MetricName"] for a in alias_alarms.values()} == {"Errors", "Throttles", "Duration"}
-    for alarm in alias_alarms.values():
-        dimensions = {d["Name"]: d["Value"] for d in alarm["Properties"]["Dimensions"]}
-        assert "Resource" in dimensions  # the alias, not the bare function
-    _, group = only(default, "AWS::CodeDeploy::DeploymentGroup")
-    names = [a["Name"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]]
-    assert sorted(n["Ref"] for n in names) == sorted(alias_alarms)
+def rollback_alarms(template: Template) -> dict[str, dict]:
+    """The alarms the deployment group polls, by logical id."""
+    _, group = only(template, "AWS::CodeDeploy::DeploymentGroup")
+    ids = [a["Name"]["Ref"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]]
+    return {logical_id: template.to_json()["Resources"][logical_id] for logical_id in ids}
+
+
+def dimensions(alarm: dict) -> dict:
+    return {d["Name"]: d["Value"] for d in alarm["Properties"]["Dimensions"]}
+
+
+def test_errors_throttles_and_duration_alarms_feed_the_deployment_group(default):
+    alarms = rollback_alarms(default)
+    assert sorted(a["Properties"]["MetricName"] for a in alarms.values()) == ["Duration", "Errors", "Throttles"]
+
+
+def test_rollback_alarms_count_only_the_new_version_invoked_through_the_alias(default):
+    # During a 10% canary the old version serves 90% of the traffic: an alarm on the alias alone
+    # (FunctionName + Resource) counts its errors too and rolls back a good version. Lambda splits
+    # alias invocations by the version that ran under the ExecutedVersion dimension.
+    function_id, _ = only(default, "AWS::Lambda::Function")
+    version_id, _ = only(default, "AWS::Lambda::Version")
+    for alarm in rollback_alarms(default).values():
+        assert dimensions(alarm) == {
+            "FunctionName": {"Ref": function_id},
+            "Resource": {"Fn::Join": ["", [{"Ref": function_id}, ":live"]]},
+            "ExecutedVersion": {"Fn::GetAtt": [version_id, "Version"]},
+        }
+
+
+def test_a_new_version_moves_the_rollback_alarms_to_it():
+    template = synth(environment={"GREETING": "bonjour"})
+    version_id, _ = only(template, "AWS::Lambda::Version")
+    assert version_id != only(synth(environment={"GREETING": "hello"}), "AWS::Lambda::Version")[0]
+    for alarm in rollback_alarms(template).values():
+        assert dimensions(alarm)["ExecutedVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+
+
+def test_no_traffic_on_the_new_version_yet_does_not_roll_back(default):
+    # Before CodeDeploy shifts any traffic (and on a quiet canary) the new version has no data points.
+    for alarm in rollback_alarms(default).values():
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_the_function_alarms_over_every_version_never_roll_back(default):
+    function_alarms = [
+        logical_id
+        for logical_id, alarm in default.find_resources("AWS::CloudWatch::Alarm").items()
+        if "ExecutedVersion" not in dimensions(alarm)
+    ]
+    assert function_alarms  # the building block's errors and throttles alarms on the whole function
+    assert not set(function_alarms) & set(rollback_alarms(default))
+
+
+def test_the_construct_exposes_the_rollback_alarms():
+    stack = new_stack()
+    canary = CanaryFunction(stack, "Canary")
+    assert canary.alarms == [canary.errors_alarm, canary.throttles_alarm, canary.duration_alarm]
+    template = Template.from_stack(stack)
+    assert sorted(stack.resolve(a.alarm_arn)["Fn::GetAtt"][0] for a in canary.alarms) == sorted(rollback_alarms(template))
 
 
 def test_duration_alarm_defaults_to_80_percent_of_the_timeout(default):
@@ -143,13 +194,16 @@ def test_codedeploy_moves_the_alias_through_the_unqualified_function_arn(default
 
 
 def test_codedeploy_reads_provisioned_concurrency_of_the_alias(default):
-    alias_id, _ = only(default, "AWS::Lambda::Alias")
+    # The alias ARN, spelled from the function's so that the alias may depend on this policy.
+    function_id, _ = only(default, "AWS::Lambda::Function")
     statements = policy_statements(default, "CanaryDeploymentRole")
-    assert resources_of(statements, "lambda:GetProvisionedConcurrencyConfig") == [{"Ref": alias_id}]
+    assert resources_of(statements, "lambda:GetProvisionedConcurrencyConfig") == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":live"]]}
+    ]
 
 
 def test_codedeploy_reads_exactly_the_rollback_alarms(default):
-    alarm_ids = sorted(k for k in default.find_resources("AWS::CloudWatch::Alarm") if k.startswith("CanaryAlias"))
+    alarm_ids = sorted(rollback_alarms(default))
     statements = policy_statements(default, "CanaryDeploymentRole")
     granted = sorted(r["Fn::GetAtt"][0] for r in resources_of(statements, "cloudwatch:DescribeAlarms"))
     assert granted == alarm_ids
@@ -247,8 +301,8 @@ def test_hook_may_invoke_only_the_new_version(hooked):
 
 
 def test_hook_reports_its_status_on_any_deployment_from_a_policy_of_its_own(hooked):
-    # The reference lists no resource type for PutLifecycleEventHookExecutionStatus: a grant on the
-    # deployment group's ARN never matches, and the hook could never report.
+    # The reference lists no resource type for PutLifecycleEventHookExecutionStatus, so '*' is the
+    # resource it documents; a hook that cannot report makes every deployment time out and roll back.
     reporting = {k: v for k, v in hooked.find_resources("AWS::IAM::Policy").items() if "HookStatusPolicy" in k}
     (policy,) = reporting.values()
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
@@ -287,6 +341,41 @@ def test_codedeploy_may_invoke_exactly_the_hook(hooked):
 def test_hook_failures_of_asynchronous_invocations_are_kept(hooked):
     _, hook = functions_by_prefix(hooked, "CanarySmokeTest")
     assert "DeadLetterConfig" in hook["Properties"]
+
+
+# --- deployment order ----------------------------------------------------------------------------
+# The alias update starts the CodeDeploy deployment; CloudFormation orders it only by references in
+# its properties and by DependsOn, and nothing below is referenced by its properties.
+
+
+def alias_depends_on(template: Template) -> list[str]:
+    _, alias = only(template, "AWS::Lambda::Alias")
+    return alias.get("DependsOn", [])
+
+
+@pytest.fixture(scope="module")
+def canary_demo() -> Template:
+    from stacks.canary_demo import CanaryDemo
+
+    return Template.from_stack(CanaryDemo(App(), "CanaryDemo"))
+
+
+def test_in_the_demo_the_alias_waits_for_the_smoke_test_of_the_new_version(canary_demo):
+    # The hook's TARGET_FUNCTION_ARN and its grant to invoke that version change with every version.
+    hook_id, _ = functions_by_prefix(canary_demo, "ItemsFunctionSmokeTest")
+    (hook_policy_id,) = [k for k in canary_demo.find_resources("AWS::IAM::Policy") if k.startswith("ItemsFunctionSmokeTestRoleDefaultPolicy")]
+    assert {hook_id, hook_policy_id} <= set(alias_depends_on(canary_demo))
+
+
+def test_the_alias_waits_for_the_rollback_alarms_to_watch_the_new_version(default):
+    assert set(rollback_alarms(default)) <= set(alias_depends_on(default))
+
+
+def test_the_alias_waits_for_codedeploys_role_and_its_policy(default):
+    role_ids = [k for k in default.find_resources("AWS::IAM::Role") if k.startswith("CanaryDeploymentRole")]
+    policy_ids = [k for k in default.find_resources("AWS::IAM::Policy") if k.startswith("CanaryDeploymentRole")]
+    assert role_ids and policy_ids
+    assert set(role_ids + policy_ids) <= set(alias_depends_on(default))
 
 
 # --- capacity ------------------------------------------------------------------------------------

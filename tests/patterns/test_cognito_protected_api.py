@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aws_cdk import App, Aws, Duration, Environment, Fn, Stack, aws_cognito as cognito, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
@@ -255,17 +257,51 @@ def test_domain_prefix_cognito_accepts_is_used(prefix):
     Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": prefix})
 
 
-def test_unique_domain_prefix_ends_with_the_stack_id_uuid():
+def evaluate(value, stack_id: str):
+    """What CloudFormation renders for ``value`` (Fn::Join / Fn::Select / Fn::Split over AWS::StackId)."""
+    if isinstance(value, str):
+        return value
+    ((function, args),) = value.items()
+    if function == "Ref":
+        assert args == "AWS::StackId"
+        return stack_id
+    if function == "Fn::Join":
+        return args[0].join(evaluate(part, stack_id) for part in args[1])
+    if function == "Fn::Select":
+        return evaluate(args[1], stack_id)[args[0]]
+    if function == "Fn::Split":
+        return evaluate(args[1], stack_id).split(args[0])
+    raise AssertionError(f"unexpected {function}")
+
+
+def rendered_unique_prefix(name: str, stack_id: str) -> str:
     stack = new_stack()
-    CognitoProtectedApi(stack, "Items", domain_prefix=CognitoProtectedApi.unique_domain_prefix(stack, "items"))
-    stack_uuid = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
-    Template.from_stack(stack).has_resource_properties(
-        "AWS::Cognito::UserPoolDomain",
-        {"Domain": {"Fn::Join": ["-", ["items", {"Fn::Select": [4, {"Fn::Split": ["-", stack_uuid]}]}]]}},
-    )
+    CognitoProtectedApi(stack, "Items", domain_prefix=CognitoProtectedApi.unique_domain_prefix(stack, name))
+    (domain,) = Template.from_stack(stack).find_resources("AWS::Cognito::UserPoolDomain").values()
+    return evaluate(domain["Properties"]["Domain"], stack_id)
 
 
-@pytest.mark.parametrize(("name", "message"), [("my-cognito", "contains 'cognito'"), ("x" * 51, "1-50"), ("Items", "1-50")])
+# Version-1 UUIDs: the last group is the node field, derived from the host, shared by many stacks
+# and accounts; what differs between two stacks is the time (time_low is the first group).
+SAME_NODE = (
+    "arn:aws:cloudformation:eu-west-1:111111111111:stack/Demo/1c2fa620-982a-11e3-aff7-50e2416294e0",
+    "arn:aws:cloudformation:eu-west-1:222222222222:stack/Demo/7d3e9b10-982a-11e3-aff7-50e2416294e0",
+)
+
+
+def test_unique_domain_prefixes_of_stacks_sharing_the_uuid_node_field_differ():
+    first, second = (rendered_unique_prefix("items", stack_id) for stack_id in SAME_NODE)
+    assert first == "items-1c2fa620-982a-11e3-aff7-50e2416294e0"
+    assert first != second
+
+
+def test_unique_domain_prefix_with_the_longest_name_fits_cognitos_63_characters():
+    prefix = rendered_unique_prefix("x" * 26, SAME_NODE[0])
+    assert len(prefix) == 63
+    assert re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", prefix)
+
+
+@pytest.mark.parametrize(("name", "message"), [("my-cognito", "contains 'cognito'"), ("x" * 27, "1-26"), ("Items", "1-26")])
 def test_unique_domain_prefix_refuses_a_name_cognito_would_refuse(name, message):
     with pytest.raises(ValueError, match=f"unique_domain_prefix name.*{message}"):
         CognitoProtectedApi.unique_domain_prefix(new_stack(), name)
