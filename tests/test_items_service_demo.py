@@ -58,13 +58,13 @@ def test_the_table_stream_feeds_the_bridge(template):
 
 
 def test_the_bridge_publishes_to_the_fanout_topic(template):
-    topic_id, _ = only(template, "AWS::SNS::Topic")
+    topic_id, _ = only(template, "AWS::SNS::Topic", "ItemEvents")
     _, bridge = only(template, "AWS::Lambda::Function", "ChangesBridge")
     assert bridge["Properties"]["Environment"]["Variables"]["TOPIC_ARN"] == {"Ref": topic_id}
 
 
 def test_audit_gets_every_event_and_the_notifier_only_deletions(template):
-    topic_id, _ = only(template, "AWS::SNS::Topic")
+    topic_id, _ = only(template, "AWS::SNS::Topic", "ItemEvents")
     subscriptions = resources(template, "AWS::SNS::Subscription")
     assert len(subscriptions) == 2
     by_queue = {}
