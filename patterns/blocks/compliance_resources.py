@@ -8,8 +8,8 @@ tables it backs up.
 from __future__ import annotations
 
 import jsii
-from aws_cdk import ArnFormat, Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Stack, aws_backup as backup, aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events, aws_iam as iam, aws_kms as kms
+from aws_cdk import ArnFormat, Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup, aws_dynamodb as dynamodb, aws_events as events, aws_iam as iam, aws_kms as kms
 from constructs import Construct, IConstruct
 
 from .nag import acknowledge
