@@ -33,7 +33,8 @@ class AlarmTopic(Construct):
     What it makes:
       * ``secure_topic``: the ``SecureTopic`` it is built on;
       * ``topic``: the ``sns.Topic`` (standard, not FIFO: alarms publish to standard topics);
-      * ``key``: the KMS key (rotation on), or the one you passed;
+      * ``key``: the KMS key (rotation on), or the one you passed (under the strict profile a key
+        made here lets only AWS services create grants on it, as ``SecureTopic``'s does);
       * ``failed_deliveries_alarm``: fires when SNS fails to deliver a notification. It is an alarm
         like any other: ``route_alarms`` sends it to this very topic. That cannot loop (an alarm
         acts once per state change, not per failed delivery), reaches the subscribers that still

@@ -1,13 +1,18 @@
 """Resources the strict compliance profile adds once per stack, and the key hardening it applies.
 
 Each is made on first use in the stack of the construct that asks (a nested stack has its own), so
-a stack holds one logs key however many log groups it encrypts.
+a stack holds one logs key however many log groups it encrypts, and one backup plan however many
+tables it backs up.
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack, aws_iam as iam, aws_kms as kms
-from constructs import IConstruct
+import jsii
+from aws_cdk import ArnFormat, Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup, aws_dynamodb as dynamodb, aws_events as events, aws_iam as iam, aws_kms as kms
+from constructs import Construct, IConstruct
+
+from .nag import acknowledge
 
 _LOGS_KEY_ID = "StrictLogsKey"
 
@@ -62,3 +67,108 @@ def logs_key(scope: IConstruct) -> kms.Key:
     )
     restrict_grants_to_aws_services(key)
     return key
+
+
+_BACKUP_ID = "StrictBackup"
+#: How long the strict profile's daily table backups are kept: 35 days, as long as DynamoDB's
+#: point-in-time recovery window, so a table can be brought back to any second (PITR) or, from the
+#: vault, to any day of the same span, even after the table itself was deleted. Storage grows
+#: with it: a DynamoDB backup is a full copy, so about 35 copies of each table are kept.
+STRICT_BACKUP_RETENTION = Duration.days(35)
+#: The AWS managed policy AWS Backup documents for the role it backs resources up with.
+BACKUP_SERVICE_POLICY = "service-role/AWSBackupServiceRolePolicyForBackup"
+
+
+class StrictBackup(Construct):
+    """The AWS Backup plan of one stack under the strict profile; get it with ``backup_plan(scope)``.
+
+    What it makes:
+      * ``key``: the KMS key (rotation on, grants for AWS services only) encrypting ``vault``;
+      * ``vault``: where the recovery points are kept;
+      * ``plan``: one rule, a backup every day at 05:00 UTC kept ``STRICT_BACKUP_RETENTION``;
+      * ``role``: what AWS Backup backs up with (``BACKUP_SERVICE_POLICY``);
+      * ``selection``: the resources backed up, by ARN (``add_table``): one selection per stack,
+        however many tables (a selection holds up to 500 ARNs).
+
+    The vault and its key are retained when the stack is deleted: the backups are there to outlive
+    their tables (CloudFormation cannot delete a vault that holds recovery points anyway). A stack
+    re-created under the same path finds the retained vault's name taken: delete the vault first
+    (after its recovery points) or keep the stack.
+    """
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description=f"Encrypts the AWS Backup vault of stack {stack.stack_name}",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        restrict_grants_to_aws_services(self.key)
+        self.vault = backup.BackupVault(self, "Vault", encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN)
+        self.plan = backup.BackupPlan(
+            self,
+            "Plan",
+            backup_plan_name=Names.unique_resource_name(self, max_length=50, separator="-"),
+            backup_vault=self.vault,
+            backup_plan_rules=[
+                backup.BackupPlanRule(
+                    rule_name="Daily",
+                    schedule_expression=events.Schedule.cron(hour="5", minute="0"),
+                    delete_after=STRICT_BACKUP_RETENTION,
+                )
+            ],
+        )
+        service_policy = iam.ManagedPolicy.from_aws_managed_policy_name(BACKUP_SERVICE_POLICY)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            managed_policies=[service_policy],
+            description=f"AWS Backup backs up the resources of stack {stack.stack_name} with this role",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM4",
+            "AWSBackupServiceRolePolicyForBackup is the policy AWS Backup documents for its backup role; "
+            "AWS keeps it current with what each service's backup jobs call, and the role can be "
+            "assumed by AWS Backup only.",
+            findings=[f"Policy::{service_policy.managed_policy_arn}"],
+        )
+        self._table_arns: list[str] = []
+        self.selection = backup.CfnBackupSelection(
+            self,
+            "Selection",
+            backup_plan_id=self.plan.backup_plan_id,
+            backup_selection=backup.CfnBackupSelection.BackupSelectionResourceTypeProperty(
+                iam_role_arn=self.role.role_arn,
+                selection_name="Tables",
+                resources=Lazy.list(_ListOf(self._table_arns)),
+            ),
+        )
+
+    def add_table(self, table: dynamodb.ITable) -> None:
+        """Back ``table`` up daily, selected by its ARN (what the NIST and HIPAA packs look for)."""
+        self._table_arns.append(table.table_arn)
+
+
+@jsii.implements(IStableListProducer)
+class _ListOf:
+    """Produces the list it was given as it is at synthesis (one selection for every table added)."""
+
+    def __init__(self, items: list[str]) -> None:
+        self._items = items
+
+    def produce(self) -> list[str]:
+        return list(self._items)
+
+
+def backup_plan(scope: IConstruct) -> StrictBackup:
+    """The AWS Backup plan of ``scope``'s stack, made on first use (one per stack)."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(_BACKUP_ID)
+    if isinstance(existing, StrictBackup):
+        return existing
+    return StrictBackup(stack, _BACKUP_ID)

@@ -8,7 +8,10 @@ from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambd
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ..compliance import is_strict, log_retention as compliance_log_retention
 from .alarms import function_errors_alarm, function_throttles_alarm
+from .compliance_resources import logs_key
+from .managed_policies import managed_policy_role, separate_policy
 from .nag import acknowledge
 from .powertools import powertools_layer
 from .queue import dead_letter_alarm, standalone_dead_letter_queue
@@ -16,6 +19,22 @@ from .queue import dead_letter_alarm, standalone_dead_letter_queue
 #: The newest Python runtime this CDK version knows (cdk-nag's AwsSolutions-L1 asks for it).
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 _MAX_TIMEOUT = Duration.minutes(15)
+#: Log retention when none is given (under the strict profile: the profile's, a year or more).
+DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+#: Reserved concurrency the strict profile gives a function that names none (the NIST and HIPAA
+#: packs ask every function for a concurrency limit). 20 serves the 100 requests per second an
+#: ``ApiLambdaTable`` stage allows by default at up to 200 ms per request, and bounds what a
+#: runaway caller can cost. It comes out of the account's regional pool, of which Lambda keeps 100
+#: unreserved: the default quota of 1000 leaves room for 45 such functions.
+STRICT_RESERVED_CONCURRENCY = 20
+# What the strict profile's packs ask of every function that this one deliberately does not do.
+_STRICT_DLQ_RULES = ("NIST.800.53.R5-LambdaDLQ", "HIPAA.Security-LambdaDLQ")
+_STRICT_VPC_RULES = (
+    "NIST.800.53.R5-LambdaInsideVPC",
+    "HIPAA.Security-LambdaInsideVPC",
+    "PCI.DSS.321-LambdaInsideVPC",
+    "cfn-guard:lambda_inside_vpc_check",
+)
 
 
 class SecureFunction(Construct):
@@ -25,11 +44,18 @@ class SecureFunction(Construct):
       * ``function``: the ``lambda.Function`` (X-Ray active tracing, JSON logs, explicit
         memory and timeout, Powertools from its public layer);
       * ``role``: a dedicated role with no AWS-managed policies; it may write to its own log
-        group only, plus X-Ray (in a separate policy, ``tracing_policy``);
-      * ``log_group``: the function's log group with bounded retention;
+        group only, plus X-Ray (in a separate policy, ``tracing_policy``). Under the strict
+        profile its grants and ``tracing_policy`` are customer-managed policies, not inline ones;
+      * ``log_group``: the function's log group with bounded retention (under the strict
+        profile encrypted with the stack's logs key, ``compliance_resources.logs_key``);
       * ``dead_letter_queue`` and ``dead_letter_alarm``: only when ``asynchronous=True``:
         where failed asynchronous events go (an encrypted, SSL-only queue) and its alarm;
       * ``errors_alarm`` and ``throttles_alarm`` (no actions of their own; ``route_alarms`` sends them on).
+
+    Under the strict profile (``patterns.compliance``) it also acknowledges, on the function only,
+    that it runs outside a VPC (NIST, HIPAA and PCI ``LambdaInsideVPC``, Control Tower
+    ``lambda_inside_vpc_check``) and, when synchronous, that it has no DLQ (NIST and HIPAA
+    ``LambdaDLQ``).
 
     Args:
         code: the function's code. Use ``patterns.bundled_code(name)`` for a bundled handler.
@@ -39,10 +65,13 @@ class SecureFunction(Construct):
         timeout: at most 15 minutes. Default 10 seconds.
         runtime: a Python runtime. Default: the newest Python runtime (``DEFAULT_RUNTIME``).
         architecture: default ARM_64 (cheaper per GB-second).
-        log_retention: how long logs are kept. Default one month.
+        log_retention: how long logs are kept. Default one month; under the strict profile the
+            profile's retention (a year), and a shorter value raises ``ValueError``.
         log_removal_policy: what happens to the log group on stack deletion. Default DESTROY.
         application_log_level: ``TRACE``..``FATAL``. Default ``INFO``.
-        reserved_concurrent_executions: cap on concurrency. Default none (account pool).
+        reserved_concurrent_executions: cap on concurrency, reserved from the account's pool.
+            Default none (the unreserved pool); under the strict profile
+            ``STRICT_RESERVED_CONCURRENCY`` (20). A value given here always wins.
         description: shown in the console.
         service_name: ``POWERTOOLS_SERVICE_NAME``. Default: the construct id.
         powertools: attach the Powertools layer. Default True.
@@ -70,7 +99,7 @@ class SecureFunction(Construct):
         timeout: Duration = Duration.seconds(10),
         runtime: lambda_.Runtime = DEFAULT_RUNTIME,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_retention: Optional[logs.RetentionDays] = None,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         application_log_level: str = "INFO",
         reserved_concurrent_executions: Optional[int] = None,
@@ -92,11 +121,20 @@ class SecureFunction(Construct):
             environment=environment or {},
         )
         asynchronous = asynchronous or dead_letter_queue is not None
+        strict = is_strict(self)
+        if reserved_concurrent_executions is None and strict:
+            reserved_concurrent_executions = STRICT_RESERVED_CONCURRENCY
 
         self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=log_retention, removal_policy=log_removal_policy
+            self,
+            "LogGroup",
+            retention=compliance_log_retention(
+                self, log_retention, default=DEFAULT_LOG_RETENTION, prop="log_retention"
+            ),
+            removal_policy=log_removal_policy,
+            encryption_key=logs_key(self) if strict else None,
         )
-        self.role = iam.Role(
+        self.role = managed_policy_role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -148,13 +186,23 @@ class SecureFunction(Construct):
         self.tracing_policy = self._enable_tracing()
 
         if not asynchronous:
-            acknowledge(
-                self.function,
-                "Serverless-LambdaDLQ",
-                "Invoked synchronously: the caller (API Gateway, an event source mapping or an SDK "
-                "RequestResponse call) receives the error itself, so an asynchronous-invocation DLQ "
-                "would never receive an event.",
-            )
+            for rule in ("Serverless-LambdaDLQ", *(_STRICT_DLQ_RULES if strict else ())):
+                acknowledge(
+                    self.function,
+                    rule,
+                    "Invoked synchronously: the caller (API Gateway, an event source mapping or an SDK "
+                    "RequestResponse call) receives the error itself, so an asynchronous-invocation DLQ "
+                    "would never receive an event.",
+                )
+        if strict:
+            for rule in _STRICT_VPC_RULES:
+                acknowledge(
+                    self.function,
+                    rule,
+                    "The function reaches only AWS services' public, TLS and IAM-authenticated endpoints and "
+                    "has no resource in a VPC to reach; a VPC would add NAT gateway or interface endpoint "
+                    "cost and cold-start latency without narrowing what the function can access.",
+                )
 
         self.errors_alarm = function_errors_alarm(self, "ErrorsAlarm", self.function)
         self.throttles_alarm = function_throttles_alarm(self, "ThrottlesAlarm", self.function)
@@ -164,13 +212,13 @@ class SecureFunction(Construct):
         """Every alarm this construct made."""
         return [a for a in (self.errors_alarm, self.throttles_alarm, self.dead_letter_alarm) if a is not None]
 
-    def _enable_tracing(self) -> iam.Policy:
+    def _enable_tracing(self) -> Construct:
         # Active tracing is set on the L1 so the X-Ray statement lands in a policy of its own:
         # its wildcard acknowledgement then cannot hide a wildcard in the role's other grants.
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)
         cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
-        policy = iam.Policy(
+        policy = separate_policy(
             self,
             "TracingPolicy",
             roles=[self.role],

@@ -8,6 +8,7 @@ from aws_cdk import Duration, RemovalPolicy, aws_kms as kms, aws_lambda as lambd
 from aws_cdk import aws_sns_subscriptions as subscriptions, aws_sqs as sqs
 from constructs import Construct
 
+from ..compliance import is_strict
 from .alarms import threshold_alarm
 from .nag import acknowledge
 
@@ -21,7 +22,8 @@ class SecureQueue(Construct):
 
     What it makes:
       * ``queue``: the working queue (SSL-only, encrypted, redrive to the DLQ);
-      * ``dead_letter_queue``: keeps failed messages for 14 days (same encryption);
+      * ``dead_letter_queue``: keeps failed messages for 14 days (same encryption; under the
+        strict profile with a ``RedriveAllowPolicy`` of ``allowAll``, see ``_redrive_allowed``);
       * ``dead_letter_alarm``: fires when the DLQ holds any message;
       * ``message_age_alarm``: fires when the oldest message waits longer than
         ``max_message_age``.
@@ -73,7 +75,9 @@ class SecureQueue(Construct):
             content_based_deduplication=content_based_deduplication or None,
             **_encryption(encryption_key),
         )
-        self.dead_letter_queue = sqs.Queue(self, "DeadLetterQueue", retention_period=_MAX_RETENTION, **common)
+        self.dead_letter_queue = sqs.Queue(
+            self, "DeadLetterQueue", retention_period=_MAX_RETENTION, **common, **_redrive_allowed(self)
+        )
         _acknowledge_is_dead_letter_queue(self.dead_letter_queue)
         self.queue = sqs.Queue(
             self,
@@ -138,7 +142,16 @@ class SecureQueue(Construct):
         ``report_batch_item_failures`` is always on: only the records the function reports
         as failed return to the queue (and, after ``max_receive_count``, to the DLQ). The
         function may consume this queue and nothing else of it.
+
+        Under the strict profile, when ``max_concurrency`` is not given and the function has a
+        reserved concurrency (``SecureFunction`` reserves one there), the mapping's maximum
+        concurrency is that reservation (at least 2): pollers beyond it would only be throttled,
+        and a throttled batch returns to the queue and counts towards ``max_receive_count``.
         """
+        if max_concurrency is None and is_strict(self):
+            reserved = reserved_concurrency(function)
+            if reserved is not None and reserved >= 2:
+                max_concurrency = min(reserved, 1000)
         if not 1 <= batch_size <= 10_000:
             raise ValueError(f"batch_size must be between 1 and 10000, got {batch_size}")
         if batch_size > 10 and max_batching_window is None:
@@ -177,11 +190,22 @@ class SecureQueue(Construct):
 
 def function_timeout(function: lambda_.IFunction) -> Optional[Duration]:
     """The timeout of ``function``, of an alias's or version's function, or None if unknown (imported)."""
+    return getattr(_underlying_function(function), "timeout", None)
+
+
+def reserved_concurrency(function: lambda_.IFunction) -> Optional[int]:
+    """The reserved concurrency of ``function`` (or of an alias's or version's function), or None."""
+    cfn_function = _underlying_function(function).node.default_child
+    value = cfn_function.reserved_concurrent_executions if isinstance(cfn_function, lambda_.CfnFunction) else None
+    return value if isinstance(value, int) else None
+
+
+def _underlying_function(function: lambda_.IFunction) -> lambda_.IFunction:
     if isinstance(function, lambda_.Alias):
         function = function.version
     if isinstance(function, lambda_.Version):
         function = function.lambda_
-    return getattr(function, "timeout", None)
+    return function
 
 
 def standalone_dead_letter_queue(scope: Construct, id: str, *, encryption_key: Optional[kms.IKey] = None) -> sqs.Queue:
@@ -196,6 +220,7 @@ def standalone_dead_letter_queue(scope: Construct, id: str, *, encryption_key: O
         enforce_ssl=True,
         removal_policy=RemovalPolicy.DESTROY,
         **_encryption(encryption_key),
+        **_redrive_allowed(scope),
     )
     _acknowledge_is_dead_letter_queue(queue)
     return queue
@@ -216,6 +241,21 @@ def _encryption(key: Optional[kms.IKey]) -> dict:
     if key is None:
         return {"encryption": sqs.QueueEncryption.SQS_MANAGED}
     return {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": key}
+
+
+def _redrive_allowed(scope: Construct) -> dict:
+    """Under the strict profile, a dead-letter queue says so: a ``RedriveAllowPolicy`` (Control Tower's
+    CT.SQS.PR.1 accepts ``allowAll`` or ``byQueue`` on a queue without a redrive policy of its own).
+
+    ``allowAll`` (any queue of this account and region may name it as its DLQ), because ``byQueue``
+    cannot be had: it must list the source queue's ARN, while the source queue's redrive policy
+    names this queue's ARN, a circular reference CloudFormation refuses (the queues' names are
+    generated, so neither ARN is known beforehand); and a function's or subscription's DLQ has no
+    source queue to list at all.
+    """
+    if not is_strict(scope):
+        return {}
+    return {"redrive_allow_policy": sqs.RedriveAllowPolicy(redrive_permission=sqs.RedrivePermission.ALLOW_ALL)}
 
 
 def _acknowledge_is_dead_letter_queue(queue: sqs.Queue) -> None:

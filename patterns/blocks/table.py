@@ -8,7 +8,9 @@ from typing import Optional, Sequence
 from aws_cdk import Duration, RemovalPolicy, aws_dynamodb as dynamodb, aws_kms as kms
 from constructs import Construct
 
+from ..compliance import is_strict
 from .alarms import threshold_alarm
+from .compliance_resources import StrictBackup, backup_plan
 
 _OPERATIONS = [
     dynamodb.Operation.GET_ITEM,
@@ -26,7 +28,9 @@ class SecureTable(Construct):
     What it makes:
       * ``table``: the ``dynamodb.Table``;
       * ``throttles_alarm``: requests throttled on the item and query operations;
-      * ``system_errors_alarm``: DynamoDB answered with a server-side error.
+      * ``system_errors_alarm``: DynamoDB answered with a server-side error;
+      * ``backup``: under the strict profile, the stack's AWS Backup plan (``StrictBackup``: daily,
+        kept 35 days in a vault with its own key) that now backs this table up; None otherwise.
 
     Args:
         partition_key: default ``id`` (string).
@@ -85,6 +89,10 @@ class SecureTable(Construct):
         )
         for index in global_secondary_indexes:
             self.table.add_global_secondary_index(**_index_kwargs(index))
+        self.backup: Optional[StrictBackup] = None
+        if is_strict(self):
+            self.backup = backup_plan(self)
+            self.backup.add_table(self.table)
 
         self.throttles_alarm = threshold_alarm(
             self,

@@ -7,7 +7,9 @@ from typing import Optional
 from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_kms as kms, aws_sns as sns
 from constructs import Construct
 
+from ..compliance import is_strict
 from .alarms import threshold_alarm
+from .compliance_resources import restrict_grants_to_aws_services
 
 #: What SNS calls on an encrypted topic's key on behalf of a publisher.
 PUBLISHER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
@@ -32,7 +34,9 @@ class SecureTopic(Construct):
     """A topic whose messages are encrypted at rest with a customer-managed key.
 
     What it makes:
-      * ``key``: the KMS key (rotation on), or the one you passed;
+      * ``key``: the KMS key (rotation on), or the one you passed. Under the strict profile a key
+        made here lets only AWS services create grants on it (Control Tower's CT.KMS.PR.3); a key
+        you pass is yours to shape;
       * ``topic``: the ``sns.Topic`` with an SSL-only topic policy;
       * ``failed_deliveries_alarm``: fires when SNS fails to deliver a notification.
 
@@ -62,13 +66,17 @@ class SecureTopic(Construct):
         super().__init__(scope, id)
         if content_based_deduplication and not fifo:
             raise ValueError("content_based_deduplication needs fifo=True")
-        self.key = encryption_key or kms.Key(
-            self,
-            "Key",
-            enable_key_rotation=True,
-            description=f"Encrypts messages of {self.node.path}",
-            removal_policy=key_removal_policy,
-        )
+        if encryption_key is None:
+            encryption_key = kms.Key(
+                self,
+                "Key",
+                enable_key_rotation=True,
+                description=f"Encrypts messages of {self.node.path}",
+                removal_policy=key_removal_policy,
+            )
+            if is_strict(self):
+                restrict_grants_to_aws_services(encryption_key)
+        self.key = encryption_key
         self.topic = sns.Topic(
             self,
             "Topic",
