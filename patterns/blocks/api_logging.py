@@ -177,7 +177,9 @@ def stage_logging(
         return account_logging, None
     if not manage_execution_log_group:
         return account_logging, None
-    group = execution_log_group(scope, "ExecutionLogs", stage, stage_name, retention=retention, encryption_key=encryption_key)
+    group = execution_log_group(
+        scope, "ExecutionLogs", stage, stage_name, retention=retention, encryption_key=encryption_key
+    )
     return account_logging, group
 
 
