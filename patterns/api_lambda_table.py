@@ -6,7 +6,6 @@ from typing import Mapping, Optional, Sequence
 
 from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, threshold_alarm
@@ -16,7 +15,10 @@ from .blocks.api_invoke import grant_execute_api
 from .blocks.api_logging import check_logging_props, stage_logging
 from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
 from .blocks.api_table_key import known_partition_key
-from .blocks.api_waf import check_web_acl_arn
+from .blocks.api_strict import acknowledge_stage_rules, limit_invoke_permissions_to_account
+from .blocks.api_waf import associate_web_acl, check_web_acl_arn
+from .blocks.compliance_resources import logs_key
+from .compliance import is_strict, log_retention
 
 #: The DynamoDB actions the bundled items handler calls, and so the only ones it is granted.
 ITEMS_HANDLER_ACTIONS = (
@@ -94,14 +96,21 @@ class ApiLambdaTable(Construct):
         manage_execution_log_group: make the execution log group (with retention, before the stage).
             Default True. Pass False for an API whose group API Gateway already made (an API
             that logged before it was made here): the stack cannot create a group that exists.
-        access_log_retention: of the access and execution logs. Default one month.
-        web_acl_arn: a regional WAFv2 web ACL to associate with the stage. Default none.
+        access_log_retention: of the access and execution logs. Default one month; the profile's
+            year under the strict profile, which refuses a shorter value (``ValueError``).
+        web_acl_arn: a regional WAFv2 web ACL to associate with the stage. Default none; under the
+            strict profile the stack's ``blocks.api_waf.web_acl`` (AWS managed rule groups, logged).
         manage_account_logging_role: set API Gateway's account-level CloudWatch role, which both
             access and execution logs need, in a settings stack per stage and environment of the
             app (``ApiGatewayAccountLogging``) that this API's stack depends on. Default True.
         account_has_logging_role: the account and region already have that role set (by another
             app or by hand); use with ``manage_account_logging_role=False``. Default False.
             One of the two must be true: a stage with access logs fails to create without the role.
+
+    Strict profile (``patterns.compliance``): the access and execution log groups are encrypted
+    with the stack's logs key; each Lambda permission names the stack's account (``SourceAccount``);
+    the stage acknowledges, as not applying to Lambda-proxy methods, a stage cache and a client
+    certificate (``blocks.api_strict``).
 
     Alarms:
         server_error_rate_threshold: 5XX share of requests, in (0, 1]. Default 0.01.
@@ -136,7 +145,7 @@ class ApiLambdaTable(Construct):
         stage_name: str = "prod",
         execution_log_level: apigw.MethodLoggingLevel = apigw.MethodLoggingLevel.ERROR,
         manage_execution_log_group: bool = True,
-        access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        access_log_retention: Optional[logs.RetentionDays] = None,
         web_acl_arn: Optional[str] = None,
         manage_account_logging_role: bool = True,
         account_has_logging_role: bool = False,
@@ -188,8 +197,15 @@ class ApiLambdaTable(Construct):
         self.function = function
         self.grant = self._grant_table(table, index_names, table_actions)
 
+        strict = is_strict(self)
+        retention = log_retention(self, access_log_retention, default=_LOG_RETENTION, prop="access_log_retention")
+        logs_encryption_key = logs_key(self) if strict else None
         self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "AccessLogs",
+            retention=retention,
+            encryption_key=logs_encryption_key,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.api = self._rest_api(
             rest_api_name=rest_api_name or Names.unique_resource_name(self, max_length=_MAX_NAME_LENGTH, separator="-"),
@@ -206,11 +222,15 @@ class ApiLambdaTable(Construct):
             level=execution_log_level,
             manage_account_logging_role=manage_account_logging_role,
             manage_execution_log_group=manage_execution_log_group,
-            retention=access_log_retention,
+            retention=retention,
+            encryption_key=logs_encryption_key,
         )
         self.gateway_responses = add_error_responses(self.api, cors_allow_origins) if cors_allow_origins else []
         self._add_routes(authorizer, read_scopes, write_scopes)
-        self._associate_web_acl(web_acl_arn)
+        self.web_acl_association = associate_web_acl(self, self.api.deployment_stage, web_acl_arn)
+        if strict:
+            limit_invoke_permissions_to_account(self.api.methods)
+            acknowledge_stage_rules(self.api.deployment_stage)
         self._add_alarms(server_error_rate_threshold, latency_threshold)
 
     @property
@@ -356,20 +376,6 @@ class ApiLambdaTable(Construct):
                 acknowledge(preflight, "AwsSolutions-APIG4", reason)
                 acknowledge(preflight, "AwsSolutions-COG4", reason)
 
-    def _associate_web_acl(self, web_acl_arn: Optional[str]) -> None:
-        self.web_acl_association: Optional[wafv2.CfnWebACLAssociation] = None
-        if web_acl_arn is None:
-            acknowledge(
-                self.api.deployment_stage,
-                "AwsSolutions-APIG3",
-                "WAF is opt-in (web_acl_arn=): it is billed per web ACL, rule and request and its rules depend on "
-                "the traffic; every method is authorized and the stage is throttled meanwhile.",
-            )
-            return
-        self.web_acl_association = wafv2.CfnWebACLAssociation(
-            self, "WebAclAssociation", resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl_arn
-        )
-
     def _add_alarms(self, server_error_rate_threshold: float, latency_threshold: Duration) -> None:
         period = Duration.minutes(5)
         stage = self.api.deployment_stage  # metrics by ApiName and Stage: this API's traffic only
@@ -397,6 +403,7 @@ class ApiLambdaTable(Construct):
 
 _DEFAULT_KEY = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
 _DEFAULT_NAMESPACE = "ItemsApi"
+_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 _MAX_NAME_LENGTH = 128
 _ITEM_METHODS = ("GET", "POST", "PUT", "DELETE")
 #: The environment variables this construct sets on a function it makes.

@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
+from .blocks.managed_policies import managed_policy_role, separate_policy
 
 _MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
 
@@ -110,7 +111,8 @@ class CanaryFunction(Construct):
             ``add_pre_hook`` / ``add_post_hook``, may report its status
             (``codedeploy:PutLifecycleEventHookExecutionStatus``, granted on ``*``; see
             ``_HookStatusOnAnyDeployment`` for why).
-        deployment_role: CodeDeploy's role, with exact inline permissions: ``GetAlias`` and
+        deployment_role: CodeDeploy's role, with exact permissions (inline; under the strict profile a
+            customer-managed policy of the role): ``GetAlias`` and
             ``UpdateAlias`` on the function (unqualified ARN), ``GetProvisionedConcurrencyConfig``
             on the alias, ``DescribeAlarms`` on the rollback alarms, ``InvokeFunction`` on the hook.
         hook: the smoke-test ``SecureFunction`` run as pre- and/or post-traffic hook, or None.
@@ -219,7 +221,7 @@ class CanaryFunction(Construct):
         if pre_traffic_hook or post_traffic_hook:
             self.hook = self._smoke_test_hook(smoke_payload or {}, expected_status_code)
 
-        self.deployment_role = iam.Role(
+        self.deployment_role = managed_policy_role(
             self,
             "DeploymentRole",
             assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
@@ -375,7 +377,8 @@ class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
     evaluates: a hook that cannot report is timed out after an hour and every deployment rolls
     back, and that cannot be checked before deploying. What ``*`` adds is small: only the hooks'
     roles hold it, and reporting on another group's deployment needs that deployment's id and hook
-    execution id. The statement sits in a policy of its own so its acknowledgement covers nothing else.
+    execution id. The statement sits in a policy of its own (customer-managed under the strict profile) so
+    its acknowledgement covers nothing else.
     """
 
     def grant_put_lifecycle_event_hook_execution_status(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -387,7 +390,7 @@ class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
         policies: dict = self.__dict__.setdefault("_hook_status_policies", {})
         policy = policies.get(role.node.path)  # pre- and post-traffic hook may be one function
         if policy is None:
-            policy = iam.Policy(
+            policy = separate_policy(
                 self,
                 f"HookStatusPolicy{len(policies) or ''}",
                 roles=[role],

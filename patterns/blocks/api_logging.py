@@ -8,9 +8,11 @@ from typing import Iterator, Optional
 from aws_cdk import ArnFormat, Environment, RemovalPolicy, Stack, Stage, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from ..compliance import is_strict
 from .nag import acknowledge
 
 #: The id of the settings stack (env-agnostic); bound to an environment, ``-<account>-<region>`` follows.
@@ -32,8 +34,14 @@ class ApiGatewayAccountLogging(Stack):
     ``cdk destroy`` of one of them leaves it alone). Destroying it is harmless: both resources are
     retained, so the setting stays in place.
 
+    Under the strict profile (``patterns.compliance``) the role's permissions are a customer-managed
+    policy, ``policy``, retained too, instead of an inline one. This stack is made in the stage (or app)
+    beside the stacks that use it, so it reads the profile there: set strict on the app or the stage,
+    not on one stack only, or this stack stays baseline (and keeps the inline policy).
+
     Attributes:
-        role: the role API Gateway assumes to write logs (inline policy, retained).
+        role: the role API Gateway assumes to write logs (retained; its permissions inline, or in ``policy``).
+        policy: under the strict profile, the role's retained customer-managed policy; else None.
         setting: the ``CfnAccount`` naming that role (retained).
     """
 
@@ -45,26 +53,29 @@ class ApiGatewayAccountLogging(Stack):
             service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
         log_streams = f"{log_groups}:log-stream:*"
-        # An inline policy is part of the role resource, so the retained role keeps its permissions
-        # when the stack is deleted (a separate AWS::IAM::Policy would be deleted with the stack).
+        statements = [
+            iam.PolicyStatement(actions=_LOG_GROUP_ACTIONS, resources=[log_groups]),
+            iam.PolicyStatement(actions=_LOG_STREAM_ACTIONS, resources=[log_streams]),
+            iam.PolicyStatement(actions=_UNSCOPED_ACTIONS, resources=["*"]),
+        ]
+        strict = is_strict(self)
+        # The role is retained, and must keep its permissions when the stack is deleted: an inline policy
+        # is part of the role resource; under the strict profile (no inline policies) a customer-managed
+        # policy attached to it is retained as well (an AWS::IAM::Policy would be deleted with the stack).
         self.role = iam.Role(
             self,
             "CloudWatchRole",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
             description="Lets API Gateway write execution and access logs of every API of the account and region",
-            inline_policies={
-                "ApiGatewayLogs": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(actions=_LOG_GROUP_ACTIONS, resources=[log_groups]),
-                        iam.PolicyStatement(actions=_LOG_STREAM_ACTIONS, resources=[log_streams]),
-                        iam.PolicyStatement(actions=_UNSCOPED_ACTIONS, resources=["*"]),
-                    ]
-                )
-            },
+            inline_policies=None if strict else {"ApiGatewayLogs": iam.PolicyDocument(statements=statements)},
         )
         self.role.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.policy: Optional[iam.ManagedPolicy] = None
+        if strict:
+            self.policy = iam.ManagedPolicy(self, "ApiGatewayLogs", statements=statements, roles=[self.role])
+            self.policy.apply_removal_policy(RemovalPolicy.RETAIN)
         acknowledge(
-            self.role,
+            self.policy or self.role,
             "AwsSolutions-IAM5",
             "The role serves every REST and WebSocket API of the account and region: API Gateway writes execution "
             "logs to groups it names itself (API-Gateway-Execution-Logs_<api-id>/<stage>, and "
@@ -76,6 +87,8 @@ class ApiGatewayAccountLogging(Stack):
         # Retained with its role: other APIs of the account rely on the setting after this stack is gone.
         self.setting = apigw.CfnAccount(self, "AccountSetting", cloud_watch_role_arn=self.role.role_arn)
         self.setting.apply_removal_policy(RemovalPolicy.RETAIN)
+        if self.policy is not None:
+            self.setting.node.add_dependency(self.policy)
 
 
 def settings_stack_id(stack: Stack) -> str:
@@ -149,6 +162,7 @@ def stage_logging(
     manage_account_logging_role: bool,
     manage_execution_log_group: bool,
     retention: logs.RetentionDays,
+    encryption_key: Optional[kms.IKey] = None,
 ) -> tuple[Optional[ApiGatewayAccountLogging], Optional[logs.LogGroup]]:
     """What ``stage``'s access logs and execution logs at ``level`` need: the settings stack (when the
     role is managed here), and the stage's execution log group (when logging and managed here)."""
@@ -163,17 +177,27 @@ def stage_logging(
         return account_logging, None
     if not manage_execution_log_group:
         return account_logging, None
-    return account_logging, execution_log_group(scope, "ExecutionLogs", stage, stage_name, retention=retention)
+    group = execution_log_group(
+        scope, "ExecutionLogs", stage, stage_name, retention=retention, encryption_key=encryption_key
+    )
+    return account_logging, group
 
 
 def execution_log_group(
-    scope: Construct, id: str, stage: apigw.Stage, stage_name: str, *, retention: logs.RetentionDays
+    scope: Construct,
+    id: str,
+    stage: apigw.Stage,
+    stage_name: str,
+    *,
+    retention: logs.RetentionDays,
+    encryption_key: Optional[kms.IKey] = None,
 ) -> logs.LogGroup:
     """The log group API Gateway writes ``stage``'s execution logs to, made before the stage.
 
     API Gateway names it ``API-Gateway-Execution-Logs_<rest-api-id>/<stage>`` and, when it does
     not exist, creates it on first write with no retention and outside any stack. Made here, it
-    has ``retention``, goes with the stack, and the stage waits for it.
+    has ``retention`` (and ``encryption_key``, which CloudWatch Logs encrypts with: API Gateway's
+    role needs no KMS permission), goes with the stack, and the stage waits for it.
     """
     group = logs.LogGroup(
         scope,
@@ -181,6 +205,7 @@ def execution_log_group(
         # The stage's name as given, not stage.stage_name: that is a reference to the stage itself.
         log_group_name=f"API-Gateway-Execution-Logs_{stage.rest_api.rest_api_id}/{stage_name}",
         retention=retention,
+        encryption_key=encryption_key,
         removal_policy=RemovalPolicy.DESTROY,
     )
     stage.node.add_dependency(group)
