@@ -1,0 +1,33 @@
+"""The consumer matrix under the strict compliance profile: every public construct bound to an account
+and region, in a stage and in a nested stack, with its alarms routed, clean under
+all six rule sets (AwsSolutions, Serverless, NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1, Control
+Tower's proactive controls). The env-agnostic case is the demo app's (tests/test_strict_profile.py)."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import Environment, Stack, Stage
+
+from consumer.matrix import ACCOUNT, BOUND, EveryConstructStack, NestedEveryConstruct
+from patterns import route_alarms
+from strict_check import RULE_SETS, strict_app, synth_findings
+
+
+@pytest.fixture(scope="module")
+def strict_matrix_findings(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
+    app = strict_app(tmp_path_factory.mktemp("strict-matrix"))
+    EveryConstructStack(app, "StrictBound", env=BOUND)
+    stage = Stage(app, "StrictProd", env=Environment(account=ACCOUNT, region="us-east-1"))
+    EveryConstructStack(stage, "Service")
+    NestedEveryConstruct(Stack(app, "StrictNestedParent", env=BOUND), "Nested")
+    route_alarms(app)
+    return synth_findings(app)
+
+
+def test_every_rule_set_ran(strict_matrix_findings):
+    assert set(strict_matrix_findings) >= set(RULE_SETS)
+
+
+@pytest.mark.parametrize("rule_set", RULE_SETS)
+def test_every_construct_is_clean_under_strict_in_every_setup(strict_matrix_findings, rule_set):
+    assert strict_matrix_findings[rule_set] == []
