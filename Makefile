@@ -37,8 +37,9 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 synth: install
 	$(CDK) synth --quiet $(PROFILE)
 
+# Two workers (pytest-xdist), one per core: the session's synthesized apps are built once per worker.
 test: install
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
 
 # Run demo stacks on 127.0.0.1 without Docker or an AWS account (docs/local.md); Ctrl-C stops it.
 #   make local                          the items service, with a local admin user
