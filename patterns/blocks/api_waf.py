@@ -13,7 +13,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
 from ..compliance import is_strict, strict_log_retention
-from .compliance_resources import logs_key
+from .compliance_resources import logs_key, per_stack
 from .nag import acknowledge
 
 _WEB_ACL_ID = "StrictApiWebAcl"
@@ -122,11 +122,7 @@ def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
 
 def web_acl(scope: IConstruct) -> StrictApiWebAcl:
     """The strict profile's web ACL of ``scope``'s stack, made on first use (one per stack)."""
-    stack = Stack.of(scope)
-    existing = stack.node.try_find_child(_WEB_ACL_ID)
-    if isinstance(existing, StrictApiWebAcl):
-        return existing
-    return StrictApiWebAcl(stack, _WEB_ACL_ID)
+    return per_stack(scope, _WEB_ACL_ID, StrictApiWebAcl, StrictApiWebAcl)
 
 
 def associate_web_acl(

@@ -7,12 +7,25 @@ tables it backs up.
 
 from __future__ import annotations
 
+from typing import Callable, TypeVar
+
 import jsii
 from aws_cdk import ArnFormat, Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup, aws_dynamodb as dynamodb, aws_events as events, aws_iam as iam, aws_kms as kms
 from constructs import Construct, IConstruct
 
 from .nag import acknowledge
+
+_T = TypeVar("_T", bound=Construct)
+
+
+def per_stack(scope: IConstruct, id: str, kind: type[_T], make: Callable[[Stack, str], _T]) -> _T:
+    """The ``kind`` construct ``id`` of ``scope``'s stack (a nested stack has its own), made on first use."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(id)
+    if isinstance(existing, kind):
+        return existing
+    return make(stack, id)
 
 _LOGS_KEY_ID = "StrictLogsKey"
 
@@ -42,13 +55,13 @@ def logs_key(scope: IConstruct) -> kms.Key:
     this region only (the ``kms:EncryptionContext:aws:logs:arn`` condition). The key outlives no
     log group: it is destroyed with the stack, after KMS's waiting period.
     """
-    stack = Stack.of(scope)
-    existing = stack.node.try_find_child(_LOGS_KEY_ID)
-    if isinstance(existing, kms.Key):
-        return existing
+    return per_stack(scope, _LOGS_KEY_ID, kms.Key, _new_logs_key)
+
+
+def _new_logs_key(stack: Stack, id: str) -> kms.Key:
     key = kms.Key(
         stack,
-        _LOGS_KEY_ID,
+        id,
         enable_key_rotation=True,
         description=f"Encrypts the CloudWatch log groups of stack {stack.stack_name}",
         removal_policy=RemovalPolicy.DESTROY,
@@ -167,8 +180,4 @@ class _ListOf:
 
 def backup_plan(scope: IConstruct) -> StrictBackup:
     """The AWS Backup plan of ``scope``'s stack, made on first use (one per stack)."""
-    stack = Stack.of(scope)
-    existing = stack.node.try_find_child(_BACKUP_ID)
-    if isinstance(existing, StrictBackup):
-        return existing
-    return StrictBackup(stack, _BACKUP_ID)
+    return per_stack(scope, _BACKUP_ID, StrictBackup, StrictBackup)
