@@ -13,6 +13,7 @@ from typing import Optional, Union
 
 import jsii
 from aws_cdk import (
+    Annotations,
     AspectPriority,
     Aspects,
     CfnResource,
@@ -28,6 +29,7 @@ from aws_cdk import (
 from constructs import Construct, IConstruct
 
 from .blocks.alarm_topic import AlarmTopic, email_addresses
+from .blocks.topic import SecureTopic
 
 #: CDK context key holding the e-mail address(es) of the topics ``route_alarms`` makes.
 ALARM_EMAIL_CONTEXT = "alarmEmail"
@@ -129,14 +131,18 @@ class AlarmRouting:
             return
         stack = Stack.of(alarm)
         action = self._action_for(stack)
+        # An alarm on the delivery failures of the very topic it notifies gets no OK action: with a
+        # broken subscriber each OK message would fail, turn the alarm back to ALARM and start again.
+        # Its ALARM message still reaches the subscribers that work, once per state change.
+        ok_actions = self.ok_actions and not _watches_deliveries_of(alarm, self._topic_for(stack))
         if isinstance(alarm, cloudwatch.AlarmBase):
             alarm.add_alarm_action(action)
-            if self.ok_actions:
+            if ok_actions:
                 alarm.add_ok_action(action)
             return
         arn = action.bind(alarm, _alarm_reference(alarm)).alarm_action_arn
         alarm.alarm_actions = [arn]
-        if self.ok_actions:
+        if ok_actions:
             alarm.ok_actions = [arn]
 
     def check_environment(self, stack: Stack) -> None:
@@ -144,6 +150,9 @@ class AlarmRouting:
         topic = _topic_of(self.target)
         if topic is not None:
             _check_topic_environment(topic, stack)
+
+    def _topic_for(self, stack: Stack) -> Optional[sns.ITopic]:
+        return _alarm_topic_of(stack).topic if self.target is None else _topic_of(self.target)
 
     def _action_for(self, stack: Stack) -> cloudwatch.IAlarmAction:
         if self.target is None:
@@ -162,6 +171,12 @@ def routing_for(alarm: IConstruct) -> Optional[AlarmRouting]:
         if isinstance(aspect, AlarmRouting)
     ]
     return max(found, key=lambda routing: routing.precedence, default=None)
+
+
+def _watches_deliveries_of(alarm: IConstruct, topic: Optional[sns.ITopic]) -> bool:
+    """Whether ``alarm`` is the failed-deliveries alarm of ``topic`` (of its ``SecureTopic``)."""
+    owner = next((scope for scope in reversed(alarm.node.scopes) if isinstance(scope, SecureTopic)), None)
+    return owner is not None and topic is owner.topic and alarm is owner.failed_deliveries_alarm
 
 
 def alarm_email(scope: IConstruct) -> tuple[str, ...]:
@@ -187,7 +202,15 @@ def _alarm_topic_of(stack: Stack) -> AlarmTopic:
                 f"already has a {type(existing).__name__} with that id; rename it, or pass route_alarms a target"
             )
         return existing
-    topic = AlarmTopic(stack, ALARM_TOPIC_ID, email=alarm_email(stack))
+    email = alarm_email(stack)
+    topic = AlarmTopic(stack, ALARM_TOPIC_ID, email=email)
+    if not email:
+        Annotations.of(topic).add_warning_v2(
+            "serverless-patterns:alarm-topic-without-subscriber",
+            f"the alarms of {stack.node.path} go to an AlarmTopic nobody subscribes to: set the context value "
+            f"{ALARM_EMAIL_CONTEXT} (in cdk.json, so that every deploy keeps the subscription) or "
+            f"{ALARM_EMAIL_ENVIRONMENT_VARIABLE}, or subscribe to the topic yourself",
+        )
     # Without CDK's Aspect stabilization, constructs made while Aspects run are not visited.
     for alarm in topic.alarms:
         routing = routing_for(alarm)

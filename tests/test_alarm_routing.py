@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import App, Aspects, Environment, NestedStack, Stack, Stage
 from aws_cdk import aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as sns_subscriptions
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 from constructs import Construct
 
 from nag_check import nag_app, nag_findings
@@ -196,7 +196,8 @@ def test_every_demo_alarm_notifies_and_recovers_through_a_topic_of_its_own_stack
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert alarms, f"{stack_name} has no alarm"
     for name, properties in alarms.items():
-        for key in ("AlarmActions", "OKActions"):
+        own_deliveries = name.startswith(f"{ALARM_TOPIC_ID}Encrypted") and "FailedDeliveries" in name
+        for key in ("AlarmActions",) if own_deliveries else ("AlarmActions", "OKActions"):
             actions = properties.get(key, [])
             assert len(actions) == 1 and actions[0].get("Ref") in topics, (name, key, actions)
         assert "InsufficientDataActions" not in properties, name
@@ -226,8 +227,31 @@ def test_a_stack_gets_one_alarm_topic_that_its_alarms_and_the_topics_own_alarm_u
     template.resource_count_is("AWS::SNS::Topic", 1)
     properties = alarm_properties(template)
     assert len(properties) == 3  # two alarms and the topic's failed-deliveries alarm
-    for routed in properties.values():
-        assert routed["AlarmActions"] == [ref(topic.topic)] and routed["OKActions"] == [ref(topic.topic)]
+    own = stack.get_logical_id(topic.failed_deliveries_alarm.node.default_child)
+    for name, routed in properties.items():
+        assert routed["AlarmActions"] == [ref(topic.topic)]
+        if name != own:
+            assert routed["OKActions"] == [ref(topic.topic)]
+
+
+def test_an_alarm_on_the_failed_deliveries_of_the_topic_it_notifies_gets_no_ok_action():
+    # With a subscriber that keeps failing, each OK message would fail and send the alarm back to ALARM.
+    stack = Stack(App(), "Service")
+    alarm(stack, "Errors")
+    route_alarms(stack)
+    properties = alarm_properties(Template.from_stack(stack))  # the topic is made at synth
+    topic = stack.node.find_child(ALARM_TOPIC_ID)
+    own = properties[stack.get_logical_id(topic.failed_deliveries_alarm.node.default_child)]
+    assert own["AlarmActions"] == [ref(topic.topic)] and "OKActions" not in own
+
+
+def test_a_topics_failed_deliveries_alarm_routed_to_another_topic_keeps_its_ok_action():
+    stack = Stack(App(), "Service")
+    watched, pager = AlarmTopic(stack, "Watched"), AlarmTopic(stack, "Pager")
+    route_alarms(watched, pager)
+    properties = alarm_properties(Template.from_stack(stack))
+    routed = properties[stack.get_logical_id(watched.failed_deliveries_alarm.node.default_child)]
+    assert routed["OKActions"] == [ref(pager.topic)]
 
 
 def test_a_stack_without_alarms_gets_no_topic():
@@ -481,3 +505,20 @@ def test_routed_stacks_pass_the_nag_packs(tmp_path, env, context):
     route_alarms(app)
     assert nag_findings(app)["violations"] == []
     assert stack.node.find_child(ALARM_TOPIC_ID).dead_letter_queue is not None  # the e-mail subscription's
+
+
+def test_a_topic_made_without_an_address_warns_that_nobody_is_told():
+    stack = Stack(App(), "Service")
+    alarm(stack, "Errors")
+    route_alarms(stack)
+    Template.from_stack(stack)  # the topic is made at synth
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("nobody subscribes to"))
+    assert len(warnings) == 1
+
+
+def test_a_topic_made_with_an_address_does_not_warn():
+    stack = Stack(App(context={"alarmEmail": "ops@example.com"}), "Service")
+    alarm(stack, "Errors")
+    route_alarms(stack)
+    Template.from_stack(stack)
+    assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("nobody subscribes to")) == []

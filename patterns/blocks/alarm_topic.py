@@ -35,10 +35,11 @@ class AlarmTopic(Construct):
       * ``topic``: the ``sns.Topic`` (standard, not FIFO: alarms publish to standard topics);
       * ``key``: the KMS key (rotation on), or the one you passed (under the strict profile a key
         made here lets only AWS services create grants on it, as ``SecureTopic``'s does);
-      * ``failed_deliveries_alarm``: fires when SNS fails to deliver a notification. It is an alarm
-        like any other: ``route_alarms`` sends it to this very topic. That cannot loop (an alarm
-        acts once per state change, not per failed delivery), reaches the subscribers that still
-        work, and stays visible in the CloudWatch console when none does;
+      * ``failed_deliveries_alarm``: fires when SNS fails to deliver a notification.
+        ``route_alarms`` sends it to this very topic with an alarm action only: an OK action would
+        loop with a broken subscriber (each failed OK message turns the alarm back to ALARM). Its
+        ALARM message reaches the subscribers that still work, and it stays visible in the
+        CloudWatch console when none does;
       * ``dead_letter_queue`` and ``dead_letter_alarm`` (only with ``email``): the e-mail
         subscriptions' dead-letter queue (SQS-managed encryption, 14 days), which keeps the
         notifications SNS could not deliver, and its alarm (routed like the one above);
