@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
+from .compliance import is_strict, strict_deployment_reserved_concurrency, strict_reserved_concurrency
 from .blocks.managed_policies import managed_policy_role, separate_policy
 
 _MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
@@ -144,6 +145,14 @@ class CanaryFunction(Construct):
     Capacity:
         provisioned_concurrency: provisioned concurrent executions on the alias. Default none.
         max_provisioned_concurrency: scale provisioned concurrency up to this, on 70% utilization.
+        reserved_concurrent_executions: the function's reserved concurrency. Default none; under the
+            strict profile the larger of the profile's (``compliance.strict_reserved_concurrency``, 20)
+            and the provisioned concurrency asked for (``max_provisioned_concurrency``, else
+            ``provisioned_concurrency``): Lambda refuses provisioned concurrency above a function's
+            reserved concurrency, so a value given here below either raises ``ValueError``.
+
+    Under the strict profile the smoke-test hook, which runs only during deployments, reserves
+    ``compliance.STRICT_DEPLOYMENT_RESERVED_CONCURRENCY`` (2) instead of a full function's share.
     """
 
     def __init__(
@@ -168,6 +177,7 @@ class CanaryFunction(Construct):
         expected_status_code: Optional[int] = None,
         provisioned_concurrency: Optional[int] = None,
         max_provisioned_concurrency: Optional[int] = None,
+        reserved_concurrent_executions: Optional[int] = None,
     ) -> None:
         super().__init__(scope, id)
         duration_threshold = p99_duration_threshold or Duration.millis(int(timeout.to_milliseconds() * 0.8))
@@ -185,7 +195,11 @@ class CanaryFunction(Construct):
             expected_status_code=expected_status_code,
             provisioned_concurrency=provisioned_concurrency,
             max_provisioned_concurrency=max_provisioned_concurrency,
+            reserved_concurrent_executions=reserved_concurrent_executions,
         )
+        if reserved_concurrent_executions is None and is_strict(self):
+            most_provisioned = max_provisioned_concurrency or provisioned_concurrency or 0
+            reserved_concurrent_executions = max(strict_reserved_concurrency(self), most_provisioned)
 
         self.secure_function = SecureFunction(
             self,
@@ -197,6 +211,7 @@ class CanaryFunction(Construct):
             timeout=timeout,
             description=description,
             service_name=id,
+            reserved_concurrent_executions=reserved_concurrent_executions,
         )
         self.function = self.secure_function.function
         self.version = self.function.current_version
@@ -331,6 +346,7 @@ class CanaryFunction(Construct):
             timeout=Duration.seconds(int(timeout.to_seconds()) + 30),
             description=f"CodeDeploy smoke test of each new version of {self.node.path}",
             asynchronous=True,  # CodeDeploy invokes lifecycle hooks asynchronously
+            reserved_concurrent_executions=strict_deployment_reserved_concurrency(self) if is_strict(self) else None,
         )
         # The new version only: the ARN in the grant changes with every version.
         iam.Grant.add_to_principal(
@@ -429,6 +445,7 @@ def _validate(
     expected_status_code,
     provisioned_concurrency,
     max_provisioned_concurrency,
+    reserved_concurrent_executions,
 ) -> None:
     if handler is not None and code is None:
         raise ValueError("handler= needs code=: the bundled handler's entry point is fixed")
@@ -454,3 +471,15 @@ def _validate(
         raise ValueError("provisioned_concurrency must be at least 1")
     if max_provisioned_concurrency is not None and max_provisioned_concurrency < (provisioned_concurrency or 1):
         raise ValueError("max_provisioned_concurrency must be at least provisioned_concurrency (or 1)")
+    # max_provisioned_concurrency is at least provisioned_concurrency (checked above): the most the alias gets.
+    prop, provisioned = (
+        ("max_provisioned_concurrency", max_provisioned_concurrency)
+        if max_provisioned_concurrency is not None
+        else ("provisioned_concurrency", provisioned_concurrency)
+    )
+    if None not in (reserved_concurrent_executions, provisioned) and provisioned > reserved_concurrent_executions:
+        raise ValueError(
+            f"{prop}={provisioned} is above reserved_concurrent_executions={reserved_concurrent_executions}: "
+            "Lambda refuses provisioned concurrency above a function's reserved concurrency; reserve at least "
+            f"{provisioned}, or leave reserved_concurrent_executions out"
+        )

@@ -30,6 +30,17 @@ COMPLIANCE_CONTEXT = "serverless-patterns:compliance"
 STRICT_LOG_RETENTION_CONTEXT = "serverless-patterns:strictLogRetention"
 #: The shortest log retention the strict profile accepts (NIST, HIPAA, PCI and Control Tower ask for a year).
 STRICT_MINIMUM_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+#: Context key for the reserved concurrency strict gives a function that names none (a whole number, at least 1).
+STRICT_RESERVED_CONCURRENCY_CONTEXT = "serverless-patterns:strictReservedConcurrency"
+#: Reserved concurrency strict gives a function that names none, unless ``STRICT_RESERVED_CONCURRENCY_CONTEXT``
+#: says otherwise (the NIST and HIPAA packs ask every function for a concurrency limit). 20 serves the 100
+#: requests per second an ``ApiLambdaTable`` stage allows by default at up to 200 ms per request, and
+#: bounds what a runaway caller can cost. It comes out of the account's regional pool, of which Lambda
+#: keeps 100 unreserved; new accounts start with a smaller quota: raise it, or lower this by context.
+STRICT_RESERVED_CONCURRENCY = 20
+#: Reserved concurrency strict gives a function that runs only while a deployment does (a CodeDeploy
+#: hook): one invocation per hook and deployment, with room for a retry.
+STRICT_DEPLOYMENT_RESERVED_CONCURRENCY = 2
 
 
 class Compliance(enum.Enum):
@@ -99,6 +110,28 @@ def strict_log_retention(scope: IConstruct) -> logs.RetentionDays:
             f"{STRICT_MINIMUM_LOG_RETENTION.name}"
         )
     return retention
+
+
+def strict_reserved_concurrency(scope: IConstruct) -> int:
+    """The reserved concurrency strict gives a function that names none: ``STRICT_RESERVED_CONCURRENCY``
+    (20), or the ``STRICT_RESERVED_CONCURRENCY_CONTEXT`` value (a whole number of at least 1, e.g. from
+    ``cdk synth -c serverless-patterns:strictReservedConcurrency=5``)."""
+    value = scope.node.try_get_context(STRICT_RESERVED_CONCURRENCY_CONTEXT)
+    if value is None:
+        return STRICT_RESERVED_CONCURRENCY
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"context {STRICT_RESERVED_CONCURRENCY_CONTEXT} must be a whole number of at least 1 "
+            f"(0 would stop every function), got {value!r}"
+        )
+    return int(text)
+
+
+def strict_deployment_reserved_concurrency(scope: IConstruct) -> int:
+    """What strict reserves for a deployment-time-only function: ``STRICT_DEPLOYMENT_RESERVED_CONCURRENCY``,
+    or the ``STRICT_RESERVED_CONCURRENCY_CONTEXT`` value when that is smaller."""
+    return min(STRICT_DEPLOYMENT_RESERVED_CONCURRENCY, strict_reserved_concurrency(scope))
 
 
 def _days(retention: logs.RetentionDays) -> float:

@@ -3,7 +3,9 @@ under it (clean under all six rule sets) and without it (unchanged)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +17,16 @@ from cfnlint.api import ManualArgs, lint
 from patterns import route_alarms
 from patterns.blocks import AlarmTopic, SecureFunction, SecureQueue, SecureTable, SecureTopic
 from patterns.blocks.compliance_resources import STRICT_BACKUP_RETENTION, backup_plan
-from patterns.blocks.function import STRICT_RESERVED_CONCURRENCY
 from patterns.compliance import (
     COMPLIANCE_CONTEXT,
     STRICT_LOG_RETENTION_CONTEXT,
+    STRICT_RESERVED_CONCURRENCY,
+    STRICT_RESERVED_CONCURRENCY_CONTEXT,
     Compliance,
     compliance_of,
     log_retention,
     strict_log_retention,
+    strict_reserved_concurrency,
 )
 from strict_check import RULE_SETS, strict_app, synth_findings
 
@@ -106,6 +110,40 @@ def strict_stack() -> Stack:
 
 def resources_of(template: dict, resource_type: str) -> dict:
     return {key: value for key, value in template["Resources"].items() if value["Type"] == resource_type}
+
+
+def rendered(value, *, stack_id: str, stack_name: str):
+    """``value`` as CloudFormation renders it in the stack ``stack_id`` named ``stack_name``
+    (the intrinsics a name is built with: Ref of the stack's pseudo parameters, Fn::Join, Fn::Select,
+    Fn::Split); any other reference fails the test."""
+    if isinstance(value, str):
+        return value
+    ((function, argument),) = value.items()
+    again = functools.partial(rendered, stack_id=stack_id, stack_name=stack_name)
+    if function == "Ref":
+        return {"AWS::StackId": stack_id, "AWS::StackName": stack_name}[argument]
+    if function == "Fn::Join":
+        separator, parts = argument
+        return separator.join(again(part) for part in parts)
+    if function == "Fn::Split":
+        separator, source = argument
+        return again(source).split(separator)
+    if function == "Fn::Select":
+        index, items = argument
+        return (items if isinstance(items, list) else again(items))[int(index)]
+    raise AssertionError(f"unexpected intrinsic {function}")
+
+
+def stack_id(stack_name: str, uuid: str) -> str:
+    return f"arn:aws:cloudformation:eu-west-1:123456789012:stack/{stack_name}/{uuid}"
+
+
+#: Two CloudFormation stacks made from the same construct ids: another stack name (or the same stack
+#: deleted and created again) is another stack, with a UUID of its own.
+TWO_STACKS = (
+    ("Blue", stack_id("Blue", "1c2fa620-982a-11e3-aff7-50e2416294e0")),
+    ("Green", stack_id("Green", "6e1d2b40-0f3a-11ef-8a55-0a1b2c3d4e5f")),
+)
 
 
 # --- the building blocks under strict ----------------------------------------------------------
@@ -265,12 +303,86 @@ def test_strict_backup_role_is_for_aws_backup_only(strict):
     )
 
 
+def test_strict_logs_key_is_retained_so_retained_log_groups_stay_readable(strict):
+    (key,) = [key for key in resources_of(strict.template_json, "AWS::KMS::Key") if key.startswith("StrictLogsKey")]
+    assert strict.template_json["Resources"][key]["DeletionPolicy"] == "Retain"
+    assert strict.template_json["Resources"][key]["UpdateReplacePolicy"] == "Retain"
+
+
+def backup_names(stack_name: str) -> tuple[str, str]:
+    """The vault's and the plan's names, as deployed under ``stack_name`` (each is its own stack)."""
+    stack = Stack(App(context=STRICT), "Tables", stack_name=stack_name)
+    SecureTable(stack, "Table")
+    template = Template.from_stack(stack).to_json()
+    ((name, this_stack_id),) = [entry for entry in TWO_STACKS if entry[0] == stack_name]
+    (vault,) = resources_of(template, "AWS::Backup::BackupVault").values()
+    (plan,) = resources_of(template, "AWS::Backup::BackupPlan").values()
+    return tuple(
+        rendered(value, stack_id=this_stack_id, stack_name=name)
+        for value in (vault["Properties"]["BackupVaultName"], plan["Properties"]["BackupPlan"]["BackupPlanName"])
+    )
+
+
+def test_strict_backup_vault_and_plan_names_differ_between_stacks_of_the_same_construct_ids():
+    (blue_vault, blue_plan), (green_vault, green_plan) = (backup_names(name) for name, _ in TWO_STACKS)
+    assert blue_vault != green_vault and blue_plan != green_plan
+
+
+def test_strict_backup_vault_and_plan_names_keep_to_the_aws_backup_name_rules():
+    vault, plan = backup_names("Blue")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{2,50}", vault), vault
+    assert re.fullmatch(r"[A-Za-z0-9_.-]{1,50}", plan), plan
+
+
 def test_one_backup_plan_per_stack():
     stack = strict_stack()
     SecureTable(stack, "A")
     SecureTable(stack, "B")
     assert backup_plan(stack) is backup_plan(SecureTable(stack, "C"))
     Template.from_stack(stack).resource_count_is("AWS::Backup::BackupPlan", 1)
+
+
+@pytest.mark.parametrize("value", [5, "5"])
+def test_strict_reserved_concurrency_follows_the_context_value(value):
+    stack = Stack(App(context={**STRICT, STRICT_RESERVED_CONCURRENCY_CONTEXT: value}), "S")
+    SecureFunction(stack, "Fn", code=INLINE, handler="index.handler")
+    Template.from_stack(stack).has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 5})
+
+
+def test_strict_reserved_concurrency_defaults_to_the_profile_share():
+    assert strict_reserved_concurrency(strict_stack()) == STRICT_RESERVED_CONCURRENCY == 20
+
+
+@pytest.mark.parametrize("value", [0, "0", -3, "twenty", 2.5, True])
+def test_strict_reserved_concurrency_refuses_a_bad_context_value(value):
+    stack = Stack(App(context={**STRICT, STRICT_RESERVED_CONCURRENCY_CONTEXT: value}), "S")
+    with pytest.raises(ValueError, match=rf"context {STRICT_RESERVED_CONCURRENCY_CONTEXT} must be a whole number"):
+        strict_reserved_concurrency(stack)
+
+
+def test_baseline_ignores_the_strict_reserved_concurrency_context():
+    stack = Stack(App(context={STRICT_RESERVED_CONCURRENCY_CONTEXT: 5}), "S")
+    SecureFunction(stack, "Fn", code=INLINE, handler="index.handler")
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()}
+    )
+
+
+def test_strict_grants_policy_over_the_managed_policy_quota_fails_synth_naming_the_policy():
+    stack = strict_stack()
+    function = SecureFunction(stack, "Fn", code=INLINE, handler="index.handler")
+    for index in range(40):
+        SecureTable(stack, f"Table{index}").table.grant_read_write_data(function.function)
+    with pytest.raises(RuntimeError, match=r"Strict/Fn/Role/Grants.*over IAM's quota of 6,144"):
+        Template.from_stack(stack)
+
+
+def test_strict_grants_policy_within_the_quota_synthesizes():
+    stack = strict_stack()
+    function = SecureFunction(stack, "Fn", code=INLINE, handler="index.handler")
+    for index in range(3):
+        SecureTable(stack, f"Table{index}").table.grant_read_write_data(function.function)
+    Template.from_stack(stack).resource_count_is("AWS::IAM::ManagedPolicy", 2)
 
 
 def test_strict_reserved_concurrency_given_as_a_prop_wins():

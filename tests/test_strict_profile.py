@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
@@ -14,6 +16,8 @@ from cfnlint.api import ManualArgs, lint
 from stacks import DEMO_STACKS
 from strict_check import RULE_SETS, rule_set_findings
 from test_demo_app import CFN_LINT_IGNORED
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +39,27 @@ def test_cfn_lint_finds_nothing_under_strict(strict_demo_app, stack_name):
     template = json.dumps(strict_demo_app.template(stack_name))
     config = ManualArgs(regions=["us-east-1", "eu-west-1"], ignore_checks=sorted(CFN_LINT_IGNORED))
     assert [str(match) for match in lint(template, config=config)] == []
+
+
+def test_the_documented_total_reservation_is_what_the_strict_demo_app_reserves(strict_demo_app):
+    # Lambda refuses a reservation that leaves less than 100 of the account's quota unreserved, and
+    # new accounts start with a reduced quota: the docs tell users what to ask for.
+    reserved = sum(
+        resource["Properties"].get("ReservedConcurrentExecutions", 0)
+        for stack_name in DEMO_STACKS
+        for resource in strict_demo_app.template(stack_name)["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    )
+    compliance = (DOCS / "compliance.md").read_text()
+    building_blocks = (DOCS / "building-blocks.md").read_text()
+    documented = r"The\s+strict\s+demo\s+app\s+reserves\s+(\d+)\s+concurrent\s+executions"
+    assert re.search(documented, compliance).group(1) == str(reserved)
+    assert re.search(documented, building_blocks).group(1) == str(reserved)
+    assert re.search(rf"the\s+quota\s+is\s+at\s+least\s+{reserved + 100}\b", compliance)
+
+
+def test_every_strict_demo_function_reserves_concurrency(strict_demo_app):
+    for stack_name in DEMO_STACKS:
+        for resource in strict_demo_app.template(stack_name)["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Function":
+                assert resource["Properties"]["ReservedConcurrentExecutions"] >= 1

@@ -13,7 +13,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
 from ..compliance import is_strict, strict_log_retention
-from .compliance_resources import logs_key, per_stack
+from .compliance_resources import logs_key, per_stack, stack_instance_id
 from .nag import acknowledge
 
 _WEB_ACL_ID = "StrictApiWebAcl"
@@ -56,8 +56,9 @@ class StrictApiWebAcl(Construct):
     What it makes:
       * ``web_acl``: allows by default, runs ``MANAGED_RULE_GROUPS`` (their own block actions), with
         CloudWatch metrics and sampled requests for the ACL and each group;
-      * ``log_group``: where WAF logs every request it inspects (``aws-waf-logs-...``, encrypted
-        with the stack's logs key, kept the profile's retention), without ``REDACTED_HEADERS``;
+      * ``log_group``: where WAF logs every request it inspects (``aws-waf-logs-<stack name>-<stack
+        UUID>``: unique to this deployment of the stack, see ``stack_instance_id``; encrypted with the
+        stack's logs key, kept the profile's retention), without ``REDACTED_HEADERS``;
       * ``logging``: the logging configuration joining the two.
     """
 
@@ -90,7 +91,8 @@ class StrictApiWebAcl(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"{WAF_LOG_GROUP_PREFIX}{name}",
+            # At most 13 + 128 + 1 + 36 characters, within the 512 of a log group name.
+            log_group_name=f"{WAF_LOG_GROUP_PREFIX}{stack.stack_name}-{stack_instance_id(self)}",
             retention=strict_log_retention(self),
             encryption_key=logs_key(self),
             removal_policy=RemovalPolicy.DESTROY,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 
 import jsii
-from aws_cdk import ArnFormat, Duration, IStableListProducer, Lazy, Names, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Fn, IStableListProducer, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup, aws_dynamodb as dynamodb, aws_events as events, aws_iam as iam, aws_kms as kms
 from constructs import Construct, IConstruct
 
@@ -26,6 +26,17 @@ def per_stack(scope: IConstruct, id: str, kind: type[_T], make: Callable[[Stack,
     if isinstance(existing, kind):
         return existing
     return make(stack, id)
+
+
+def stack_instance_id(scope: IConstruct) -> str:
+    """The UUID CloudFormation gives ``scope``'s stack when it creates it (the last part of the stack's id).
+
+    A name built from it is unique to one deployment of the stack: two stacks of the same construct
+    ids under different stack names, or a stack deleted and created again, get different names,
+    where a name built from the construct path would collide (with a retained resource's, too).
+    """
+    return Fn.select(2, Fn.split("/", Stack.of(scope).stack_id))
+
 
 _LOGS_KEY_ID = "StrictLogsKey"
 
@@ -52,8 +63,9 @@ def logs_key(scope: IConstruct) -> kms.Key:
     """The customer-managed key that encrypts the log groups of ``scope``'s stack.
 
     CloudWatch Logs (``logs.<region>.amazonaws.com``) may use it for this account's log groups of
-    this region only (the ``kms:EncryptionContext:aws:logs:arn`` condition). The key outlives no
-    log group: it is destroyed with the stack, after KMS's waiting period.
+    this region only (the ``kms:EncryptionContext:aws:logs:arn`` condition). The key is retained
+    when the stack is deleted: a log group kept beyond the stack (``log_removal_policy=RETAIN``)
+    stays readable only as long as the key that encrypts it exists.
     """
     return per_stack(scope, _LOGS_KEY_ID, kms.Key, _new_logs_key)
 
@@ -64,7 +76,7 @@ def _new_logs_key(stack: Stack, id: str) -> kms.Key:
         id,
         enable_key_rotation=True,
         description=f"Encrypts the CloudWatch log groups of stack {stack.stack_name}",
-        removal_policy=RemovalPolicy.DESTROY,
+        removal_policy=RemovalPolicy.RETAIN,
     )
     log_groups = stack.format_arn(
         service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
@@ -88,25 +100,33 @@ _BACKUP_ID = "StrictBackup"
 #: vault, to any day of the same span, even after the table itself was deleted. Storage grows
 #: with it: a DynamoDB backup is a full copy, so about 35 copies of each table are kept.
 STRICT_BACKUP_RETENTION = Duration.days(35)
-#: The AWS managed policy AWS Backup documents for the role it backs resources up with.
+#: The AWS managed policy AWS Backup documents for the role it backs resources up with (backups only:
+#: restores take ``AWSBackupServiceRolePolicyForRestores`` or AWS Backup's default role).
 BACKUP_SERVICE_POLICY = "service-role/AWSBackupServiceRolePolicyForBackup"
+#: Prefixes of the vault's and the plan's names, each followed by ``stack_instance_id`` (36 characters):
+#: both names may have at most 50 (vaults: letters, digits, '-' and '_'; plans: also '.').
+BACKUP_VAULT_NAME_PREFIX = "strict-vault-"
+BACKUP_PLAN_NAME_PREFIX = "strict-plan-"
 
 
 class StrictBackup(Construct):
     """The AWS Backup plan of one stack under the strict profile; get it with ``backup_plan(scope)``.
 
     What it makes:
-      * ``key``: the KMS key (rotation on, grants for AWS services only) encrypting ``vault``;
-      * ``vault``: where the recovery points are kept;
-      * ``plan``: one rule, a backup every day at 05:00 UTC kept ``STRICT_BACKUP_RETENTION``;
+      * ``key``: the KMS key (rotation on, grants for AWS services only) of ``vault``: it encrypts
+        the DynamoDB backups when the account has AWS Backup's advanced DynamoDB backup turned on
+        (otherwise a backup keeps the table's own encryption);
+      * ``vault``: where the recovery points are kept, named ``strict-vault-<stack UUID>``;
+      * ``plan``: ``strict-plan-<stack UUID>``, one rule: a backup every day at 05:00 UTC kept
+        ``STRICT_BACKUP_RETENTION``;
       * ``role``: what AWS Backup backs up with (``BACKUP_SERVICE_POLICY``);
       * ``selection``: the resources backed up, by ARN (``add_table``): one selection per stack,
         however many tables (a selection holds up to 500 ARNs).
 
     The vault and its key are retained when the stack is deleted: the backups are there to outlive
-    their tables (CloudFormation cannot delete a vault that holds recovery points anyway). A stack
-    re-created under the same path finds the retained vault's name taken: delete the vault first
-    (after its recovery points) or keep the stack.
+    their tables (CloudFormation cannot delete a vault that holds recovery points anyway). The
+    names end in the stack's UUID (``stack_instance_id``), so the same stack under another name, or
+    created again after a deletion, makes a vault and a plan of its own beside the retained ones.
     """
 
     def __init__(self, scope: Construct, id: str) -> None:
@@ -120,11 +140,18 @@ class StrictBackup(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         restrict_grants_to_aws_services(self.key)
-        self.vault = backup.BackupVault(self, "Vault", encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN)
+        instance = stack_instance_id(self)
+        self.vault = backup.BackupVault(
+            self,
+            "Vault",
+            backup_vault_name=f"{BACKUP_VAULT_NAME_PREFIX}{instance}",
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.plan = backup.BackupPlan(
             self,
             "Plan",
-            backup_plan_name=Names.unique_resource_name(self, max_length=50, separator="-"),
+            backup_plan_name=f"{BACKUP_PLAN_NAME_PREFIX}{instance}",
             backup_vault=self.vault,
             backup_plan_rules=[
                 backup.BackupPlanRule(

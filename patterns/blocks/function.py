@@ -8,7 +8,7 @@ from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambd
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..compliance import is_strict, log_retention as compliance_log_retention
+from ..compliance import is_strict, log_retention as compliance_log_retention, strict_reserved_concurrency
 from .alarms import function_errors_alarm, function_throttles_alarm
 from .compliance_resources import logs_key
 from .managed_policies import managed_policy_role, separate_policy
@@ -21,12 +21,6 @@ DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 _MAX_TIMEOUT = Duration.minutes(15)
 #: Log retention when none is given (under the strict profile: the profile's, a year or more).
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-#: Reserved concurrency the strict profile gives a function that names none (the NIST and HIPAA
-#: packs ask every function for a concurrency limit). 20 serves the 100 requests per second an
-#: ``ApiLambdaTable`` stage allows by default at up to 200 ms per request, and bounds what a
-#: runaway caller can cost. It comes out of the account's regional pool, of which Lambda keeps 100
-#: unreserved: the default quota of 1000 leaves room for 45 such functions.
-STRICT_RESERVED_CONCURRENCY = 20
 # What the strict profile's packs ask of every function that this one deliberately does not do.
 _STRICT_DLQ_RULES = ("NIST.800.53.R5-LambdaDLQ", "HIPAA.Security-LambdaDLQ")
 _STRICT_VPC_RULES = (
@@ -71,7 +65,8 @@ class SecureFunction(Construct):
         application_log_level: ``TRACE``..``FATAL``. Default ``INFO``.
         reserved_concurrent_executions: cap on concurrency, reserved from the account's pool.
             Default none (the unreserved pool); under the strict profile
-            ``STRICT_RESERVED_CONCURRENCY`` (20). A value given here always wins.
+            ``compliance.strict_reserved_concurrency``: 20, or the context value
+            ``serverless-patterns:strictReservedConcurrency``. A value given here always wins.
         description: shown in the console.
         service_name: ``POWERTOOLS_SERVICE_NAME``. Default: the construct id.
         powertools: attach the Powertools layer. Default True.
@@ -123,7 +118,7 @@ class SecureFunction(Construct):
         asynchronous = asynchronous or dead_letter_queue is not None
         strict = is_strict(self)
         if reserved_concurrent_executions is None and strict:
-            reserved_concurrent_executions = STRICT_RESERVED_CONCURRENCY
+            reserved_concurrent_executions = strict_reserved_concurrency(self)
 
         self.log_group = logs.LogGroup(
             self,

@@ -9,24 +9,57 @@ apart on purpose (e.g. a wildcard that must not share an acknowledgement) manage
 
 from __future__ import annotations
 
+import json
 from typing import Optional, Sequence
 
-from aws_cdk import aws_iam as iam
-from constructs import Construct
+import jsii
+from aws_cdk import Stack, aws_iam as iam
+from constructs import Construct, IValidation
 
 from ..compliance import is_strict
 
+#: IAM's quota on one customer-managed policy document, in characters (white space not counted).
+MANAGED_POLICY_MAX_CHARACTERS = 6144
+
 
 class _ManagedPolicyRole(iam.Role):
-    """A role whose added statements go to its own customer-managed policy, ``Grants``."""
+    """A role whose added statements go to its own customer-managed policy, ``Grants``.
+
+    ``Grants`` is one policy, so all of the role's grants share IAM's ``MANAGED_POLICY_MAX_CHARACTERS``;
+    synth fails, naming the policy, when its document already measures more in the template.
+    """
 
     _grants: Optional[iam.ManagedPolicy] = None
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         if self._grants is None:
             self._grants = iam.ManagedPolicy(self, "Grants", roles=[self])
+            self._grants.node.add_validation(_FitsManagedPolicyQuota(self._grants))
         self._grants.add_statements(statement)
         return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._grants)
+
+
+@jsii.implements(IValidation)
+class _FitsManagedPolicyQuota:
+    """Fails synth when a managed policy's document is over IAM's quota as the template renders it.
+
+    A best effort: ARNs that the template builds with ``Ref`` and ``Fn::GetAtt`` deploy longer or
+    shorter than they render, so a document just under the quota here may still be refused.
+    """
+
+    def __init__(self, policy: iam.ManagedPolicy) -> None:
+        self._policy = policy
+
+    def validate(self) -> list[str]:
+        document = Stack.of(self._policy).resolve(self._policy.document)
+        size = len(json.dumps(document, separators=(",", ":")))
+        if size <= MANAGED_POLICY_MAX_CHARACTERS:
+            return []
+        return [
+            f"the policy document measures {size} characters, over IAM's quota of "
+            f"{MANAGED_POLICY_MAX_CHARACTERS:,} for a managed policy; grant this role fewer resources or actions, "
+            "or split the work across functions"
+        ]
 
 
 def managed_policy_role(scope: Construct, id: str, **props) -> iam.Role:

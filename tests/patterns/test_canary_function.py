@@ -381,6 +381,18 @@ def test_the_alias_waits_for_codedeploys_role_and_its_policy(default):
 # --- capacity ------------------------------------------------------------------------------------
 
 
+def test_reserved_concurrency_given_reaches_the_function_and_may_equal_the_provisioned():
+    template = synth(provisioned_concurrency=4, reserved_concurrent_executions=4)
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 4})
+
+
+def test_baseline_reserves_no_concurrency_with_provisioned_concurrency():
+    template = synth(provisioned_concurrency=2, max_provisioned_concurrency=30)
+    template.all_resources_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()}
+    )
+
+
 def test_provisioned_concurrency_with_auto_scaling_on_utilization():
     template = synth(provisioned_concurrency=2, max_provisioned_concurrency=10)
     template.has_resource_properties(
@@ -494,6 +506,14 @@ def test_several_canaries_and_options_pass_the_nag_packs(tmp_path):
         ({"provisioned_concurrency": 0}, "provisioned_concurrency"),
         ({"provisioned_concurrency": 5, "max_provisioned_concurrency": 2}, "max_provisioned_concurrency"),
         ({"handler": "main.handler"}, "handler= needs code="),
+        (
+            {"provisioned_concurrency": 6, "reserved_concurrent_executions": 5},
+            r"provisioned_concurrency=6 is above reserved_concurrent_executions=5",
+        ),
+        (
+            {"provisioned_concurrency": 2, "max_provisioned_concurrency": 8, "reserved_concurrent_executions": 5},
+            r"max_provisioned_concurrency=8 is above reserved_concurrent_executions=5",
+        ),
     ],
 )
 def test_invalid_props_raise_a_clear_error(props, message):

@@ -4,6 +4,7 @@ in env-agnostic and env-bound stacks, every acknowledgement used, and what stric
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,14 @@ from aws_cdk.assertions import Match, Template
 from patterns import ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, CanaryFunction, SecureTable, route_alarms
 from patterns.blocks.api_logging import ApiGatewayAccountLogging
 from patterns.blocks.api_waf import MANAGED_RULE_GROUPS, WAF_LOG_GROUP_PREFIX, web_acl
-from patterns.compliance import COMPLIANCE_CONTEXT
+from patterns.compliance import (
+    COMPLIANCE_CONTEXT,
+    STRICT_DEPLOYMENT_RESERVED_CONCURRENCY,
+    STRICT_RESERVED_CONCURRENCY,
+    STRICT_RESERVED_CONCURRENCY_CONTEXT,
+)
 from strict_check import RULE_SETS, strict_app, synth_findings
+from test_compliance import TWO_STACKS, rendered
 
 STRICT = {COMPLIANCE_CONTEXT: "strict"}
 ACCOUNT = "123456789012"
@@ -156,7 +163,7 @@ def test_the_web_acl_logs_to_its_waf_log_group_without_credentials(strict):
     ((group_id, group),) = [
         (key, value)
         for key, value in of_type(template, "AWS::Logs::LogGroup").items()
-        if str(value["Properties"].get("LogGroupName", "")).startswith(WAF_LOG_GROUP_PREFIX)
+        if WAF_LOG_GROUP_PREFIX in json.dumps(value["Properties"].get("LogGroupName", ""))
     ]
     (logging,) = of_type(template, "AWS::WAFv2::LoggingConfiguration").values()
     assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
@@ -167,6 +174,26 @@ def test_the_web_acl_logs_to_its_waf_log_group_without_credentials(strict):
         {"SingleHeader": {"Name": "authorization"}},
         {"SingleHeader": {"Name": "x-amz-security-token"}},
     ]
+
+
+def waf_log_group_name(stack_name: str, stack_id: str) -> str:
+    """The WAF log group's name, as deployed in the stack ``stack_id`` named ``stack_name``."""
+    stack = Stack(App(context=STRICT), "Api", stack_name=stack_name)
+    web_acl(stack)
+    template = Template.from_stack(stack).to_json()
+    (group,) = of_type(template, "AWS::Logs::LogGroup").values()
+    return rendered(group["Properties"]["LogGroupName"], stack_id=stack_id, stack_name=stack_name)
+
+
+def test_the_waf_log_group_name_differs_between_stacks_of_the_same_construct_ids():
+    blue, green = (waf_log_group_name(name, stack_id) for name, stack_id in TWO_STACKS)
+    assert blue != green
+
+
+def test_the_waf_log_group_name_keeps_to_the_waf_and_cloudwatch_logs_rules():
+    name = waf_log_group_name(*TWO_STACKS[0])
+    assert name.startswith(WAF_LOG_GROUP_PREFIX) and name.startswith(f"{WAF_LOG_GROUP_PREFIX}Blue-")
+    assert re.fullmatch(r"[A-Za-z0-9_./#-]{1,512}", name), name
 
 
 def test_a_web_acl_given_by_the_user_is_associated_instead():
@@ -289,3 +316,52 @@ def test_the_hook_status_grant_is_a_managed_policy_of_its_own_the_hook_waits_for
     assert ("Bound/ItemsFunction/Deployment/HookStatusPolicy", "AwsSolutions::AwsSolutions-IAM5[Resource::*]") in (
         strict.acknowledgements_used()
     )
+
+
+# --- reserved concurrency of the canary ------------------------------------------------------------
+
+
+def strict_canary_functions(**props) -> dict[str, dict]:
+    stack = Stack(App(context=STRICT), "S")
+    CanaryFunction(stack, "Canary", pre_traffic_hook=True, smoke_payload={"smoke": True}, **props)
+    functions = of_type(Template.from_stack(stack).to_json(), "AWS::Lambda::Function")
+    return {key: value["Properties"] for key, value in functions.items()}
+
+
+def reserved_of(functions: dict[str, dict], prefix: str) -> int:
+    (properties,) = [properties for key, properties in functions.items() if key.startswith(prefix)]
+    return properties["ReservedConcurrentExecutions"]
+
+
+def test_the_smoke_test_hook_reserves_the_deployment_time_share(strict):
+    functions = of_type(strict.template("Bound"), "AWS::Lambda::Function")
+    (hook,) = [function for key, function in functions.items() if key.startswith("ItemsFunctionSmokeTest")]
+    assert hook["Properties"]["ReservedConcurrentExecutions"] == STRICT_DEPLOYMENT_RESERVED_CONCURRENCY
+
+
+def test_a_strict_canary_reserves_the_profile_share_when_provisioned_concurrency_is_below_it():
+    functions = strict_canary_functions(provisioned_concurrency=5)
+    assert reserved_of(functions, "CanaryHandler") == STRICT_RESERVED_CONCURRENCY
+
+
+def test_a_strict_canary_reserves_as_much_as_provisioned_concurrency_may_scale_to():
+    # Lambda refuses provisioned concurrency above the function's reserved concurrency.
+    functions = strict_canary_functions(provisioned_concurrency=5, max_provisioned_concurrency=50)
+    assert reserved_of(functions, "CanaryHandler") == 50
+
+
+def test_a_strict_canary_reserves_as_much_as_its_fixed_provisioned_concurrency():
+    functions = strict_canary_functions(provisioned_concurrency=30)
+    assert reserved_of(functions, "CanaryHandler") == 30
+
+
+def test_a_strict_canary_refuses_a_reservation_below_its_provisioned_concurrency():
+    with pytest.raises(ValueError, match="provisioned_concurrency=30 is above reserved_concurrent_executions=20"):
+        strict_canary_functions(provisioned_concurrency=30, reserved_concurrent_executions=20)
+
+
+def test_the_hook_never_reserves_more_than_the_context_gives_every_function():
+    stack = Stack(App(context={**STRICT, STRICT_RESERVED_CONCURRENCY_CONTEXT: "1"}), "S")
+    CanaryFunction(stack, "Canary", pre_traffic_hook=True, smoke_payload={"smoke": True})
+    functions = of_type(Template.from_stack(stack).to_json(), "AWS::Lambda::Function")
+    assert {function["Properties"]["ReservedConcurrentExecutions"] for function in functions.values()} == {1}
