@@ -9,6 +9,7 @@ from aws_cdk import App, Aws, Duration, Environment, Fn, Stack, aws_cognito as c
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
+from stack_instances import rendered
 from patterns import (
     CanaryFunction,
     CognitoProtectedApi,
@@ -257,28 +258,11 @@ def test_domain_prefix_cognito_accepts_is_used(prefix):
     Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": prefix})
 
 
-def evaluate(value, stack_id: str):
-    """What CloudFormation renders for ``value`` (Fn::Join / Fn::Select / Fn::Split over AWS::StackId)."""
-    if isinstance(value, str):
-        return value
-    ((function, args),) = value.items()
-    if function == "Ref":
-        assert args == "AWS::StackId"
-        return stack_id
-    if function == "Fn::Join":
-        return args[0].join(evaluate(part, stack_id) for part in args[1])
-    if function == "Fn::Select":
-        return evaluate(args[1], stack_id)[args[0]]
-    if function == "Fn::Split":
-        return evaluate(args[1], stack_id).split(args[0])
-    raise AssertionError(f"unexpected {function}")
-
-
 def rendered_unique_prefix(name: str, stack_id: str) -> str:
     stack = new_stack()
     CognitoProtectedApi(stack, "Items", domain_prefix=CognitoProtectedApi.unique_domain_prefix(stack, name))
     (domain,) = Template.from_stack(stack).find_resources("AWS::Cognito::UserPoolDomain").values()
-    return evaluate(domain["Properties"]["Domain"], stack_id)
+    return rendered(domain["Properties"]["Domain"], stack_id=stack_id)
 
 
 # Version-1 UUIDs: the last group is the node field, derived from the host, shared by many stacks

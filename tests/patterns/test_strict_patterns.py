@@ -22,7 +22,7 @@ from patterns.compliance import (
     STRICT_RESERVED_CONCURRENCY_CONTEXT,
 )
 from strict_check import RULE_SETS, strict_app, synth_findings
-from test_compliance import TWO_STACKS, rendered
+from stack_instances import TWO_STACKS, rendered
 
 STRICT = {COMPLIANCE_CONTEXT: "strict"}
 ACCOUNT = "123456789012"
