@@ -19,6 +19,7 @@ from constructs import Construct
 
 from patterns import (
     ITEMS_SMOKE_TEST_EVENT,
+    AlarmTopic,
     ApiLambdaTable,
     CanaryFunction,
     CognitoProtectedApi,
@@ -30,6 +31,7 @@ from patterns import (
     TableEventPublisher,
     bundled_code,
     items_handler_environment,
+    route_alarms,
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
@@ -69,6 +71,7 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     CanaryFunction(scope, "Greeter")
     if cognito_available:
         CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
+    route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
 
 
 class EveryConstructStack(Stack):

@@ -139,3 +139,14 @@ def test_canary_aliases_sit_behind_both_apis(matrix):
         if {"Ref": alias} in method["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
     }
     assert targets == set(aliases)
+
+
+@pytest.mark.parametrize("stack", ["EnvAgnostic", "EnvBound", "Partitions/China", "Partitions/GovCloud", "Prod/Service", "Twice"])
+def test_every_alarm_reaches_the_ops_topic_of_its_own_stack(matrix, stack):
+    template = matrix.template(stack)
+    topics = set(resources(template, "AWS::SNS::Topic"))
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        (action,) = alarm["Properties"]["AlarmActions"]
+        assert action.get("Ref") in topics, name
