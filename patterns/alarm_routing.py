@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 import jsii
 from aws_cdk import (
@@ -289,9 +289,9 @@ def _alarm_reference(alarm: CfnResource) -> cloudwatch.IAlarm:
     return existing or cloudwatch.Alarm.from_alarm_arn(alarm, _ROUTED_ALARM_ID, alarm.get_att("Arn").to_string())
 
 
-def _alarms_of(stack: Stack) -> list[IConstruct]:
-    """The alarms whose stack is ``stack`` (not those of its nested stacks)."""
-    return [node for node in stack.node.find_all() if _is_alarm(node) and Stack.of(node).node.path == stack.node.path]
+def _alarms_of(stack: Stack) -> Iterator[IConstruct]:
+    """The alarms whose stack is ``stack`` (not those of its nested stacks), lazily: ``any`` stops at the first."""
+    return (node for node in stack.node.find_all() if _is_alarm(node) and Stack.of(node).node.path == stack.node.path)
 
 
 def _stacks_under(scope: IConstruct) -> list[Stack]:
@@ -303,7 +303,15 @@ def _stacks_under(scope: IConstruct) -> list[Stack]:
 
 
 def _stages_under(scope: IConstruct) -> list[Stage]:
-    return [node for node in scope.node.find_all() if Stage.is_stage(node) and node is not scope]
+    """The stages below ``scope``. A stage is never inside a stack, so stacks are not searched."""
+    found: list[Stage] = []
+    for child in scope.node.children:
+        if Stack.is_stack(child):
+            continue
+        if Stage.is_stage(child):
+            found.append(child)
+        found += _stages_under(child)
+    return found
 
 
 def _is_routing_of(aspect: object, scope: IConstruct) -> bool:
