@@ -12,6 +12,7 @@ from constructs import Construct
 
 from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ApiLambdaTable
 from .blocks import acknowledge
+from .blocks.queue import function_behind
 
 _SCOPE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _GROUP_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
@@ -266,8 +267,8 @@ def _tell_admin_group(function: lambda_.IFunction, admin_group: str) -> None:
 
     Never silent: without the variable the items handler would let every writer delete.
     """
-    target = _function_behind(function)
-    if target is None:
+    target = function_behind(function)
+    if not isinstance(target, lambda_.Function):  # imported: its environment is not ours to change
         raise ValueError(
             f"function= is an imported function (or an alias or version of one), so admin_group={admin_group!r} "
             f"cannot be enforced: its environment is not this app's to change. Set {ADMIN_GROUP_VARIABLE}="
@@ -285,15 +286,6 @@ def _tell_admin_group(function: lambda_.IFunction, admin_group: str) -> None:
             f"function= already has {ADMIN_GROUP_VARIABLE}={current!r} but admin_group={admin_group!r}: "
             "give the same group to both, or pass admin_group=None to keep the function's"
         )
-
-
-def _function_behind(function: lambda_.IFunction) -> Optional[lambda_.Function]:
-    """The ``lambda_.Function`` of this app that ``function`` runs, if any (through an alias and version)."""
-    if isinstance(function, lambda_.Alias):
-        function = function.version
-    if isinstance(function, lambda_.Version):
-        function = function.lambda_
-    return function if isinstance(function, lambda_.Function) else None
 
 
 def _validate(

@@ -190,17 +190,18 @@ class SecureQueue(Construct):
 
 def function_timeout(function: lambda_.IFunction) -> Optional[Duration]:
     """The timeout of ``function``, of an alias's or version's function, or None if unknown (imported)."""
-    return getattr(_underlying_function(function), "timeout", None)
+    return getattr(function_behind(function), "timeout", None)
 
 
 def reserved_concurrency(function: lambda_.IFunction) -> Optional[int]:
     """The reserved concurrency of ``function`` (or of an alias's or version's function), or None."""
-    cfn_function = _underlying_function(function).node.default_child
+    cfn_function = function_behind(function).node.default_child
     value = cfn_function.reserved_concurrent_executions if isinstance(cfn_function, lambda_.CfnFunction) else None
     return value if isinstance(value, int) else None
 
 
-def _underlying_function(function: lambda_.IFunction) -> lambda_.IFunction:
+def function_behind(function: lambda_.IFunction) -> lambda_.IFunction:
+    """The function an alias or version runs (through the alias's version), else ``function`` itself."""
     if isinstance(function, lambda_.Alias):
         function = function.version
     if isinstance(function, lambda_.Version):
