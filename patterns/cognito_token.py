@@ -72,7 +72,7 @@ class _Callback:
     error: Optional[str] = None
 
 
-def _s256(verifier: str) -> str:
+def pkce_challenge(verifier: str) -> str:
     """The PKCE S256 challenge of a verifier: base64url of its SHA-256, without padding."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
@@ -203,7 +203,7 @@ def get_tokens(
     except OSError as error:
         raise TokenError(f"cannot listen on {LISTEN_HOST}:{port} for the sign-in redirect: {error}") from error
     redirect_uri = loopback_redirect_uri(listener.server_address[1])
-    url = authorize_url(base_url, client_id, redirect_uri, scopes, state, _s256(verifier))
+    url = authorize_url(base_url, client_id, redirect_uri, scopes, state, pkce_challenge(verifier))
     thread = threading.Thread(target=listener.serve_forever, name="sign-in callback", daemon=True)
     thread.start()
     try:

@@ -49,7 +49,7 @@ def _invoke_method(method: Optional[str]) -> str:
     if method is None:
         return "*"
     verb = method.upper()
-    if verb not in (*_METHODS, "OPTIONS", "PATCH", "HEAD"):
+    if verb not in _METHODS:
         raise ValueError(f"grant_invoke: method must be an HTTP method like 'GET' (or None for all), got {method!r}")
     return verb
 

@@ -44,6 +44,7 @@ import jwt
 from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
+from ..cognito_token import pkce_challenge
 from .endpoint import local_client
 from .gateway import LOOPBACK, HttpServer
 from .model import LocalEnvironment, LocalRunError, LocalUserPool
@@ -78,12 +79,6 @@ def sign_token(claims: Mapping[str, Any]) -> str:
     """A JWT with these claims, RS256-signed so that it verifies against moto's user-pool JWKS."""
     key, jwk = _signing_key()
     return jwt.encode(dict(claims), key, algorithm="RS256", headers={"kid": jwk["kid"]})
-
-
-def _s256(verifier: str) -> str:
-    """The PKCE S256 code challenge of a verifier (base64url of its SHA-256, unpadded)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _at_hash(access_token: str) -> str:
@@ -315,7 +310,7 @@ class SignInPages:
             return _oauth_error(400, "invalid_grant")
         if form.get("redirect_uri") != grant.redirect_uri:
             return _oauth_error(400, "invalid_grant")
-        if grant.challenge is not None and _s256(form.get("code_verifier", "")) != grant.challenge:
+        if grant.challenge is not None and pkce_challenge(form.get("code_verifier", "")) != grant.challenge:
             return _oauth_error(400, "invalid_grant")
         return _token_response(self._user_tokens(client, grant), client.access_seconds)
 
@@ -555,7 +550,7 @@ def sign_in(
         "response_type": "code",
         "client_id": client_id,
         "state": state,
-        "code_challenge": _s256(verifier),
+        "code_challenge": pkce_challenge(verifier),
         "code_challenge_method": "S256",
     }
     if redirect_uri:
