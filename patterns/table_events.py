@@ -104,11 +104,10 @@ class TableEventPublisher(Construct):
         # Exact grants: publish to this topic, with its key if it has one.
         grant_publish(self.function, topic, encryption_key)
 
-        self.dead_letter_queue = standalone_dead_letter_queue(self, "FailedRecords")
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is the stream mapping's on-failure destination, itself the dead-letter queue of the bridge.",
+        self.dead_letter_queue = standalone_dead_letter_queue(
+            self,
+            "FailedRecords",
+            dead_letter_queue_of="the stream mapping's on-failure destination, itself the dead-letter queue of the bridge",
         )
         self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
         self.stream_listing_policy = self._grant_stream_read(table)

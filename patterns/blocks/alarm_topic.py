@@ -9,7 +9,6 @@ from aws_cdk import aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sns_subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .nag import acknowledge
 from .queue import dead_letter_alarm, standalone_dead_letter_queue
 from .topic import SecureTopic
 
@@ -123,11 +122,10 @@ class AlarmTopic(Construct):
         self.dead_letter_queue: Optional[sqs.Queue] = None
         self.dead_letter_alarm = None
         if addresses:
-            self.dead_letter_queue = standalone_dead_letter_queue(self, "UndeliveredNotifications")
-            acknowledge(
-                self.dead_letter_queue,
-                "AwsSolutions-SQS3",
-                "This queue is the dead-letter queue of the topic's e-mail subscriptions (their redrive policy).",
+            self.dead_letter_queue = standalone_dead_letter_queue(
+                self,
+                "UndeliveredNotifications",
+                dead_letter_queue_of="the dead-letter queue of the topic's e-mail subscriptions (their redrive policy)",
             )
             self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
         for address in addresses:

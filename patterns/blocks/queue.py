@@ -209,10 +209,16 @@ def function_behind(function: lambda_.IFunction) -> lambda_.IFunction:
     return function
 
 
-def standalone_dead_letter_queue(scope: Construct, id: str, *, encryption_key: Optional[kms.IKey] = None) -> sqs.Queue:
+def standalone_dead_letter_queue(
+    scope: Construct, id: str, *, encryption_key: Optional[kms.IKey] = None, dead_letter_queue_of: Optional[str] = None
+) -> sqs.Queue:
     """A dead-letter queue for failures that are not another queue's messages (14 days, encrypted, SSL-only).
 
-    E.g. a function's failed asynchronous events. Pair it with ``dead_letter_alarm``.
+    E.g. a function's failed asynchronous events. Pair it with ``dead_letter_alarm``. cdk-nag sees a
+    queue named by another queue's redrive policy or by a function's DLQ config as a dead-letter
+    queue; for any other use (an event source mapping's on-failure destination, a subscription's
+    DLQ) say what it is the dead-letter queue of, ``dead_letter_queue_of``, and its AwsSolutions-SQS3
+    finding is acknowledged with that as the reason ("This queue is <dead_letter_queue_of>.").
     """
     queue = sqs.Queue(
         scope,
@@ -224,6 +230,8 @@ def standalone_dead_letter_queue(scope: Construct, id: str, *, encryption_key: O
         **_redrive_allowed(scope),
     )
     _acknowledge_is_dead_letter_queue(queue)
+    if dead_letter_queue_of is not None:
+        acknowledge(queue, "AwsSolutions-SQS3", f"This queue is {dead_letter_queue_of}.")
     return queue
 
 
