@@ -499,8 +499,8 @@ def _validate(
     bundled = function is None and code is None
     _validate_table(table, partition_key, sort_key, global_secondary_indexes, table_removal_policy, bundled)
     _validate_function(function, code, handler, environment, memory_size, timeout, metrics_namespace, table_actions)
-    if bundled and set(ITEMS_HANDLER_ACTIONS) - set(table_actions):
-        missing = sorted(set(ITEMS_HANDLER_ACTIONS) - set(table_actions))
+    missing = sorted(set(ITEMS_HANDLER_ACTIONS) - set(table_actions)) if bundled else []
+    if missing:
         raise ValueError(
             f"the bundled items handler calls {', '.join(missing)}, which table_actions leaves out; "
             "grant them or pass code= for a handler that needs less"
