@@ -11,10 +11,9 @@ from constructs import Construct
 
 from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, bundled_code
 from .blocks.alarms import function_errors_alarm
-from .blocks.compliance_resources import restrict_grants_to_aws_services
+from .blocks.compliance_resources import rotating_key
 from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
 from .blocks.topic import grant_publish
-from .compliance import is_strict
 
 #: DynamoDB actions the bundled consumer calls on its subscriber's table.
 CONSUMER_TABLE_ACTIONS = ("dynamodb:PutItem",)
@@ -229,26 +228,18 @@ class FanoutQueue(Construct):
             self._fifo = bool(getattr(topic, "fifo", False))
         self.topic = topic
         self.key: Optional[kms.IKey] = self.secure_topic.key if self.secure_topic else None
-        self.queue_key = queue_encryption_key or self._new_queue_key()
+        self.queue_key = queue_encryption_key or rotating_key(
+            self,
+            "QueueKey",
+            description=f"Encrypts the subscriber queues of {self.node.path}",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self._content_based_deduplication = bool(content_based_deduplication)
         self._removal_policy = removal_policy
         self.idempotency_table: Optional[dynamodb.ITable] = None
         self.subscribers: dict[str, FanoutSubscriber] = {}
         for name, options in (subscribers or {}).items():
             self.add_subscriber(name, **options)
-
-    def _new_queue_key(self) -> kms.Key:
-        key = kms.Key(
-            self,
-            "QueueKey",
-            enable_key_rotation=True,
-            description=f"Encrypts the subscriber queues of {self.node.path}",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        if is_strict(self):
-            # SQS, SNS and Lambda create grants for their own resources; nobody else needs one.
-            restrict_grants_to_aws_services(key)
-        return key
 
     def add_subscriber(
         self,

@@ -14,6 +14,7 @@ from aws_cdk import ArnFormat, Duration, Fn, IStableListProducer, Lazy, RemovalP
 from aws_cdk import aws_backup as backup, aws_dynamodb as dynamodb, aws_events as events, aws_iam as iam, aws_kms as kms
 from constructs import Construct, IConstruct
 
+from ..compliance import is_strict
 from .nag import acknowledge
 
 _T = TypeVar("_T", bound=Construct)
@@ -57,6 +58,15 @@ def restrict_grants_to_aws_services(key: kms.Key) -> None:
             conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
         )
     )
+
+
+def rotating_key(scope: Construct, id: str, *, description: str, removal_policy: RemovalPolicy) -> kms.Key:
+    """A customer-managed key that a construct makes for its own resources: yearly rotation, and under
+    the strict profile a policy that lets only AWS services create grants on it."""
+    key = kms.Key(scope, id, enable_key_rotation=True, description=description, removal_policy=removal_policy)
+    if is_strict(scope):
+        restrict_grants_to_aws_services(key)
+    return key
 
 
 def logs_key(scope: IConstruct) -> kms.Key:

@@ -7,9 +7,8 @@ from typing import Optional
 from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_kms as kms, aws_sns as sns
 from constructs import Construct
 
-from ..compliance import is_strict
 from .alarms import threshold_alarm
-from .compliance_resources import restrict_grants_to_aws_services
+from .compliance_resources import rotating_key
 
 #: What SNS calls on an encrypted topic's key on behalf of a publisher.
 PUBLISHER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
@@ -66,17 +65,9 @@ class SecureTopic(Construct):
         super().__init__(scope, id)
         if content_based_deduplication and not fifo:
             raise ValueError("content_based_deduplication needs fifo=True")
-        if encryption_key is None:
-            encryption_key = kms.Key(
-                self,
-                "Key",
-                enable_key_rotation=True,
-                description=f"Encrypts messages of {self.node.path}",
-                removal_policy=key_removal_policy,
-            )
-            if is_strict(self):
-                restrict_grants_to_aws_services(encryption_key)
-        self.key = encryption_key
+        self.key = encryption_key or rotating_key(
+            self, "Key", description=f"Encrypts messages of {self.node.path}", removal_policy=key_removal_policy
+        )
         self.topic = sns.Topic(
             self,
             "Topic",
