@@ -31,3 +31,25 @@ def nag_findings(app: App) -> dict[str, list[tuple[str, str]]]:
                 for construct in violation["violatingConstructs"]:
                     found[label].append((violation["ruleName"], construct["constructPath"]))
     return found
+
+
+def acknowledgements_made(outdir: Path, stack: str = "*") -> set[tuple[str, str]]:
+    """(construct path, acknowledgement id) of every acknowledgement in the metadata of ``stack`` (all stacks by default)."""
+    return {
+        (path.lstrip("/"), ack_id)
+        for metadata in Path(outdir).glob(f"{stack}.metadata.json")
+        for path, entries in json.loads(metadata.read_text()).items()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for ack_id in entry["data"]
+    }
+
+
+def acknowledgements_used(outdir: Path) -> set[tuple[str, str]]:
+    """(construct path, acknowledgement id) of every acknowledgement that silenced a finding of the report."""
+    report = json.loads((Path(outdir) / "validation-report.json").read_text())
+    return {
+        (violation["acknowledgedAt"], violation["acknowledgedId"])
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("suppressedViolations", [])
+    }

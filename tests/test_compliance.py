@@ -28,6 +28,7 @@ from patterns.compliance import (
     strict_reserved_concurrency,
 )
 from strict_check import RULE_SETS, strict_app, synth_findings
+from nag_check import acknowledgements_made, acknowledgements_used
 from stack_instances import TWO_STACKS, rendered
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return None\n")
@@ -69,22 +70,10 @@ class Synthesized:
 
     def acknowledgements_made(self) -> set[tuple[str, str]]:
         """(construct path, acknowledgement id) of every acknowledgement in the stack."""
-        metadata = json.loads((self.outdir / "Blocks.metadata.json").read_text())
-        return {
-            (path.lstrip("/"), ack_id)
-            for path, entries in metadata.items()
-            for entry in entries
-            if entry["type"] == "aws:cdk:acknowledged-rules"
-            for ack_id in entry["data"]
-        }
+        return acknowledgements_made(self.outdir, "Blocks")
 
     def acknowledgements_used(self) -> set[tuple[str, str]]:
-        report = json.loads((self.outdir / "validation-report.json").read_text())
-        return {
-            (violation["acknowledgedAt"], violation["acknowledgedId"])
-            for plugin in report["pluginReports"]
-            for violation in plugin.get("suppressedViolations", [])
-        }
+        return acknowledgements_used(self.outdir)
 
 
 @pytest.fixture(scope="module")

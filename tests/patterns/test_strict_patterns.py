@@ -22,6 +22,7 @@ from patterns.compliance import (
     STRICT_RESERVED_CONCURRENCY_CONTEXT,
 )
 from strict_check import RULE_SETS, strict_app, synth_findings
+from nag_check import acknowledgements_made, acknowledgements_used
 from stack_instances import TWO_STACKS, rendered
 
 STRICT = {COMPLIANCE_CONTEXT: "strict"}
@@ -52,21 +53,10 @@ class Synthesized:
         return json.loads((self.outdir / f"{stack}.template.json").read_text())
 
     def acknowledgements_made(self) -> set[tuple[str, str]]:
-        made = set()
-        for path in self.outdir.glob("*.metadata.json"):
-            for construct, entries in json.loads(path.read_text()).items():
-                for entry in entries:
-                    if entry["type"] == "aws:cdk:acknowledged-rules":
-                        made |= {(construct.lstrip("/"), ack_id) for ack_id in entry["data"]}
-        return made
+        return acknowledgements_made(self.outdir)
 
     def acknowledgements_used(self) -> set[tuple[str, str]]:
-        report = json.loads((self.outdir / "validation-report.json").read_text())
-        return {
-            (violation["acknowledgedAt"], violation["acknowledgedId"])
-            for plugin in report["pluginReports"]
-            for violation in plugin.get("suppressedViolations", [])
-        }
+        return acknowledgements_used(self.outdir)
 
 
 @pytest.fixture(scope="module")
