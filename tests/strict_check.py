@@ -50,3 +50,14 @@ def strict_app(outdir: Path) -> App:
     app = App(outdir=str(outdir), context={**FEATURE_FLAGS, COMPLIANCE_CONTEXT: "strict"})
     register_rule_sets(app)
     return app
+
+
+def findings_under(findings: dict[str, list[tuple[str, str]]], path: str) -> list[tuple[str, str, str]]:
+    """(rule set, rule, construct path) of every finding under ``path``, and of every finding the report
+    could not place on a construct (no path): it may be that construct's too."""
+    return [
+        (rule_set, rule, where)
+        for rule_set, found in findings.items()
+        for rule, where in found
+        if where.startswith(path) or not where
+    ]

@@ -14,7 +14,7 @@ from nag_check import nag_app, nag_findings
 from patterns import FanoutQueue, SecureFunction, SecureTable, TableEventPublisher, route_alarms
 from patterns.compliance import COMPLIANCE_CONTEXT
 from patterns.fanout_queue import IDEMPOTENCY_TABLE_ACTIONS
-from strict_check import strict_app, synth_findings
+from strict_check import findings_under, strict_app, synth_findings
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 SHIPPED = {"event_type": sns.SubscriptionFilter.string_filter(allowlist=["order.shipped"])}
@@ -407,16 +407,6 @@ def test_existing_function_with_consumer_props_is_refused():
 
 # --- The strict compliance profile -------------------------------------------------------------
 
-#: What the building blocks make inside the strict fanout below: their findings are theirs to clear.
-#: Anything else under ``Strict/Orders/`` (the queue key, a subscriber's errors alarm, ...) is the pattern's.
-STRICT_BLOCK_PATHS = (
-    "Strict/Orders/Events/",  # SecureTopic
-    "Strict/Orders/Idempotency/",  # SecureTable
-    "Strict/Orders/Billing/Inbox/",  # SecureQueue
-    "Strict/Orders/Billing/Consumer/",  # SecureFunction
-    "Strict/Orders/Billing/Processed/",  # SecureTable
-    "Strict/Orders/Mine/Inbox/",  # SecureQueue
-)
 CREATE_GRANT_DENY = {
     "Sid": "CreateGrantOnlyForAWSResources",
     "Effect": "Deny",
@@ -442,16 +432,9 @@ def strict_fanout(tmp_path_factory) -> tuple[dict[str, list[tuple[str, str]]], T
     return findings, Template.from_json(json.loads((Path(app.outdir) / "Strict.template.json").read_text()))
 
 
-def test_strict_fanout_has_no_finding_of_the_six_rule_sets_on_its_own_resources(strict_fanout):
+def test_strict_fanout_and_its_blocks_have_no_finding_of_the_six_rule_sets(strict_fanout):
     findings, _ = strict_fanout
-    own = [
-        (rule_set, rule, path)
-        for rule_set, found in findings.items()
-        for rule, path in found
-        # A finding the report cannot place (no path) may be the pattern's: it counts too.
-        if (path.startswith("Strict/Orders/") and not path.startswith(STRICT_BLOCK_PATHS)) or not path
-    ]
-    assert own == []
+    assert findings_under(findings, "Strict/Orders/") == []
 
 
 def test_strict_queue_key_lets_only_aws_services_create_grants(strict_fanout):

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from nag_check import nag_app, nag_findings
 from patterns import FanoutQueue, SecureTable, SecureTopic, TableEventPublisher, route_alarms
 from patterns.blocks.compliance_resources import restrict_grants_to_aws_services
-from strict_check import strict_app, synth_findings
+from strict_check import findings_under, strict_app, synth_findings
 
 
 def streamed_table(stack: Stack) -> dynamodb.Table:
@@ -170,12 +170,6 @@ def test_invalid_props_raise_a_clear_error(props, message):
 
 # --- The strict compliance profile -------------------------------------------------------------
 
-#: What the building blocks make inside the strict publisher below: their findings are theirs to clear.
-#: Anything else under ``Strict/Changes/`` (the listing policy, the mapping, the alarms) is the pattern's.
-STRICT_BLOCK_PATHS = (
-    "Strict/Changes/Bridge/",  # SecureFunction
-    "Strict/Changes/FailedRecords/",  # standalone_dead_letter_queue
-)
 
 
 @pytest.fixture(scope="module")
@@ -199,16 +193,9 @@ def listing_managed_policies(template: Template) -> list[str]:
     return [k for k in template.find_resources("AWS::IAM::ManagedPolicy") if k.startswith("ChangesStreamListingPolicy")]
 
 
-def test_strict_publisher_has_no_finding_of_the_six_rule_sets_on_its_own_resources(strict_publisher):
+def test_strict_publisher_and_its_blocks_have_no_finding_of_the_six_rule_sets(strict_publisher):
     findings, _ = strict_publisher
-    own = [
-        (rule_set, rule, path)
-        for rule_set, found in findings.items()
-        for rule, path in found
-        # A finding the report cannot place (no path) may be the pattern's: it counts too.
-        if (path.startswith("Strict/Changes/") and not path.startswith(STRICT_BLOCK_PATHS)) or not path
-    ]
-    assert own == []
+    assert findings_under(findings, "Strict/Changes/") == []
 
 
 def test_strict_lists_streams_in_a_managed_policy_of_the_bridge_role(strict_publisher):
