@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_cognito as cognito
+from aws_cdk import Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from handler_loader import load_handler
+from items_api_stacks import INLINE, new_stack, synth
 from nag_check import nag_app, nag_findings
 from patterns import ITEMS_HANDLER_ACTIONS, ApiLambdaTable, SecureFunction
 from patterns.api_lambda_table import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
-
-INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
-
-
-def new_stack() -> Stack:
-    return Stack(App(), "Test")
-
-
-def synth(**props) -> Template:
-    stack = new_stack()
-    ApiLambdaTable(stack, "Items", **props)
-    return Template.from_stack(stack)
-
 
 @pytest.fixture(scope="module")
 def default() -> Template:

@@ -17,23 +17,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import ManualArgs, lint
 from iam_reference import findings, grants, template_resolver
+from items_api_stacks import INLINE, new_stack, synth
 from nag_check import nag_app, nag_findings
 
 from patterns import ApiLambdaTable, SecureFunction
 from patterns.blocks.api_logging import SETTINGS_STACK_ID, ApiGatewayAccountLogging
-
-INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
-
-
-def new_stack() -> Stack:
-    return Stack(App(), "Test")
-
-
-def synth(**props) -> Template:
-    stack = new_stack()
-    ApiLambdaTable(stack, "Items", **props)
-    return Template.from_stack(stack)
-
 
 @pytest.fixture(scope="module")
 def default() -> Template:
