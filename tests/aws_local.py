@@ -34,3 +34,13 @@ def reset_moto(endpoint: str) -> None:
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def create_id_table(dynamodb, name: str) -> None:
+    """An on-demand table on the local server keyed by the string ``id``, as the bundled handlers' tables are."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

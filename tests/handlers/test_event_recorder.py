@@ -8,6 +8,7 @@ import uuid
 import boto3
 import pytest
 
+from aws_local import create_id_table
 from handler_loader import load_handler
 from sqs_events import receive_sqs_event
 from lambda_context import LambdaContext
@@ -17,12 +18,7 @@ TABLE = "records"
 
 @pytest.fixture
 def recorder(aws, monkeypatch):
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_id_table(boto3.client("dynamodb"), TABLE)
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "recorder")
     return load_handler("event_recorder")

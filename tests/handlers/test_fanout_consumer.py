@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import boto3
 import pytest
 
+from aws_local import create_id_table
 from handler_loader import load_handler
 from sqs_events import receive_sqs_event
 from lambda_context import LambdaContext
@@ -50,15 +51,6 @@ class FanOut:
         )
 
 
-def _create_table(dynamodb, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def fanout(aws) -> FanOut:
     sns, sqs, dynamodb = boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb")
@@ -80,8 +72,8 @@ def fanout(aws) -> FanOut:
             attributes["FilterPolicy"] = json.dumps(filter_policy)
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
         subscriber = Subscriber(name, url, arn, dlq_url, f"{name}-records", f"{name}-idempotency")
-        _create_table(dynamodb, subscriber.table)
-        _create_table(dynamodb, subscriber.idempotency_table)
+        create_id_table(dynamodb, subscriber.table)
+        create_id_table(dynamodb, subscriber.idempotency_table)
         queues[name] = subscriber
     return FanOut(sns, sqs, dynamodb, topic_arn, queues)
 
@@ -424,7 +416,7 @@ def test_a_failed_write_releases_the_key_so_the_retry_applies_it(fanout, load_co
     assert invoke(fanout, billing, consumer, first) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
     assert idempotency_records(fanout, billing.idempotency_table) == []  # not left INPROGRESS
 
-    _create_table(fanout.dynamodb, "late-records")
+    create_id_table(fanout.dynamodb, "late-records")
     assert invoke(fanout, billing, consumer, receive_batch(fanout, billing)) == {"batchItemFailures": []}
     [item] = items(fanout, "late-records")
     assert (item["id"], item["message_id"]) == (message_id, message_id)
@@ -505,7 +497,7 @@ def test_the_dynamodb_calls_are_the_documented_ones(fanout, load_consumer):
 
     # A write that fails (table missing), then succeeds; then the message is redelivered twice.
     invoke(fanout, billing, consumer, receive_batch(fanout, billing))
-    _create_table(fanout.dynamodb, "late-records")
+    create_id_table(fanout.dynamodb, "late-records")
     first = receive_batch(fanout, billing)
     invoke(fanout, billing, consumer, first, delete=False)
     invoke(fanout, billing, consumer, first, delete=False)

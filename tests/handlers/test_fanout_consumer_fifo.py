@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from aws_local import create_id_table
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 from sqs_events import receive_sqs_event
@@ -39,15 +40,6 @@ class FifoFanOut:
         )
 
 
-def _table(dynamodb, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def fifo(aws) -> FifoFanOut:
     sns, sqs, dynamodb = boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb")
@@ -65,7 +57,7 @@ def fifo(aws) -> FifoFanOut:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
     for name in ("post-records", "post-idempotency"):
-        _table(dynamodb, name)
+        create_id_table(dynamodb, name)
     return FifoFanOut(sns, sqs, dynamodb, topic_arn, url, arn, dlq_url)
 
 

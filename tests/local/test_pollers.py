@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
+from aws_local import create_id_table
 from patterns.local.model import ACCOUNT, REGION, EventSource, LocalEnvironment, LocalFunction, LocalStack
 from patterns.local.pollers import (
     UNLIMITED_RETRIES_CAP,
@@ -173,12 +174,7 @@ def sqs_source(function: LocalFunction, arn: str, **options: Any) -> EventSource
 def test_a_poison_message_fails_alone_and_reaches_the_dlq(aws, run_pollers):
     """The bundled recorder reports the poison message; the rest are deleted, the poison is redriven."""
     dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="records",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_id_table(dynamodb, "records")
     url, arn, dlq_url = make_queue("inbox", visibility_timeout=60, max_receive_count=2)
     sqs = boto3.client("sqs")
     for n in range(3):
