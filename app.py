@@ -6,6 +6,8 @@ i.e. ``-c serverless-patterns:compliance=strict``): also the NIST 800-53 R5, HIP
 PCI DSS 3.2.1 packs and AWS Control Tower's proactive controls.
 """
 
+import json
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import aws_cdk as cdk
@@ -15,17 +17,10 @@ from patterns import route_alarms
 from patterns.compliance import is_strict
 from stacks import DEMO_STACKS
 
-# Feature flags live here rather than in cdk.json, so `cdk synth` and the tests (which build
-# the app in-process) synthesize identical templates.
-FEATURE_FLAGS = {
-    "@aws-cdk/aws-lambda:recognizeLayerVersion": True,
-    "@aws-cdk/core:checkSecretUsage": True,
-    "@aws-cdk/aws-iam:minimizePolicies": True,
-    "@aws-cdk/core:enablePartitionLiterals": True,
-    "@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption": True,
-    # CloudFormation's own template checks (e.g. circular dependencies) fail the synth too.
-    "@aws-cdk/core:validateAgainstDefaultRules": True,
-}
+# The feature flags `cdk init` gives a new app of this CDK version, kept in cdk.json (where `cdk flags` reads
+# and writes them). The CLI passes them to this app; in-process builds (tests, the benchmark) read the same
+# file, so every synthesis of the demo app uses one set.
+FEATURE_FLAGS: dict[str, Any] = json.loads((Path(__file__).resolve().parent / "cdk.json").read_text())["context"]
 
 
 def build_app(outdir: Optional[str] = None, context: Optional[Mapping[str, Any]] = None) -> cdk.App:
