@@ -18,7 +18,7 @@ PROFILE := $(if $(STRICT),-c serverless-patterns:compliance=strict)
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth test local bench docs docs-serve docs-generate snapshot-update bootstrap deploy destroy diff lock clean distclean
+.PHONY: install synth lint test test-all dist local bench docs docs-serve docs-generate snapshot-update bootstrap deploy destroy diff lock clean distclean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -37,9 +37,27 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 synth: install
 	$(CDK) synth --quiet $(PROFILE)
 
+# ruff (rules and format in pyproject.toml) and mypy over the package, the demo stacks, the app and the handlers.
+LINTED := patterns stacks lambda_src app.py
+lint: install
+	$(VENV)/bin/ruff check $(LINTED) tests bench docs
+	$(VENV)/bin/ruff format --check $(LINTED) tests bench docs
+	$(VENV)/bin/mypy
+
 # Two workers (pytest-xdist), one per core: the session's synthesized apps are built once per worker.
 test: install
 	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
+
+# The suite on every Python the package claims that this machine has (nox; pyenv's interpreters are found).
+PYENV_BINS = $(shell command -v pyenv >/dev/null && for v in $$(pyenv versions --bare | grep -E '^3\.1[0-9]+\.[0-9]+$$'); do printf '%s:' "$$(pyenv prefix $$v)/bin"; done)
+test-all: install
+	PATH="$(PYENV_BINS)$$PATH" $(VENV)/bin/nox $(NOX_ARGS)
+
+# sdist + wheel in dist/ (the wheel is built from the sdist), checked by twine.
+dist: install
+	rm -rf dist
+	$(PYTHON) -m build --no-isolation --outdir dist .
+	$(PYTHON) -m twine check --strict dist/*
 
 # Run demo stacks on 127.0.0.1 without Docker or an AWS account (docs/local.md); Ctrl-C stops it.
 #   make local                          the items service, with a local admin user
@@ -87,7 +105,7 @@ lock: $(PYTHON)
 	  $(PYTHON) -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf cdk.out .pytest_cache build *.egg-info site
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .nox build dist *.egg-info site
 	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -not -path "./node_modules/*" -prune -exec rm -rf {} +
 
 distclean: clean

@@ -29,12 +29,20 @@ def wheel(tmp_path_factory) -> Path:
     (source / "lambda_src" / "event_recorder" / "__pycache__").mkdir()
     (source / "lambda_src" / "event_recorder" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"x")
     dist = tmp_path_factory.mktemp("dist")
+    # What `make dist` runs: the sdist first, then the wheel built from the sdist (so the sdist holds all it needs).
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(source)],
         check=True,
+        capture_output=True,
     )
     (built,) = dist.glob("serverless_patterns-*.whl")
     return built
+
+
+def test_sdist_and_wheel_pass_twine_check(wheel):
+    distributions = sorted(str(path) for path in wheel.parent.iterdir())
+    assert sorted(Path(path).suffix for path in distributions) == [".gz", ".whl"]
+    subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *distributions], check=True, capture_output=True)
 
 
 def test_wheel_holds_the_package_its_type_marker_and_every_bundled_handler(wheel):
