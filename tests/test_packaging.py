@@ -42,7 +42,9 @@ def wheel(tmp_path_factory) -> Path:
 def test_sdist_and_wheel_pass_twine_check(wheel):
     distributions = sorted(str(path) for path in wheel.parent.iterdir())
     assert sorted(Path(path).suffix for path in distributions) == [".gz", ".whl"]
-    subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *distributions], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *distributions], check=True, capture_output=True
+    )
 
 
 def test_wheel_holds_the_package_its_type_marker_and_every_bundled_handler(wheel):
@@ -54,6 +56,37 @@ def test_wheel_holds_the_package_its_type_marker_and_every_bundled_handler(wheel
     for handler in handlers:
         assert f"patterns/lambda_src/{handler}/app.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/")]
+
+
+def test_the_readme_git_url_installs_the_committed_package_with_its_handlers(tmp_path):
+    # The README's line for a clone with no remote: pip clones the repository at a commit and builds it.
+    repository = tmp_path / "repository"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(ROOT), str(repository)], check=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repository, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    target = tmp_path / "site"
+    requirement = f"git+file://{repository}@{commit}"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "--target",
+            str(target),
+            requirement,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "patterns" / "py.typed").is_file()
+    assert sorted(p.parent.name for p in (target / "patterns" / "lambda_src").glob("*/app.py")) == sorted(
+        p.parent.name for p in (repository / "lambda_src").glob("*/app.py")
+    )
 
 
 def test_installed_package_finds_its_bundled_handlers(wheel, tmp_path):
@@ -108,8 +141,18 @@ def consumer_venv(wheel) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
-             "-c", str(ROOT / "constraints.txt"), str(wheel)],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "-c",
+                str(ROOT / "constraints.txt"),
+                str(wheel),
+            ],
             check=True,
         )
         ready.touch()
