@@ -33,7 +33,10 @@ def built() -> tuple[Template, dict[str, ScheduledJob]]:
             schedule="cron(0 9 ? * MON-FRI *)",
             time_zone="America/New_York",
             function=lambda_.Alias(
-                stack, "Live", alias_name="live", version=SecureFunction(stack, "Own", code=bundled_code("scheduled_job")).function.current_version
+                stack,
+                "Live",
+                alias_name="live",
+                version=SecureFunction(stack, "Own", code=bundled_code("scheduled_job")).function.current_version,
             ),
             schedule_group=scheduler.ScheduleGroup(stack, "Group"),
             enabled=False,
@@ -103,10 +106,16 @@ def test_the_scheduler_role_invokes_only_the_target_and_sends_only_to_the_dlq(bu
     dlq_id, _ = resource(template, "AWS::SQS::Queue", "RateDeadLetterQueue")
     key_id, _ = resource(template, "AWS::KMS::Key", "RateKey")
     found = statements(template, "RateSchedulerRole")
-    assert {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": [function_id, "Arn"]}} in found
+    assert {
+        "Action": "lambda:InvokeFunction",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [function_id, "Arn"]},
+    } in found
     assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [dlq_id, "Arn"]}} in found
     kms_actions = {
-        action for s in found for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        action
+        for s in found
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
         if action.startswith("kms:")
     }
     assert kms_actions == {"kms:Decrypt", "kms:GenerateDataKey"}
@@ -161,7 +170,9 @@ def test_the_function_made_here_runs_with_the_runner_settings_and_fails_into_the
     )
     found = statements(template, "RateJobRole")
     claims = [s for s in found if "dynamodb:UpdateItem" in s["Action"]]
-    assert claims == [{"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": [{"Fn::GetAtt": [table_id, "Arn"]}]}]
+    assert claims == [
+        {"Action": "dynamodb:UpdateItem", "Effect": "Allow", "Resource": [{"Fn::GetAtt": [table_id, "Arn"]}]}
+    ]
     assert jobs["rate"].runner_environment["HEARTBEAT_NAMESPACE"] == HEARTBEAT_NAMESPACE
 
 
@@ -208,7 +219,14 @@ def test_a_one_time_job_has_no_heartbeat_alarm(built):
 
 @pytest.mark.parametrize(
     ("window", "expected"),
-    [(600, (60, 10)), (3600, (60, 60)), (3601, (300, 13)), (86400, (300, 288)), (90000, (3600, 25)), (604800, (3600, 168))],
+    [
+        (600, (60, 10)),
+        (3600, (60, 60)),
+        (3601, (300, 13)),
+        (86400, (300, 288)),
+        (90000, (3600, 25)),
+        (604800, (3600, 168)),
+    ],
 )
 def test_heartbeat_periods_stay_within_what_cloudwatch_evaluates(window, expected):
     assert heartbeat_periods(window) == expected
@@ -226,7 +244,14 @@ BAD_PROPS = [
     ({"schedule": "at(2030-02-30T00:00:00)"}, "not a real date"),
     ({"schedule": "daily"}, "not a schedule expression"),
     ({"schedule": "rate(1 hour)", "time_zone": "Europe/Atlantis"}, "unknown time zone"),
-    ({"schedule": "rate(1 hour)", "start": datetime(2027, 1, 2, tzinfo=UTC), "end": datetime(2027, 1, 1, tzinfo=UTC)}, "after start"),
+    (
+        {
+            "schedule": "rate(1 hour)",
+            "start": datetime(2027, 1, 2, tzinfo=UTC),
+            "end": datetime(2027, 1, 1, tzinfo=UTC),
+        },
+        "after start",
+    ),
     ({"schedule": "rate(1 hour)", "start": datetime(2027, 1, 1)}, "timezone-aware"),
     ({"schedule": "rate(10 minutes)", "flexible_window": Duration.minutes(15)}, "longer than the interval"),
     ({"schedule": "rate(2 days)", "flexible_window": Duration.hours(25)}, "between 1 minute and 1 day"),
@@ -251,7 +276,14 @@ def test_the_target_is_code_or_a_function_not_both_nor_neither():
     with pytest.raises(ValueError, match="code= .*or an existing function="):
         ScheduledJob(stack, "Neither", schedule="rate(1 hour)")
     with pytest.raises(ValueError, match="function= was given, so code, environment"):
-        ScheduledJob(stack, "Both", schedule="rate(1 hour)", function=function, code=bundled_code("scheduled_job"), environment=ENV)
+        ScheduledJob(
+            stack,
+            "Both",
+            schedule="rate(1 hour)",
+            function=function,
+            code=bundled_code("scheduled_job"),
+            environment=ENV,
+        )
 
 
 def test_a_monthly_job_may_go_without_a_heartbeat_alarm():
