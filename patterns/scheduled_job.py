@@ -311,7 +311,8 @@ class ScheduledJob(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
             actions_enabled=enabled,
             alarm_description=(
-                f"{self.node.path}: no successful run for {int(window.to_seconds())} s; the job stopped or keeps failing"
+                f"{self.node.path}: no successful run for {int(window.to_seconds())} s; "
+                "the job stopped or keeps failing"
             ),
         )
 
