@@ -144,6 +144,10 @@ class ScheduledJob(Construct):
             raise ValueError(f"max_event_age must be between 1 minute and 1 day, got {max_event_age.to_seconds()} s")
         if claim_retention.to_seconds() < 86400:
             raise ValueError("claim_retention must be at least a day, or a late redelivery could run again")
+        target_timeout = (timeout or Duration.minutes(1)) if function is None else function_timeout(function)
+        heartbeat_window = plan.heartbeat_window(flexible_window, target_timeout, heartbeat_tolerance)
+        if heartbeat_alarm and heartbeat_window is not None:
+            heartbeat_periods(int(heartbeat_window.to_seconds()))  # raises now when CloudWatch cannot look back so far
 
         self.key: kms.IKey = encryption_key or rotating_key(
             self,
@@ -229,9 +233,7 @@ class ScheduledJob(Construct):
             dimensions_map={"ScheduleGroup": group_name, "Schedule": self.schedule.schedule_name},
             statistic="Sum",
         )
-        self.heartbeat_window: Optional[Duration] = plan.heartbeat_window(
-            flexible_window, function_timeout(function), heartbeat_tolerance
-        )
+        self.heartbeat_window: Optional[Duration] = heartbeat_window
         self.heartbeat_alarm: Optional[cloudwatch.Alarm] = None
         if heartbeat_alarm and self.heartbeat_window is not None:
             self.heartbeat_alarm = self._heartbeat_alarm(self.heartbeat_window, enabled)
