@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
@@ -24,6 +25,7 @@ HEARTBEAT_METRIC = "Heartbeat"
 #: Environment variables the bundled runner (``lambda_src/scheduled_job/run_once.py``) reads.
 CLAIM_TABLE_VARIABLE = "RUN_ONCE_TABLE_NAME"
 HEARTBEAT_NAMESPACE_VARIABLE = "HEARTBEAT_NAMESPACE"
+CLAIM_RETENTION_VARIABLE = "RUN_ONCE_RETENTION_SECONDS"
 #: DynamoDB actions the runner calls on the claim table (claim, complete and fail are all updates).
 CLAIM_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 #: The attribute holding a claim's expiry (epoch seconds) for DynamoDB's TTL.
@@ -142,6 +144,7 @@ class ScheduledJob(Construct):
         max_event_age = max_event_age or plan.default_max_event_age()
         if not 60 <= max_event_age.to_seconds() <= 86400:
             raise ValueError(f"max_event_age must be between 1 minute and 1 day, got {max_event_age.to_seconds()} s")
+        _check_payload(payload)
         if claim_retention.to_seconds() < 86400:
             raise ValueError("claim_retention must be at least a day, or a late redelivery could run again")
         target_timeout = (timeout or Duration.minutes(1)) if function is None else function_timeout(function)
@@ -172,7 +175,7 @@ class ScheduledJob(Construct):
         self.runner_environment: dict[str, str] = {
             CLAIM_TABLE_VARIABLE: self.claim_table.table_name,
             HEARTBEAT_NAMESPACE_VARIABLE: HEARTBEAT_NAMESPACE,
-            "RUN_ONCE_RETENTION_SECONDS": str(int(claim_retention.to_seconds())),
+            CLAIM_RETENTION_VARIABLE: str(int(claim_retention.to_seconds())),
         }
 
         self.secure_function: Optional[SecureFunction] = None
@@ -391,6 +394,17 @@ class _Plan:
             raise ValueError("heartbeat_tolerance must be at least a minute")
         extra = (flexible_window.to_seconds() if flexible_window else 0) + (timeout.to_seconds() if timeout else 900)
         return Duration.seconds(math.ceil((longest + slack + extra) / 60) * 60)
+
+
+def _check_payload(payload: Optional[Mapping[str, Any]]) -> None:
+    if payload is None:
+        return
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"payload must be a mapping (a JSON object), got {type(payload).__name__}")
+    try:
+        json.dumps(dict(payload))
+    except (TypeError, ValueError) as problem:
+        raise ValueError(f"payload must be JSON-serializable: {problem}") from None
 
 
 def _check_target(

@@ -263,6 +263,7 @@ BAD_PROPS = [
     ({"schedule": "rate(1 hour)", "function_retry_attempts": 3}, "function_retry_attempts"),
     ({"schedule": "rate(1 hour)", "claim_retention": Duration.hours(1)}, "claim_retention"),
     ({"schedule": "rate(1 hour)", "heartbeat_tolerance": Duration.seconds(10)}, "heartbeat_tolerance"),
+    ({"schedule": "rate(1 hour)", "payload": {"when": datetime(2027, 1, 1)}}, "JSON-serializable"),
 ]
 
 
