@@ -80,6 +80,17 @@ def test_a_fired_run_purges_and_a_duplicate_delivery_does_nothing(run, schedule)
     assert fired.invocations[-1].payload["result"] == {"purged": 1, "summary": "summary#2026-11-23"}
     assert {"fresh", "summary#2026-11-23"} <= item_ids(run, schedule) and "expired" not in item_ids(run, schedule)
 
+    heartbeat = client(run, "cloudwatch").get_metric_statistics(
+        Namespace="ServerlessPatterns/ScheduledJob",
+        MetricName="Heartbeat",
+        Dimensions=[{"Name": "ScheduleGroup", "Value": "default"}, {"Name": "Schedule", "Value": schedule.name}],
+        StartTime=datetime.now(timezone.utc) - timedelta(hours=1),
+        EndTime=datetime.now(timezone.utc) + timedelta(hours=1),
+        Period=7200,
+        Statistics=["Sum"],
+    )
+    assert [point["Sum"] for point in heartbeat["Datapoints"]] == [1.0]  # the dead man's switch was fed
+
     put(run, schedule, "expired-too", {"N": str(night - 1)})
     again = run.schedules.firer.fire(schedule, NIGHT)  # Scheduler delivered the same scheduled time twice
     assert again.outcome == "succeeded"
