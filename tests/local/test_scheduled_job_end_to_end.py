@@ -3,20 +3,19 @@
 One ``LocalRun`` of the synthesized demo for the module (its own moto server). Runs are fired for
 chosen scheduled times; their effects are read back from the local endpoint: purged items and the
 summary row, a duplicate delivery that does nothing, a failing run retried and then found in the
-dead-letter queue, and the ``trigger`` command run against the same endpoint.
+dead-letter queue, and the ``trigger`` command (in-process) run against the same endpoint.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from patterns.local.__main__ import main
 from patterns.local.endpoint import local_client
 from patterns.local.runner import LocalRun, LocalRunOptions
 from patterns.local.schedules import LocalSchedule
@@ -115,25 +114,11 @@ def test_a_failing_run_is_retried_then_its_event_lands_in_the_dead_letter_queue(
     assert "poison" in message["MessageAttributes"]["ErrorMessage"]["StringValue"]
 
 
-def test_the_trigger_command_fires_the_job_now_against_the_running_endpoint(run, schedule, demo_app):
+def test_the_trigger_command_fires_the_job_now_against_the_running_endpoint(run, schedule, demo_app, capsys):
     assert run.environment is not None
-    command = [
-        sys.executable,
-        "-m",
-        "patterns.local",
-        "trigger",
-        "NightlyPurge",
-        "--assembly",
-        str(demo_app.outdir),
-        "--stack",
-        "ScheduledJobDemo",
-        "--endpoint",
-        run.environment.endpoint,
-        "--time",
-        "2026-11-25T02:30:00Z",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    outcome = json.loads(done.stdout)
+    argv = ["trigger", "NightlyPurge", "--assembly", str(demo_app.outdir), "--stack", "ScheduledJobDemo"]
+    argv += ["--endpoint", run.environment.endpoint, "--time", "2026-11-25T02:30:00Z"]
+    assert main(argv) == 0
+    outcome = json.loads(capsys.readouterr().out)  # the outcome alone on stdout; logs go to stderr
     assert outcome["outcome"] == "succeeded" and outcome["result"]["result"]["summary"] == "summary#2026-11-25"
     assert "summary#2026-11-25" in item_ids(run, schedule)
