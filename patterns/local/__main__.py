@@ -1,8 +1,10 @@
-"""``python -m patterns.local``: run synthesized stacks on 127.0.0.1; ``... token``: sign in to one.
+"""``python -m patterns.local``: run synthesized stacks on 127.0.0.1; ``... token``: sign in to one;
+``... trigger NAME``: fire a schedule now.
 
     python -m patterns.local --stack ItemsServiceDemo --user ada@example.com:Str0ng-Passw0rd!:admins
     python -m patterns.local token --sign-in http://127.0.0.1:3000 --client-id ID \\
         --username ada@example.com --password 'Str0ng-Passw0rd!' --scope items/read --scope items/write
+    python -m patterns.local trigger NightlyPurge --endpoint http://127.0.0.1:PORT
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--user", action="append", dest="users", default=[], metavar="EMAIL:PASSWORD[:GROUP,...]",
                         help="create this user in every user pool (repeatable)")
     parser.add_argument("--rate-scale", type=float, default=1.0, metavar="FACTOR",
-                        help="fire rate(...) schedules FACTOR times as often (default: 1; cron and at() keep their times)")
+                        help="fire rate(...) schedules FACTOR times as often (default: 1; cron, at() keep their times)")
     retries = parser.add_mutually_exclusive_group()
     retries.add_argument("--retry-delay", type=float, default=1.0, metavar="SECONDS",
                          help="make failed SQS messages visible again after this long (default: 1)")

@@ -28,7 +28,11 @@ from .workers import FunctionPool
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m patterns.local trigger", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m patterns.local trigger",
+        description="Fire one schedule of a synthesized app now, as a scheduled firing runs it; "
+        "print the outcome as JSON.",
+    )
     parser.add_argument("name", help="the schedule: its construct (e.g. NightlyPurge), logical id or local name")
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the cloud assembly (default: cdk.out)")
     parser.add_argument("--stack", action="append", dest="stacks", metavar="NAME", help="a stack to load (repeatable)")
