@@ -56,6 +56,7 @@ NODE_TYPES = {
     "AWS::SNS::Topic": ("SNS topic", '>"{}"]'),
     "AWS::SQS::Queue": ("SQS queue", '[/"{}"/]'),
     "AWS::CodeDeploy::DeploymentGroup": ("CodeDeploy deployment group", '[/"{}"\\]'),
+    "AWS::Scheduler::Schedule": ("EventBridge schedule", '(("{}"))'),
 }
 _DEAD_LETTER_KIND = "SQS dead-letter queue"
 MAX_LEFT_TO_RIGHT_NODES = 12
@@ -74,6 +75,7 @@ BILLED_TYPES = {
     "AWS::CodeDeploy::DeploymentGroup": "CodeDeploy deployment groups",
     "AWS::CloudWatch::Alarm": "CloudWatch alarms",
     "AWS::Logs::LogGroup": "Log groups",
+    "AWS::Scheduler::Schedule": "EventBridge schedules",
 }
 
 # CDK logical ids end with an 8-hex-digit hash of the construct path; a function version's also
@@ -283,7 +285,13 @@ class Graph:
             targets = self.nodes_in(value)
             if not targets:
                 continue
-            if path[:1] == ("RedrivePolicy",) or path[:1] == ("DeadLetterConfig",):
+            if kind == "AWS::Scheduler::Schedule" and path[:2] == ("Target", "DeadLetterConfig"):
+                self.dead_letter_queues.update(targets)
+                self._link([this], targets, "undeliverable", dashed=True)
+            elif kind == "AWS::Scheduler::Schedule" and path[:2] == ("Target", "Arn"):
+                zone = props.get("ScheduleExpressionTimezone", "UTC")
+                self._link([this], targets, f"{props.get('ScheduleExpression', '')} {zone}")
+            elif path[:1] == ("RedrivePolicy",) or path[:1] == ("DeadLetterConfig",):
                 self.dead_letter_queues.update(targets)
                 label = "failed async events" if kind == "AWS::Lambda::Function" else _receives_label(props)
                 self._link([this], targets, label, dashed=True)

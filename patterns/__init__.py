@@ -1,7 +1,7 @@
 """serverless-patterns: secure-by-default AWS CDK constructs for serverless applications.
 
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
-``CognitoProtectedApi``;
+``CognitoProtectedApi``, ``ScheduledJob``;
 ``TableEventPublisher`` turns a table's stream into events.
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .scheduled_job import ScheduledJob
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -39,6 +40,7 @@ _EXPORTS = {
     "FanoutQueue": ".fanout_queue",
     "FanoutSubscriber": ".fanout_queue",
     "TableEventPublisher": ".table_events",
+    "ScheduledJob": ".scheduled_job",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -71,6 +73,7 @@ __all__ = [
     "CognitoProtectedApi",
     "FanoutQueue",
     "FanoutSubscriber",
+    "ScheduledJob",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

@@ -6,6 +6,7 @@ from .canary_demo import CanaryDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
 from .items_service_demo import ItemsServiceDemo
+from .scheduled_job_demo import ScheduledJobDemo
 
 #: Every demo stack the app synthesizes, by name.
 DEMO_STACKS = {
@@ -15,6 +16,7 @@ DEMO_STACKS = {
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
     "ItemsServiceDemo": ItemsServiceDemo,
+    "ScheduledJobDemo": ScheduledJobDemo,
 }
 
-__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"]
+__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo", "ScheduledJobDemo"]

@@ -1,8 +1,10 @@
-"""``python -m patterns.local``: run synthesized stacks on 127.0.0.1; ``... token``: sign in to one.
+"""``python -m patterns.local``: run synthesized stacks on 127.0.0.1; ``... token``: sign in to one;
+``... trigger NAME``: fire a schedule now.
 
     python -m patterns.local --stack ItemsServiceDemo --user ada@example.com:Str0ng-Passw0rd!:admins
     python -m patterns.local token --sign-in http://127.0.0.1:3000 --client-id ID \\
         --username ada@example.com --password 'Str0ng-Passw0rd!' --scope items/read --scope items/write
+    python -m patterns.local trigger NightlyPurge --endpoint http://127.0.0.1:PORT
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def _run_parser() -> argparse.ArgumentParser:
         description="Run the stacks of a synthesized CDK app (cdk.out) on this machine: their tables, queues, "
         "topics and user pools on a local AWS endpoint, their REST APIs on 127.0.0.1, their functions in "
         "warm worker processes and their SQS/DynamoDB event sources as pollers. Ctrl-C stops everything.",
-        epilog="To get a token for an API behind Cognito: python -m patterns.local token --help",
+        epilog="To get a token for an API behind Cognito: python -m patterns.local token --help. "
+        "To fire a schedule now: python -m patterns.local trigger --help",
     )
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the cloud assembly (default: cdk.out)")
     parser.add_argument("--stack", action="append", dest="stacks", metavar="NAME",
@@ -38,6 +41,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="first port; sign-in pages and APIs take consecutive ports (default: 3000; 0 = any free ports)")
     parser.add_argument("--user", action="append", dest="users", default=[], metavar="EMAIL:PASSWORD[:GROUP,...]",
                         help="create this user in every user pool (repeatable)")
+    parser.add_argument("--rate-scale", type=float, default=1.0, metavar="FACTOR",
+                        help="fire rate(...) schedules FACTOR times as often (default: 1; cron, at() keep their times)")
     retries = parser.add_mutually_exclusive_group()
     retries.add_argument("--retry-delay", type=float, default=1.0, metavar="SECONDS",
                          help="make failed SQS messages visible again after this long (default: 1)")
@@ -78,6 +83,7 @@ def _run(argv: Sequence[str]) -> int:
         port=args.port,
         users=[parse_user(text) for text in args.users],
         retry_delay_seconds=None if args.keep_visibility_timeout else args.retry_delay,
+        rate_scale=args.rate_scale,
     )
     # `kill` (SIGTERM) stops the run as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -109,6 +115,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if argv[:1] == ["token"]:
             return _token(argv[1:])
+        if argv[:1] == ["trigger"]:
+            from .trigger import trigger
+
+            return trigger(argv[1:])
         return _run(argv)
     except (LocalRunError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -32,6 +32,7 @@ _NOT_CREATED_REASONS = (
     ("AWS::SNS::TopicPolicy", "resource policies are not enforced locally"),
     ("AWS::CodeDeploy::", "deployments are not run locally: the current code always runs"),
     ("AWS::CDK::Metadata", "not needed locally"),
+    ("AWS::Scheduler::", "schedules are fired by the local run itself (patterns.local.schedules)"),
     ("AWS::ApiGateway::Account", "not needed locally"),
     ("AWS::CloudFormation::CustomResource", "custom resources are not run locally"),
     ("Custom::", "custom resources are not run locally"),

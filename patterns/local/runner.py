@@ -18,6 +18,7 @@ from .gateway import ApiServer, build_apis
 from .model import REGION, LocalEnvironment
 from .pollers import start_pollers
 from .provision import LocalUser, provision
+from .schedules import ScheduleClock, start_schedules
 from .signin import SignInServer
 from .workers import FunctionPool
 
@@ -36,6 +37,7 @@ class LocalRunOptions:
     users: Sequence[LocalUser] = ()
     retry_delay_seconds: Optional[float] = 1.0  # None = failed SQS messages wait out the visibility timeout
     region: str = REGION
+    rate_scale: float = 1.0  # rate(...) schedules fire this many times as often
 
 
 @dataclass
@@ -85,6 +87,7 @@ class LocalRun:
         self.environment: Optional[LocalEnvironment] = None
         self.apis: list[ServedApi] = []
         self.sign_ins: list[ServedSignIn] = []
+        self.schedules: Optional[ScheduleClock] = None
         self._stoppers: list[Callable[[], None]] = []
         self._next_port = options.port
 
@@ -119,6 +122,9 @@ class LocalRun:
         pollers = start_pollers(self.environment, pool, log=self.log, retry_delay_seconds=options.retry_delay_seconds)
         for poller in pollers:
             self._stoppers.append(poller.stop)
+        self.schedules = start_schedules(self.environment, pool, self.log, options.retry_delay_seconds, options.rate_scale)
+        if self.schedules is not None:
+            self._stoppers.append(self.schedules.stop)
 
     def stop(self) -> None:
         while self._stoppers:

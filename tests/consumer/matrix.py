@@ -24,6 +24,7 @@ from patterns import (
     CanaryFunction,
     CognitoProtectedApi,
     FanoutQueue,
+    ScheduledJob,
     SecureFunction,
     SecureQueue,
     SecureTable,
@@ -69,6 +70,8 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     events.add_subscriber("Audit", idempotency_key_field="event_id")
     TableEventPublisher(scope, "Changes", table=table.table, topic=events.topic, encryption_key=events.key)
     CanaryFunction(scope, "Greeter")
+    ScheduledJob(scope, "Nightly", schedule="cron(0 3 * * ? *)", code=bundled_code("scheduled_job"),
+                 environment={"ITEMS_TABLE_NAME": table.table.table_name})
     if cognito_available:
         CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
     route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
@@ -144,6 +147,7 @@ class ComposedPatterns(Stack):
             )
             if admin_group is None:
                 ApiLambdaTable(self, "PublicApi", function=canary.alias, table=table)
+                ScheduledJob(self, "WarmUp", schedule="rate(1 hour)", function=canary.alias, payload=ITEMS_SMOKE_TEST_EVENT)
             else:
                 CognitoProtectedApi(self, "SecuredApi", function=canary.alias, table=table, removal_policy=DESTROY)
 
