@@ -36,7 +36,7 @@ def build_app(outdir: Optional[str] = None, context: Optional[Mapping[str, Any]]
 
 def register_rule_sets(app: cdk.App) -> None:
     """AwsSolutions and Serverless always; under the strict profile the compliance packs and Control Tower too."""
-    plugins: list = [AwsSolutionsChecks(app), ServerlessChecks(app)]
+    plugins: list[cdk.IPolicyValidationPlugin] = [AwsSolutionsChecks(app), ServerlessChecks(app)]
     if is_strict(app):
         # Control Tower's proactive controls (CloudFormation Guard rules, run offline); a dev dependency.
         from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
@@ -45,7 +45,8 @@ def register_rule_sets(app: cdk.App) -> None:
             NIST80053R5Checks(app),
             HIPAASecurityChecks(app),
             PCIDSS321Checks(app),
-            CfnGuardValidator(control_tower_rules_enabled=True),
+            # It implements IPolicyValidationPluginBeta1, the same interface under its earlier name.
+            CfnGuardValidator(control_tower_rules_enabled=True),  # type: ignore[list-item]
         ]
     cdk.Validations.of(app).add_plugins(*plugins)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional, TypeGuard, Union, cast
 
 import jsii
 from aws_cdk import (
@@ -113,9 +113,9 @@ class AlarmRouting:
         return (self._depth, self._order)
 
     def visit(self, node: IConstruct) -> None:
-        if node is self.scope and Stage.is_stage(node):
+        if node is self.scope and isinstance(node, Stage):
             _refuse_unrouted_stages(node)
-        if Stack.is_stack(node):
+        if isinstance(node, Stack):
             if self.target is None and any(
                 routing_for(alarm) is self and not _has_actions(alarm) for alarm in _alarms_of(node)
             ):
@@ -140,6 +140,9 @@ class AlarmRouting:
             if ok_actions:
                 alarm.add_ok_action(action)
             return
+        # _is_alarm admits only these L1s here (and _has_actions reads their action properties).
+        if not isinstance(alarm, (cloudwatch.CfnAlarm, cloudwatch.CfnCompositeAlarm)):
+            raise TypeError(f"{alarm.node.path}: expected a CloudWatch alarm, got {type(alarm).__name__}")
         arn = action.bind(alarm, _alarm_reference(alarm)).alarm_action_arn
         alarm.alarm_actions = [arn]
         if ok_actions:
@@ -159,7 +162,10 @@ class AlarmRouting:
             return _alarm_topic_of(stack).alarm_action
         self.check_environment(stack)
         topic = _topic_of(self.target)
-        return cloudwatch_actions.SnsAction(topic) if topic is not None else self.target
+        if topic is not None:
+            return cloudwatch_actions.SnsAction(topic)
+        # _check_target let through only topics (handled above) and objects with a callable bind.
+        return cast(cloudwatch.IAlarmAction, self.target)
 
 
 def routing_for(alarm: IConstruct) -> Optional[AlarmRouting]:
@@ -271,7 +277,11 @@ def _is_alarm(node: IConstruct) -> bool:
         return False
     # The L1 inside an L2 alarm is routed through its L2.
     parent = node.node.scope
-    return not (isinstance(parent, cloudwatch.AlarmBase) and parent.node.default_child.node.path == node.node.path)
+    return not (
+        isinstance(parent, cloudwatch.AlarmBase)
+        and parent.node.default_child is not None
+        and parent.node.default_child.node.path == node.node.path
+    )
 
 
 def _has_actions(alarm: IConstruct) -> bool:
@@ -286,7 +296,9 @@ def _has_actions(alarm: IConstruct) -> bool:
 def _alarm_reference(alarm: CfnResource) -> cloudwatch.IAlarm:
     """An ``IAlarm`` for an L1 alarm, for actions whose ``bind`` needs one."""
     existing = alarm.node.try_find_child(_ROUTED_ALARM_ID)
-    return existing or cloudwatch.Alarm.from_alarm_arn(alarm, _ROUTED_ALARM_ID, alarm.get_att("Arn").to_string())
+    if isinstance(existing, cloudwatch.AlarmBase):  # the imported alarm made on a previous call
+        return existing
+    return cloudwatch.Alarm.from_alarm_arn(alarm, _ROUTED_ALARM_ID, alarm.get_att("Arn").to_string())
 
 
 def _alarms_of(stack: Stack) -> Iterator[IConstruct]:
@@ -296,7 +308,7 @@ def _alarms_of(stack: Stack) -> Iterator[IConstruct]:
 
 def _stacks_under(scope: IConstruct) -> list[Stack]:
     """The stacks in ``scope``, and the stack ``scope`` is in."""
-    stacks = [node for node in scope.node.find_all() if Stack.is_stack(node)]
+    stacks = [node for node in scope.node.find_all() if isinstance(node, Stack)]
     if not Stage.is_stage(scope) and not Stack.is_stack(scope):
         stacks.append(Stack.of(scope))
     return stacks
@@ -308,13 +320,13 @@ def _stages_under(scope: IConstruct) -> list[Stage]:
     for child in scope.node.children:
         if Stack.is_stack(child):
             continue
-        if Stage.is_stage(child):
+        if isinstance(child, Stage):
             found.append(child)
         found += _stages_under(child)
     return found
 
 
-def _is_routing_of(aspect: object, scope: IConstruct) -> bool:
+def _is_routing_of(aspect: object, scope: IConstruct) -> TypeGuard[AlarmRouting]:
     return isinstance(aspect, AlarmRouting) and aspect.scope is scope
 
 

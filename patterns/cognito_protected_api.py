@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, cast
 from urllib.parse import urlsplit
 
 from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
@@ -276,8 +276,9 @@ def _tell_admin_group(function: lambda_.IFunction, admin_group: str) -> None:
         )
     stack = Stack.of(target)
     # cfnProperties (protected in the CDK, public to jsii subclasses) renders the environment the
-    # function has now, including what add_environment added.
-    rendered = stack.resolve(target.node.default_child._cfn_properties.get("environment")) or {}
+    # function has now, including what add_environment added. A Function's default child is its CfnFunction.
+    resource = cast(lambda_.CfnFunction, target.node.default_child)
+    rendered = stack.resolve(resource._cfn_properties.get("environment")) or {}
     current = (rendered.get("variables") or {}).get(ADMIN_GROUP_VARIABLE)
     if current is None:
         target.add_environment(ADMIN_GROUP_VARIABLE, admin_group)
@@ -290,15 +291,15 @@ def _tell_admin_group(function: lambda_.IFunction, admin_group: str) -> None:
 
 def _validate(
     *,
-    user_pool,
-    pool_props,
-    resource_server_id,
-    groups,
-    admin_group,
-    callback_urls,
-    logout_urls,
-    domain_prefix,
-    access_token_validity,
+    user_pool: cognito.IUserPool | None,
+    pool_props: Mapping[str, Any],
+    resource_server_id: str,
+    groups: Sequence[str],
+    admin_group: str | None,
+    callback_urls: Sequence[str],
+    logout_urls: Sequence[str],
+    domain_prefix: str | None,
+    access_token_validity: Duration,
 ) -> None:
     if user_pool is not None:
         given = [name for name, value in pool_props.items() if value is not None]

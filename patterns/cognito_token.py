@@ -43,7 +43,7 @@ import urllib.request
 import webbrowser
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 #: The loopback port the demo stacks register in their app client's callback URLs.
@@ -157,7 +157,7 @@ def authorize_url(base_url: str, client_id: str, redirect_uri: str, scopes: Sequ
     return f"{base_url}/oauth2/authorize?{urlencode(query)}"
 
 
-def _exchange(base_url: str, client_id: str, code: str, redirect_uri: str, verifier: str) -> dict:
+def _exchange(base_url: str, client_id: str, code: str, redirect_uri: str, verifier: str) -> dict[str, Any]:
     form = urlencode(
         {
             "grant_type": "authorization_code",
@@ -172,7 +172,8 @@ def _exchange(base_url: str, client_id: str, code: str, redirect_uri: str, verif
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
-            return json.load(reply)
+            tokens: dict[str, Any] = json.load(reply)
+            return tokens
     except urllib.error.HTTPError as error:
         raise TokenError(f"the token endpoint refused the code ({error.code}): {error.read().decode('utf-8', 'replace')}")
     except (urllib.error.URLError, OSError, ValueError) as error:
@@ -188,7 +189,7 @@ def get_tokens(
     open_url: Callable[[str], object] = webbrowser.open,
     timeout_seconds: float = 300,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
-) -> dict:
+) -> dict[str, Any]:
     """Run the authorization code + PKCE flow against ``domain``; return the token response.
 
     ``open_url`` is given the authorize URL once the loopback listener is up (default: the

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import enum
 import functools
-from typing import Optional
+from typing import Optional, cast
 
 from aws_cdk import aws_logs as logs
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 #: Context key naming the profile: ``baseline`` (default) or ``strict``.
 COMPLIANCE_CONTEXT = "serverless-patterns:compliance"
@@ -140,6 +140,11 @@ def _days(retention: logs.RetentionDays) -> float:
     return float(_retention_days()[retention.name])
 
 
+def _log_group(stack: Construct, retention: logs.RetentionDays) -> logs.CfnLogGroup:
+    # A LogGroup's default child is always the CfnLogGroup it makes.
+    return cast(logs.CfnLogGroup, logs.LogGroup(stack, retention.name, retention=retention).node.default_child)
+
+
 @functools.lru_cache(maxsize=1)
 def _retention_days() -> dict[str, int]:
     """Days of each ``logs.RetentionDays`` member, as the CDK renders them (``RetentionInDays``)."""
@@ -148,6 +153,6 @@ def _retention_days() -> dict[str, int]:
     stack = Stack(App(), "RetentionDays")
     members = [member for member in logs.RetentionDays if member is not logs.RetentionDays.INFINITE]
     return {
-        member.name: stack.resolve(logs.LogGroup(stack, member.name, retention=member).node.default_child.retention_in_days)
+        member.name: stack.resolve(_log_group(stack, member).retention_in_days)
         for member in members
     }

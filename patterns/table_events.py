@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aws_cdk import Duration, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms, aws_lambda as lambda_
+from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources, aws_sns as sns
 from constructs import Construct
 
@@ -110,7 +111,7 @@ class TableEventPublisher(Construct):
             dead_letter_queue_of="the stream mapping's on-failure destination, itself the dead-letter queue of the bridge",
         )
         self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
-        self.stream_listing_policy = self._grant_stream_read(table)
+        self.stream_listing_policy = self._grant_stream_read(table, table.table_stream_arn)
         self.event_source_mapping = lambda_.EventSourceMapping(
             self,
             "StreamSource",
@@ -138,11 +139,11 @@ class TableEventPublisher(Construct):
             description=f"{self.node.path}: the bridge is more than {max_iterator_age.to_seconds()} s behind the stream",
         )
 
-    def _grant_stream_read(self, table: dynamodb.ITable) -> Construct:
+    def _grant_stream_read(self, table: dynamodb.ITable, stream_arn: str) -> Construct:
         iam.Grant.add_to_principal(
             grantee=self.function,
             actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
-            resource_arns=[table.table_stream_arn],
+            resource_arns=[stream_arn],
         )
         # A stream of a table with its own key is encrypted with that key: reading it needs Decrypt.
         if table.encryption_key is not None:
@@ -164,6 +165,6 @@ class TableEventPublisher(Construct):
         return listing
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm of the bridge."""
         return [self.errors_alarm, self.dead_letter_alarm, self.iterator_age_alarm, self.secure_function.throttles_alarm]

@@ -39,7 +39,7 @@ _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 _VERSION_ID = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
 
 
-def normalized_template(source: Union[Any, Mapping[str, Any]]) -> dict:
+def normalized_template(source: Union[Any, Mapping[str, Any]]) -> dict[str, Any]:
     """The template of ``source`` with asset hashes, version hashes and local metadata made stable.
 
     Args:
@@ -54,7 +54,7 @@ def normalized_template(source: Union[Any, Mapping[str, Any]]) -> dict:
     text = json.dumps(template, sort_keys=True)
     text = _ASSET_HASH.sub(ASSET_HASH, text)
     text = _VERSION_ID.sub(rf"\1{VERSION_HASH}", text)
-    normalized = json.loads(text)
+    normalized: dict[str, Any] = json.loads(text)
     for resource in normalized.get("Resources", {}).values():
         metadata = resource.get("Metadata")
         if metadata:
@@ -65,7 +65,7 @@ def normalized_template(source: Union[Any, Mapping[str, Any]]) -> dict:
     return normalized
 
 
-def _as_dict(source: Union[Any, Mapping[str, Any]]) -> dict:
+def _as_dict(source: Union[Any, Mapping[str, Any]]) -> Mapping[str, Any]:
     if isinstance(source, Mapping):
         return dict(source)
     from aws_cdk import Stack

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from constructs import Construct
 
@@ -13,7 +15,7 @@ _FUNCTION_TIMEOUT = Duration.seconds(10)
 class BuildingBlocksDemo(Stack):
     """Events published to a topic are recorded, once each, in a table."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.topic = SecureTopic(self, "Events")
         self.inbox = SecureQueue(self, "Inbox", visibility_timeout=Duration.seconds(_FUNCTION_TIMEOUT.to_seconds() * 6))

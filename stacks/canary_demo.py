@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
@@ -18,7 +20,7 @@ from patterns import (
 class CanaryDemo(Stack):
     """API -> canary alias (CodeDeploy, alarm rollback, smoke-tested) -> items handler -> table."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.table = SecureTable(self, "Items", removal_policy=RemovalPolicy.DESTROY)
         self.canary = CanaryFunction(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
@@ -25,6 +27,8 @@ def sign_in_domain_prefix(stack: Stack, name: str) -> str:
 
 def sign_in_outputs(stack: Stack, api: CognitoProtectedApi) -> None:
     """What a user needs to get a token: the domain, the client and the command that uses both."""
+    if api.domain is None:
+        raise ValueError("sign_in_outputs needs an api with a domain (domain_prefix=): tokens come from its endpoints")
     domain_url = api.domain.base_url()
     client_id = api.app_client.user_pool_client_id
     CfnOutput(stack, "SignInDomainUrl", value=domain_url)
@@ -40,7 +44,7 @@ def sign_in_outputs(stack: Stack, api: CognitoProtectedApi) -> None:
 class CognitoApiDemo(Stack):
     """Users sign in to a user pool; the items API checks their access token's scopes."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.items = CognitoProtectedApi(
             self,

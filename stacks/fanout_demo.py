@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_sns as sns
 from constructs import Construct
 
@@ -16,7 +18,7 @@ EVENT_ID = "event_id"
 class FanoutDemo(Stack):
     """One topic, two subscribers with their own queue, DLQ and idempotent consumer."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.orders = FanoutQueue(self, "Orders", removal_policy=RemovalPolicy.DESTROY)
         self.orders.add_subscriber("Billing", idempotency_key_field=EVENT_ID)

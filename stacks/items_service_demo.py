@@ -3,6 +3,8 @@ whose every change becomes an event fanned out to an audit trail and a deletion 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_sns as sns
 from constructs import Construct
 
@@ -25,7 +27,7 @@ ADMINS = "admins"
 class ItemsServiceDemo(Stack):
     """Sign-in -> API (scopes) -> canary alias -> items table -> stream -> events -> audit / notifier."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.table = SecureTable(
             self, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=RemovalPolicy.DESTROY
@@ -65,4 +67,6 @@ class ItemsServiceDemo(Stack):
         CfnOutput(self, "ItemsUrl", value=f"{self.api.api.url}items")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         sign_in_outputs(self, self.api)
+        if self.audit.table is None:  # idempotency_key_field= gives the subscriber its table
+            raise ValueError("the Audit subscriber has no idempotency table")
         CfnOutput(self, "AuditTableName", value=self.audit.table.table_name)

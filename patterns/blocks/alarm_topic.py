@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Union
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack, aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as sns_subscriptions
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_cloudwatch as cloudwatch, aws_sqs as sqs
 from constructs import Construct
 
 from .queue import dead_letter_alarm, standalone_dead_letter_queue
@@ -141,7 +141,7 @@ class AlarmTopic(Construct):
         return cloudwatch_actions.SnsAction(self.topic)
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm this construct made."""
         return [alarm for alarm in (self.failed_deliveries_alarm, self.dead_letter_alarm) if alarm is not None]
 

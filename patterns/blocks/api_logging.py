@@ -107,9 +107,9 @@ def api_gateway_account_logging(scope: IConstruct) -> ApiGatewayAccountLogging:
     and region: stages deploy separately, so neither could wait for the other.
     """
     stack = _top_level_stack(Stack.of(scope))
-    stage = Stage.of(stack)
+    stage = _stage_of(stack)
     for owner in _settings(scope.node.root):
-        if _same_environment(owner, stack) and Stage.of(owner).node.path != stage.node.path:
+        if _same_environment(owner, stack) and _stage_of(owner).node.path != stage.node.path:
             raise ValueError(
                 f"{scope.node.path}: API Gateway's account-level CloudWatch role for {_describe(stack)} is "
                 f"already set by {owner.node.path} in another stage; stages deploy separately, so set it in "
@@ -132,6 +132,13 @@ def _top_level_stack(stack: Stack) -> Stack:
     while stack.nested_stack_parent is not None:
         stack = stack.nested_stack_parent
     return stack
+
+
+def _stage_of(stack: Stack) -> Stage:
+    stage = Stage.of(stack)
+    if stage is None:  # a stack is always in an App or a Stage
+        raise ValueError(f"{stack.node.path}: the stack is not in an App or a Stage")
+    return stage
 
 
 def _settings(construct: IConstruct) -> Iterator[ApiGatewayAccountLogging]:

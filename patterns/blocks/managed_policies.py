@@ -10,7 +10,7 @@ apart on purpose (e.g. a wildcard that must not share an acknowledgement) manage
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import jsii
 from aws_cdk import Stack, aws_iam as iam
@@ -62,7 +62,7 @@ class _FitsManagedPolicyQuota:
         ]
 
 
-def managed_policy_role(scope: Construct, id: str, **props) -> iam.Role:
+def managed_policy_role(scope: Construct, id: str, **props: Any) -> iam.Role:
     """An ``iam.Role`` (same props); under the strict profile its grants go to a managed policy."""
     if is_strict(scope):
         return _ManagedPolicyRole(scope, id, **props)

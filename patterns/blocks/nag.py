@@ -82,6 +82,7 @@ def _flatten(node: Any) -> str:
         return node.replace("${", "<").replace("}", ">")
     if isinstance(node, dict):
         if "Fn::Join" in node:
+            delimiter: str
             delimiter, items = node["Fn::Join"]
             return delimiter.join(_flatten(item) for item in items)
         if "Fn::Sub" in node:

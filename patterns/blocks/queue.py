@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from aws_cdk import Duration, RemovalPolicy, aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns_subscriptions as subscriptions, aws_sqs as sqs
 from constructs import Construct
 
@@ -99,7 +100,7 @@ class SecureQueue(Construct):
         )
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm this construct made."""
         return [self.dead_letter_alarm, self.message_age_alarm]
 
@@ -235,7 +236,7 @@ def standalone_dead_letter_queue(
     return queue
 
 
-def dead_letter_alarm(scope: Construct, queue: sqs.IQueue, *, id: str = "DeadLetterAlarm"):
+def dead_letter_alarm(scope: Construct, queue: sqs.IQueue, *, id: str = "DeadLetterAlarm") -> cloudwatch.Alarm:
     """Alarm as soon as ``queue`` (a dead-letter queue) holds a message."""
     return threshold_alarm(
         scope,
@@ -246,13 +247,13 @@ def dead_letter_alarm(scope: Construct, queue: sqs.IQueue, *, id: str = "DeadLet
     )
 
 
-def _encryption(key: Optional[kms.IKey]) -> dict:
+def _encryption(key: Optional[kms.IKey]) -> dict[str, Any]:
     if key is None:
         return {"encryption": sqs.QueueEncryption.SQS_MANAGED}
     return {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": key}
 
 
-def _redrive_allowed(scope: Construct) -> dict:
+def _redrive_allowed(scope: Construct) -> dict[str, Any]:
     """Under the strict profile, a dead-letter queue says so: a ``RedriveAllowPolicy`` (Control Tower's
     CT.SQS.PR.1 accepts ``allowAll`` or ``byQueue`` on a queue without a redrive policy of its own).
 

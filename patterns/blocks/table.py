@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, aws_dynamodb as dynamodb, aws_kms as kms
+from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_kms as kms
 from constructs import Construct
 
 from ..compliance import is_strict
@@ -110,7 +110,7 @@ class SecureTable(Construct):
         )
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm this construct made."""
         return [self.throttles_alarm, self.system_errors_alarm]
 
@@ -120,6 +120,6 @@ _INDEX_FIELDS = tuple(
 )
 
 
-def _index_kwargs(index: dynamodb.GlobalSecondaryIndexProps) -> dict:
+def _index_kwargs(index: dynamodb.GlobalSecondaryIndexProps) -> dict[str, Any]:
     """Every field the caller set on ``index``, whatever this CDK version supports."""
     return {name: getattr(index, name) for name in _INDEX_FIELDS if getattr(index, name, None) is not None}

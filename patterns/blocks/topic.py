@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_kms as kms, aws_sns as sns
+from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .alarms import threshold_alarm
@@ -91,6 +92,6 @@ class SecureTopic(Construct):
         return grant_publish(grantee, self.topic, self.key)
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm this construct made."""
         return [self.failed_deliveries_alarm]

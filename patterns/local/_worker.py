@@ -109,7 +109,7 @@ def load_handler(spec: str) -> Handler:
         raise InitError(_error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {error}")) from None
     except Exception as error:  # the module's own code failed while running at import time
         raise InitError(_exception_error(error)) from None
-    handler = getattr(module, function_name, None)
+    handler: Handler | None = getattr(module, function_name, None)
     if handler is None:
         raise InitError(_error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"))
     return handler

@@ -119,7 +119,8 @@ def _read_template(artifact: _StackArtifact) -> StackTemplate:
 
 def _read_json(path: Path, missing: str) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
     except FileNotFoundError:
         raise LocalRunError(missing) from None
     except (OSError, ValueError) as error:

@@ -44,10 +44,11 @@ def local_client(service: str, endpoint: str, region: str = REGION) -> Any:
 def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_until_up(endpoint: str, timeout: float = 30.0, process: Optional[subprocess.Popen] = None) -> None:
+def wait_until_up(endpoint: str, timeout: float = 30.0, process: Optional[subprocess.Popen[Any]] = None) -> None:
     """Block until the endpoint answers moto's management API (or fail with a clear error)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,7 +69,7 @@ class MotoServer:
         self.host = host
         self.port = port or free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
-        self._process: Optional[subprocess.Popen] = None
+        self._process: Optional[subprocess.Popen[bytes]] = None
 
     def start(self) -> "MotoServer":
         env = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}

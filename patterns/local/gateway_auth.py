@@ -26,11 +26,11 @@ class Authorizers:
         self.invoke = invoke
         self.log = log
         self._jwks: dict[str, jwt.PyJWKClient] = {}
-        self._authorizer_cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict]] = {}
+        self._authorizer_cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._warned_iam = False
 
-    def authorize(self, auth: MethodAuth, call: Call) -> tuple[Optional[dict], dict]:
+    def authorize(self, auth: MethodAuth, call: Call) -> tuple[Optional[dict[str, Any]], dict[str, Any]]:
         """The event's ``requestContext.authorizer`` and identity fields, or the refusal."""
         if auth.type == "COGNITO_USER_POOLS":
             return {"claims": _render_claims(self._verify_token(auth, call.request))}, {}
@@ -40,7 +40,7 @@ class Authorizers:
             return self._run_authorizer(auth.authorizer, call), {}
         return None, {}
 
-    def _verify_token(self, auth: MethodAuth, request: Request) -> dict:
+    def _verify_token(self, auth: MethodAuth, request: Request) -> dict[str, Any]:
         token = (request.headers.get(auth.token_header) or "").strip()
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
@@ -80,7 +80,7 @@ class Authorizers:
                 self._jwks[pool.pool_id] = jwt.PyJWKClient(url, cache_keys=True, timeout=10)
             return self._jwks[pool.pool_id]
 
-    def _check_sigv4(self, request: Request) -> dict:
+    def _check_sigv4(self, request: Request) -> dict[str, Any]:
         header = request.headers.get("Authorization")
         if not header:
             raise missing_token("AWS_IAM method called without a SigV4 Authorization header")
@@ -106,7 +106,7 @@ class Authorizers:
             self.log(f"[{self.api.stack}] AWS_IAM methods: SigV4 signatures are not verified locally, only their shape")
         return {"accessKey": parameters["Credential"].split("/", 1)[0], "accountId": ACCOUNT}
 
-    def _run_authorizer(self, authorizer: LambdaAuthorizer, call: Call) -> dict:
+    def _run_authorizer(self, authorizer: LambdaAuthorizer, call: Call) -> dict[str, Any]:
         identity = tuple(call.parameter(location, name) or "" for location, name in authorizer.identity_sources)
         if authorizer.kind == "TOKEN":
             if not identity or not identity[0]:
@@ -134,7 +134,7 @@ class Authorizers:
         context = {key: render_value(value) for key, value in (result.get("context") or {}).items()}
         return {"principalId": str(result.get("principalId", "")), **context}
 
-    def _authorizer_result(self, authorizer: LambdaAuthorizer, call: Call, identity: tuple[str, ...]) -> dict:
+    def _authorizer_result(self, authorizer: LambdaAuthorizer, call: Call, identity: tuple[str, ...]) -> dict[str, Any]:
         """The authorizer's answer, cached by identity for its TTL as API Gateway does (policy included)."""
         key = (authorizer.logical_id, identity)
         with self._lock:
@@ -142,7 +142,7 @@ class Authorizers:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         if authorizer.kind == "TOKEN":
-            event: dict = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": call.method_arn}
+            event: dict[str, Any] = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": call.method_arn}
         else:
             request = proxy_event(call, None, {}, self.api.binary_media_types)
             del request["body"], request["isBase64Encoded"]  # a REQUEST authorizer sees everything but the body
@@ -216,5 +216,5 @@ def _evaluate_policy(policy: Mapping[str, Any], method_arn: str) -> Optional[str
     return "Deny" if "Deny" in decisions else "Allow" if "Allow" in decisions else None
 
 
-def _as_list(value: Any) -> list:
+def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]

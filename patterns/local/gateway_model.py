@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 from .model import Invocation, LocalFunction, LocalUserPool
 
-Invoke = Callable[[LocalFunction, dict], Invocation]
+Invoke = Callable[[LocalFunction, dict[str, Any]], Invocation]
 Log = Callable[[str], None]
 
 LOOPBACK = "127.0.0.1"
@@ -68,7 +68,7 @@ class LocalMethod:
     required_parameters: tuple[tuple[str, str], ...] = ()  # (location, name) marked required
     validate_parameters: bool = False
     validate_body: bool = False
-    models: Mapping[str, dict] = field(default_factory=dict)  # content type -> JSON schema (draft 4)
+    models: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # content type -> JSON schema (draft 4)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class _ApiReader:
         self.stack = stack
         self.logical_id = logical_id
         self.resolver = stack_resolver(stack, environment.region)
-        self.resources: dict[str, dict] = stack.template.get("Resources", {})
+        self.resources: dict[str, dict[str, Any]] = stack.template.get("Resources", {})
         self.notes: list[str] = []
 
     def read(self) -> LocalApi:
@@ -80,13 +80,13 @@ class _ApiReader:
             self._gateway_responses(mine),
         )
 
-    def _belongs(self, resource: dict, api_id: str) -> bool:
+    def _belongs(self, resource: dict[str, Any], api_id: str) -> bool:
         rest_api_id = resource.get("Properties", {}).get("RestApiId")
         if rest_api_id is None or not resource.get("Type", "").startswith("AWS::ApiGateway::"):
             return False
-        return self.resolver.resolve(rest_api_id) == api_id
+        return bool(self.resolver.resolve(rest_api_id) == api_id)
 
-    def _tree(self, root_id: str, mine: Mapping[str, dict]) -> LocalResource:
+    def _tree(self, root_id: str, mine: Mapping[str, dict[str, Any]]) -> LocalResource:
         by_id = {root_id: LocalResource(root_id, "/", "")}
         parents: dict[str, str] = {}
         for logical_id, resource in mine.items():
@@ -103,7 +103,7 @@ class _ApiReader:
         _assign_paths(by_id[root_id], "")
         return by_id[root_id]
 
-    def _stage(self, mine: Mapping[str, dict]) -> tuple[str, dict[str, str]]:
+    def _stage(self, mine: Mapping[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:
         """Name and variables of the API's ``AWS::ApiGateway::Stage``, else of the stage its deployment creates."""
         for wanted, variables_key in (("AWS::ApiGateway::Stage", "Variables"), ("AWS::ApiGateway::Deployment", "")):
             stages = [
@@ -119,7 +119,7 @@ class _ApiReader:
                 return names[0], {str(key): str(value) for key, value in variables.items()}
         raise LocalRunError(f"[{self.stack.name}] REST API {self.logical_id} has no stage to serve")
 
-    def _methods(self, root: LocalResource, mine: Mapping[str, dict]) -> None:
+    def _methods(self, root: LocalResource, mine: Mapping[str, dict[str, Any]]) -> None:
         by_id = {resource.resource_id: resource for resource in walk(root)}
         for logical_id, resource in mine.items():
             if resource["Type"] != "AWS::ApiGateway::Method":
@@ -153,19 +153,19 @@ class _ApiReader:
             models=self._models(properties.get("RequestModels", {})),
         )
 
-    def _validator(self, reference: Any) -> dict:
+    def _validator(self, reference: Any) -> dict[str, Any]:
         if reference is None:
             return {}
         return self._referenced(reference, "AWS::ApiGateway::RequestValidator")[1]
 
-    def _models(self, request_models: Mapping[str, Any]) -> dict[str, dict]:
+    def _models(self, request_models: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         models = {}
         for content_type, reference in request_models.items():
             schema = self._referenced(reference, "AWS::ApiGateway::Model")[1].get("Schema", {})
             models[content_type.lower()] = json.loads(schema) if isinstance(schema, str) else schema
         return models
 
-    def _referenced(self, reference: Any, type_name: str) -> tuple[str, dict]:
+    def _referenced(self, reference: Any, type_name: str) -> tuple[str, dict[str, Any]]:
         """Logical id and resolved properties of the resource a ``Ref`` names (validator, model, authorizer)."""
         if isinstance(reference, dict) and isinstance(reference.get("Ref"), str):
             logical_id = reference["Ref"]
@@ -266,14 +266,14 @@ class _ApiReader:
         pattern = response.get("SelectionPattern") or None
         return MockResponse(int(response.get("StatusCode", 200)), pattern, tuple(headers), body)
 
-    def _note_unsupported(self, mine: Mapping[str, dict]) -> None:
+    def _note_unsupported(self, mine: Mapping[str, dict[str, Any]]) -> None:
         properties = self.resources[self.logical_id].get("Properties", {})
         if "Body" in properties or "BodyS3Location" in properties:
             self.notes.append(
                 "the API's OpenAPI definition (Body) is not read locally: only CloudFormation resources are served"
             )
 
-    def _gateway_responses(self, mine: Mapping[str, dict]) -> dict[str, GatewayResponseSpec]:
+    def _gateway_responses(self, mine: Mapping[str, dict[str, Any]]) -> dict[str, GatewayResponseSpec]:
         """The API's gateway responses by type: their status and headers apply; body templates (VTL) do not."""
         found = {}
         for logical_id, resource in mine.items():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator  # type: ignore[import-untyped]  # jsonschema ships no type information
 
 from .gateway_errors import GatewayError
 from .gateway_model import LocalMethod
@@ -34,13 +34,13 @@ def validate(method: LocalMethod, call: Call) -> None:
                 )
 
 
-def _model_for(models: Mapping[str, dict], content_type: Optional[str]) -> Optional[dict]:
+def _model_for(models: Mapping[str, dict[str, Any]], content_type: Optional[str]) -> Optional[dict[str, Any]]:
     """The model API Gateway picks: the content type's (application/json when absent), else ``$default``."""
     media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
     return models.get(media_type, models.get("$default"))
 
 
-def _body_problem(schema: dict, raw: bytes) -> Optional[str]:
+def _body_problem(schema: dict[str, Any], raw: bytes) -> Optional[str]:
     """Why the body fails the model, or None. An empty body is checked as an empty object."""
     try:
         document = json.loads(raw.decode("utf-8")) if raw.strip() else {}

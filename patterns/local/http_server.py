@@ -21,7 +21,7 @@ class _QuietHandler(WSGIRequestHandler):
 class HttpServer:
     """A WSGI application on ``host:port`` (0 = a free port) in a background thread."""
 
-    def __init__(self, app: Callable, host: str = LOOPBACK, port: int = 0, path: str = "/") -> None:
+    def __init__(self, app: Callable[..., Any], host: str = LOOPBACK, port: int = 0, path: str = "/") -> None:
         self._app = app
         self._host = host
         self._port = port

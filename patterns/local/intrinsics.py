@@ -10,7 +10,7 @@ attributes nobody recorded - raises :class:`Unresolvable` naming where it was me
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from .model import ACCOUNT, REGION, LocalRunError, LocalStack
 
@@ -176,7 +176,7 @@ class Resolver:
         return self.resolve(expression, where)
 
 
-_FUNCTIONS = {
+_FUNCTIONS: dict[str, Callable[[Resolver, Any, str], Any]] = {
     "Ref": Resolver._ref,
     "Fn::GetAtt": Resolver._get_att,
     "Fn::Join": Resolver._join,

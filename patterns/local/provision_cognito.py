@@ -82,7 +82,8 @@ class CognitoProvisioner(StackProvisionerBase):
         for page in pages:
             for pool in page["UserPools"]:
                 if pool["Name"] == name:
-                    return pool["Id"]
+                    pool_id: str = pool["Id"]
+                    return pool_id
         return None
 
     def _resource_server(self, resource: Resource) -> None:
@@ -129,7 +130,8 @@ class CognitoProvisioner(StackProvisionerBase):
         for page in pages:
             for client in page["UserPoolClients"]:
                 if client["ClientName"] == name:
-                    return client["ClientId"]
+                    client_id: str = client["ClientId"]
+                    return client_id
         return None
 
     def _user_pool_group(self, resource: Resource) -> None:

@@ -88,7 +88,8 @@ def attribute_string(value: Any) -> str:
 
 
 def error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+    code: str = error.response.get("Error", {}).get("Code", "")
+    return code
 
 
 class StackProvisionerBase:

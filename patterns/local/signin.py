@@ -36,6 +36,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from email.message import Message
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -65,7 +66,7 @@ class SignInError(LocalRunError):
 
 
 @lru_cache(maxsize=1)
-def _signing_key() -> tuple[Any, dict]:
+def _signing_key() -> tuple[Any, dict[str, Any]]:
     """moto's private JWK (the one behind every pool's JWKS) as a key, and the JWK itself."""
     from moto.utilities.utils import (
         load_resource,  # moto's own loader reads its packaged, gzipped resources
@@ -185,7 +186,7 @@ class SignInPages:
             ("POST", "/oauth2/token"): self._token,
         }
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         handler = self._routes.get((request.method, request.path))
         response = handler(request) if handler else _page(404, "Not found", "This sign-in server has no such page.")
@@ -516,7 +517,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def _http(url: str, form: Optional[Mapping[str, str]] = None) -> tuple[int, Mapping[str, str], str]:
+def _http(url: str, form: Optional[Mapping[str, str]] = None) -> tuple[int, Message[str, str], str]:
     data = urlencode(form).encode("ascii") if form is not None else None
     try:
         with _OPENER.open(urllib.request.Request(url, data=data), timeout=30) as reply:
@@ -537,7 +538,7 @@ def sign_in(
     username: str,
     password: str,
     scopes: Sequence[str] = (),
-) -> dict:
+) -> dict[str, Any]:
     """Sign in through a local sign-in server with the authorization code + PKCE flow.
 
     Returns the token response (``access_token``, ``id_token`` when ``openid`` was asked for,
@@ -585,4 +586,5 @@ def sign_in(
     )
     if status != 200:
         raise SignInError(f"token request refused ({status}): {body}")
-    return json.loads(body)
+    tokens: dict[str, Any] = json.loads(body)
+    return tokens
