@@ -3,6 +3,7 @@
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
 ``CognitoProtectedApi``;
 ``TableEventPublisher`` turns a table's stream into events.
+``StreamProcessor`` aggregates a stream in tumbling windows, exactly once (``StreamIngestionApi`` feeds it).
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
 ``acknowledge`` records a cdk-nag acknowledgement with its reason;
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .stream_processor import StreamIngestionApi, StreamProcessor
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -39,6 +41,8 @@ _EXPORTS = {
     "FanoutQueue": ".fanout_queue",
     "FanoutSubscriber": ".fanout_queue",
     "TableEventPublisher": ".table_events",
+    "StreamIngestionApi": ".stream_processor",
+    "StreamProcessor": ".stream_processor",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -75,6 +79,8 @@ __all__ = [
     "SecureQueue",
     "SecureTable",
     "SecureTopic",
+    "StreamIngestionApi",
+    "StreamProcessor",
     "TableEventPublisher",
     "TrafficShift",
     "acknowledge",
