@@ -16,6 +16,7 @@ from ..blocks.api_logging import check_logging_props, stage_logging
 from ..blocks.api_strict import acknowledge_stage_rules
 from ..blocks.api_waf import associate_web_acl, check_web_acl_arn
 from ..blocks.compliance_resources import logs_key
+from ..blocks.managed_policies import managed_policy_role
 from ..compliance import is_strict, log_retention
 
 #: Kinesis takes at most 500 records per PutRecords call.
@@ -120,7 +121,7 @@ class StreamIngestionApi(Construct):
         self._authorizer = authorizer
         self._stage_name = stage_name
 
-        self.role = iam.Role(
+        self.role = managed_policy_role(
             self,
             "PutRecordsRole",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
