@@ -135,7 +135,11 @@ class StreamIngestionApi(Construct):
         retention = log_retention(self, access_log_retention, default=_LOG_RETENTION, prop="access_log_retention")
         logs_encryption_key = logs_key(self) if strict else None
         self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=retention, encryption_key=logs_encryption_key, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "AccessLogs",
+            retention=retention,
+            encryption_key=logs_encryption_key,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.api = apigw.RestApi(
             self,

@@ -45,7 +45,9 @@ class _QueueDestination:
     def __init__(self, queue: sqs.IQueue) -> None:
         self._queue = queue
 
-    def bind(self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
+    def bind(
+        self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
         return lambda_.DlqDestinationConfig(destination=self._queue.queue_arn)
 
 
@@ -195,7 +197,10 @@ class StreamProcessor(Construct):
         self.stream: Optional[kinesis.IStream] = stream
         if stream is None and source_table is None:
             self.key = encryption_key or rotating_key(
-                self, "StreamKey", description=f"Encrypts the stream of {self.node.path}", removal_policy=RemovalPolicy.RETAIN
+                self,
+                "StreamKey",
+                description=f"Encrypts the stream of {self.node.path}",
+                removal_policy=RemovalPolicy.RETAIN,
             )
             self.stream = kinesis.Stream(
                 self,
@@ -222,13 +227,16 @@ class StreamProcessor(Construct):
         if function is None:
             env = dict(environment or {})
             if bundled:
-                self.table = table or SecureTable(
-                    self,
-                    "Aggregates",
-                    partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
-                    sort_key=dynamodb.Attribute(name="window_start", type=dynamodb.AttributeType.STRING),
-                    removal_policy=removal_policy,
-                ).table
+                self.table = (
+                    table
+                    or SecureTable(
+                        self,
+                        "Aggregates",
+                        partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+                        sort_key=dynamodb.Attribute(name="window_start", type=dynamodb.AttributeType.STRING),
+                        removal_policy=removal_policy,
+                    ).table
+                )
                 env.update(TABLE_NAME=self.table.table_name, KEY_FIELD=key_field or DEFAULT_KEY_FIELD)
                 if value_field:
                     env["VALUE_FIELD"] = value_field
@@ -291,7 +299,9 @@ class StreamProcessor(Construct):
     def _grant_source(self, source_table: Optional[dynamodb.ITable], enhanced_fan_out: bool) -> str:
         if source_table is not None:
             iam.Grant.add_to_principal(
-                grantee=self.function, actions=list(TABLE_STREAM_READ_ACTIONS), resource_arns=[source_table.table_stream_arn]
+                grantee=self.function,
+                actions=list(TABLE_STREAM_READ_ACTIONS),
+                resource_arns=[source_table.table_stream_arn],
             )
             # A table with its own key encrypts its stream with it.
             if source_table.encryption_key is not None:
@@ -309,7 +319,9 @@ class StreamProcessor(Construct):
             self, "Consumer", stream=self.stream, stream_consumer_name=f"{self.node.addr}"[:128]
         )
         iam.Grant.add_to_principal(
-            grantee=self.function, actions=list(CONSUMER_READ_ACTIONS), resource_arns=[self.consumer.stream_consumer_arn]
+            grantee=self.function,
+            actions=list(CONSUMER_READ_ACTIONS),
+            resource_arns=[self.consumer.stream_consumer_arn],
         )
         return self.consumer.stream_consumer_arn
 
@@ -355,7 +367,7 @@ class StreamProcessor(Construct):
             "IteratorAgeAlarm",
             self.function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum"),
             threshold=max_iterator_age.to_milliseconds(),
-            description=f"{self.node.path}: processing is more than {max_iterator_age.to_seconds():.0f} s behind the stream",
+            description=f"{self.node.path}: more than {max_iterator_age.to_seconds():.0f} s behind the stream",
         )
         if self.secure_function is not None:
             self.errors_alarm = self.secure_function.errors_alarm
@@ -363,12 +375,19 @@ class StreamProcessor(Construct):
         else:
             consequence = ": its shard retries the batch and falls behind"
             self.errors_alarm = function_errors_alarm(self, "ErrorsAlarm", self.function, consequence=consequence)
-            self.throttles_alarm = function_throttles_alarm(self, "ThrottlesAlarm", self.function, consequence=consequence)
+            self.throttles_alarm = function_throttles_alarm(
+                self, "ThrottlesAlarm", self.function, consequence=consequence
+            )
         self.failure_destination_alarm = dead_letter_alarm(self, self.failure_destination, id="FailedBatchesAlarm")
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm of the processor."""
         ingestion = self.ingestion_api.alarms if self.ingestion_api is not None else []
-        return [self.iterator_age_alarm, self.errors_alarm, self.throttles_alarm, self.failure_destination_alarm, *ingestion]
-
+        return [
+            self.iterator_age_alarm,
+            self.errors_alarm,
+            self.throttles_alarm,
+            self.failure_destination_alarm,
+            *ingestion,
+        ]

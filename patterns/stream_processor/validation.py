@@ -40,7 +40,9 @@ def check_source(
         )
     made_here = stream is None and source_table is None
     if not made_here and (retention_period is not None or shard_count is not None):
-        raise ValueError("retention_period and shard_count describe a new stream: they cannot go with stream= or source_table=")
+        raise ValueError(
+            "retention_period and shard_count describe a new stream: they cannot go with stream= or source_table="
+        )
     if retention_period is not None and not (
         _seconds(MIN_RETENTION) <= _seconds(retention_period) <= _seconds(MAX_RETENTION)
     ):
@@ -106,7 +108,9 @@ def check_function(
         raise ValueError("handler= needs code=: the bundled aggregator's entry point is fixed")
     bundled = function is None and code is None
     if not bundled and (key_field is not None or value_field is not None or table_given):
-        raise ValueError("key_field, value_field and table configure the bundled aggregator: not with function= or code=")
+        raise ValueError(
+            "key_field, value_field and table configure the bundled aggregator: not with function= or code="
+        )
     if bundled and tumbling_window is not None and _seconds(tumbling_window) == 0:
         raise ValueError("the bundled aggregator needs a tumbling window: it writes each window when it closes")
     for name, value in (("key_field", key_field), ("value_field", value_field)):

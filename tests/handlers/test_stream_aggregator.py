@@ -137,8 +137,10 @@ def test_later_records_and_other_shards_add_to_the_same_window(aggregator):
 
 
 def test_a_poison_record_after_good_ones_is_reported_and_the_good_ones_kept(aggregator):
-    good, poison, after = kinesis_record({"page": "/a", "ms": 1}), kinesis_record(b"not json"), kinesis_record(
-        {"page": "/b", "ms": 1}
+    good, poison, after = (
+        kinesis_record({"page": "/a", "ms": 1}),
+        kinesis_record(b"not json"),
+        kinesis_record({"page": "/b", "ms": 1}),
     )
     response = aggregator.handler(window_event([good, poison, after]), LambdaContext())
     assert response["batchItemFailures"] == [{"itemIdentifier": poison["kinesis"]["sequenceNumber"]}]
@@ -152,7 +154,9 @@ def test_a_poison_record_after_good_ones_is_reported_and_the_good_ones_kept(aggr
 )
 def test_a_poison_record_at_the_head_of_a_batch_fails_the_invocation_so_it_is_bisected_out(aggregator, data):
     with pytest.raises(aggregator.BadRecord):
-        aggregator.handler(window_event([kinesis_record(data), kinesis_record({"page": "/a", "ms": 1})]), LambdaContext())
+        aggregator.handler(
+            window_event([kinesis_record(data), kinesis_record({"page": "/a", "ms": 1})]), LambdaContext()
+        )
 
 
 def test_dynamodb_stream_records_are_read_from_the_new_image(aggregator):
