@@ -127,7 +127,7 @@ def seconds_left(deadline: float) -> float:
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def iso(epoch_seconds: float, milliseconds: bool = False) -> str:

@@ -74,7 +74,9 @@ class KinesisPoller(StreamPoller):
         position: dict[str, Any] = {"ShardIteratorType": iterator_type}
         if after is not None:
             position["StartingSequenceNumber"] = after
-        iterator = self._kinesis.get_shard_iterator(StreamARN=self.stream_arn, ShardId=shard_id, **position).get(
+        # By name: moto's server hands out iterators that name no stream when asked by ARN.
+        stream_name = self.stream_arn.rsplit("/", 1)[-1]
+        iterator = self._kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard_id, **position).get(
             "ShardIterator"
         )
         if iterator:
