@@ -35,6 +35,7 @@ from patterns import (
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
+from consumer.stream_cases import stream_processors
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -69,6 +70,7 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     events.add_subscriber("Audit", idempotency_key_field="event_id")
     TableEventPublisher(scope, "Changes", table=table.table, topic=events.topic, encryption_key=events.key)
     CanaryFunction(scope, "Greeter")
+    stream_processors(scope, table=table.table)
     if cognito_available:
         CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
     route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
@@ -122,6 +124,7 @@ class SharedResourceUsers(Stack):
         events = FanoutQueue(self, "Events", topic=shared.topic.topic)
         events.add_subscriber("Audit", idempotency_key_field="event_id")
         TableEventPublisher(self, "Changes", table=table, topic=shared.topic.topic, encryption_key=shared.topic.key)
+        stream_processors(self, table=table)
         inbox = SecureQueue(self, "Inbox")
         inbox.subscribe(shared.topic.topic)
 
