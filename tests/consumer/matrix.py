@@ -35,7 +35,7 @@ from patterns import (
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
-from consumer.stream_cases import stream_processors
+from consumer.stream_cases import stream_processors, table_stream_processor
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -124,7 +124,7 @@ class SharedResourceUsers(Stack):
         events = FanoutQueue(self, "Events", topic=shared.topic.topic)
         events.add_subscriber("Audit", idempotency_key_field="event_id")
         TableEventPublisher(self, "Changes", table=table, topic=shared.topic.topic, encryption_key=shared.topic.key)
-        stream_processors(self, table=table)
+        table_stream_processor(self, table=table)
         inbox = SecureQueue(self, "Inbox")
         inbox.subscribe(shared.topic.topic)
 
