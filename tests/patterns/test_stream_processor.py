@@ -323,4 +323,3 @@ def test_a_table_source_has_no_ingestion_api_nor_producers():
 
 def test_bundled_code_is_shipped():
     assert bundled_code("stream_aggregator") is not None
-
