@@ -114,6 +114,8 @@ class StreamIngestionApi(Construct):
         super().__init__(scope, id)
         if not partition_key_field.strip() or '"' in partition_key_field or "'" in partition_key_field:
             raise ValueError(f"partition_key_field must be a plain field name, got {partition_key_field!r}")
+        if not stage_name or not stage_name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"stage_name must be letters, digits, '-' or '_', got {stage_name!r}")
         if throttling_rate_limit <= 0 or throttling_burst_limit < 1:
             raise ValueError("throttling_rate_limit must be > 0 and throttling_burst_limit >= 1")
         check_logging_props(manage_account_logging_role, account_has_logging_role)

@@ -114,7 +114,9 @@ class StreamProcessor(Construct):
         key_field: the bundled aggregator's grouping field. Default ``key``.
         value_field: a numeric field it also sums. Default none (counts only).
         table: an existing aggregate table (keys ``key``/``window_start``, strings). Default a new
-            ``SecureTable``, ``removal_policy`` (default RETAIN).
+            ``SecureTable``.
+        removal_policy: of the aggregate table, the stream and its key made here. Default RETAIN
+            (records and counts outlive the stack unless you say otherwise).
 
     Alarms:
         max_iterator_age: ``iterator_age_alarm`` threshold. Default 5 minutes (with 1-minute windows,
@@ -200,7 +202,7 @@ class StreamProcessor(Construct):
                 self,
                 "StreamKey",
                 description=f"Encrypts the stream of {self.node.path}",
-                removal_policy=RemovalPolicy.RETAIN,
+                removal_policy=removal_policy,
             )
             self.stream = kinesis.Stream(
                 self,
@@ -210,6 +212,7 @@ class StreamProcessor(Construct):
                 encryption=kinesis.StreamEncryption.KMS,
                 encryption_key=self.key,
                 retention_period=retention_period or _DEFAULT_RETENTION,
+                removal_policy=removal_policy,
             )
             acknowledge(
                 self.stream,

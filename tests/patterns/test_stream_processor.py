@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import Duration, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_kinesis as kinesis
+from aws_cdk import Duration, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
@@ -26,7 +26,7 @@ def built(tmp_path_factory) -> dict:
     """Every variant in one strict app, synthesized once with the six rule sets."""
     app = strict_app(tmp_path_factory.mktemp("stream-processor"))
     stack = Stack(app, "Streams")
-    clicks = StreamProcessor(stack, "Clicks", key_field="page", value_field="ms")
+    clicks = StreamProcessor(stack, "Clicks", key_field="page", value_field="ms", removal_policy=RemovalPolicy.DESTROY)
     clicks.add_ingestion_api(partition_key_field="page")
     producer = iam.Role(stack, "Producer", assumed_by=iam.AccountRootPrincipal())
     clicks.grant_write(producer)
@@ -121,6 +121,10 @@ def test_a_new_stream_is_on_demand_with_its_own_rotating_key(built):
         },
     )
     assert built["raw"]["Resources"][logical_id(built, clicks.key)]["Properties"]["EnableKeyRotation"] is True
+    # removal_policy covers the stream and its key, as the table
+    assert built["raw"]["Resources"][logical_id(built, clicks.stream)]["DeletionPolicy"] == "Delete"
+    changes_stream_key = built["raw"]["Resources"][logical_id(built, built["changes"].table)]
+    assert changes_stream_key["DeletionPolicy"] == "Retain"  # the default
 
 
 def test_the_mapping_has_the_documented_defaults_and_a_one_minute_window(built):
@@ -323,3 +327,15 @@ def test_a_table_source_has_no_ingestion_api_nor_producers():
 
 def test_bundled_code_is_shipped():
     assert bundled_code("stream_aggregator") is not None
+
+
+def test_ingestion_api_props_are_checked_and_it_is_made_once():
+    stack = fresh()
+    processor = StreamProcessor(stack, "P")
+    with pytest.raises(ValueError, match="stage_name"):
+        processor.add_ingestion_api("Bad", stage_name="a b")
+    with pytest.raises(ValueError, match="partition_key_field"):
+        processor.add_ingestion_api("Quoted", partition_key_field="it's")
+    processor.add_ingestion_api()
+    with pytest.raises(ValueError, match="already has an ingestion API"):
+        processor.add_ingestion_api("Again")
