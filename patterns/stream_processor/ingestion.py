@@ -13,7 +13,6 @@ from constructs import Construct
 from ..blocks import acknowledge, threshold_alarm
 from ..blocks.api_invoke import grant_execute_api
 from ..blocks.api_logging import check_logging_props, stage_logging
-from ..blocks.api_strict import acknowledge_stage_rules
 from ..blocks.api_waf import associate_web_acl, check_web_acl_arn
 from ..blocks.compliance_resources import logs_key
 from ..blocks.managed_policies import managed_policy_role
@@ -62,6 +61,29 @@ def put_records_template(stream_name: str, partition_key_field: str) -> str:
         f'"PartitionKey": "$util.escapeJavaScript($event.get(\'{field}\'))"}}'
         "#if($foreach.hasNext),#end#end]}"
     )
+
+
+_STRICT_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+
+
+def _acknowledge_strict_stage_rules(stage: apigw.Stage) -> None:
+    """Acknowledge, on ``stage`` only, the strict packs' stage rules that do not apply to an ingestion API."""
+    for pack in _STRICT_PACKS:
+        acknowledge(
+            stage,
+            f"{pack}-APIGWCacheEnabledAndEncrypted",
+            "No stage cache, on purpose: the API's only method is POST /events, which puts records; a cached "
+            "answer would tell a producer its events were taken when they were not. Nothing is stored at the "
+            "stage that could need encrypting.",
+        )
+        acknowledge(
+            stage,
+            f"{pack}-APIGWSSLEnabled",
+            "A stage's client certificate lets an HTTP backend verify that requests come from API Gateway; the "
+            "only integration here is an AWS service integration that calls Kinesis PutRecords through the AWS "
+            "API with the API's IAM role (SigV4), so there is no HTTP backend to present it to. Callers reach "
+            "the stage over TLS only.",
+        )
 
 
 class StreamIngestionApi(Construct):
@@ -186,7 +208,7 @@ class StreamIngestionApi(Construct):
         self.put_method = self._put_method(stream, partition_key_field, event_schema, authorizer)
         self.web_acl_association = associate_web_acl(self, self.api.deployment_stage, web_acl_arn)
         if strict:
-            acknowledge_stage_rules(self.api.deployment_stage)
+            _acknowledge_strict_stage_rules(self.api.deployment_stage)
         self._add_alarms()
 
     def _put_method(
