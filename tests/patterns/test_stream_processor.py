@@ -339,3 +339,10 @@ def test_ingestion_api_props_are_checked_and_it_is_made_once():
     processor.add_ingestion_api()
     with pytest.raises(ValueError, match="already has an ingestion API"):
         processor.add_ingestion_api("Again")
+
+
+def test_the_mapping_waits_for_the_role_policy_that_lets_it_read_the_stream(built):
+    clicks = built["clicks"]
+    mapping = built["raw"]["Resources"][logical_id(built, clicks.event_source)]
+    grants = [k for k in mapping["DependsOn"] if k.startswith("ClicksProcessorRole")]
+    assert grants and any("kinesis:GetRecords" in str(built["raw"]["Resources"][k]) for k in grants)
