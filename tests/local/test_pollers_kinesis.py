@@ -1,5 +1,6 @@
 """The Kinesis poller against moto's server: batch size, partial failures, retries, the on-failure
-destination, and tumbling windows with their state, as Lambda's mapping drives a function."""
+destination, and tumbling windows with their state, as Lambda's mapping drives a function; and the
+same windows on a DynamoDB table's stream, whose poller shares that logic."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def handler(event, context):
     with open(os.environ["OUT_FILE"], "a") as out:
         out.write(json.dumps(event) + "\\n")
     poison = [r["kinesis"]["sequenceNumber"] for r in event["Records"]
-              if base64.b64decode(r["kinesis"]["data"]) == b"poison"]
+              if "kinesis" in r and base64.b64decode(r["kinesis"]["data"]) == b"poison"]
     response = {"batchItemFailures": [{"itemIdentifier": poison[0]}] if poison else []}
     if "window" in event:
         response["state"] = {"seen": event["state"].get("seen", 0) + len(event["Records"]) - len(poison)}
@@ -134,6 +135,27 @@ def test_tumbling_window_state_is_carried_and_handed_to_the_final_invocation(rec
     assert final["Records"] == [] and final["isWindowTerminatedEarly"] is True  # closed idle, not at its end
     assert final["shardId"] == "shardId-000000000000" and final["eventSourceARN"] == stream
     assert len({json.dumps(e["window"]) for e in received}) == 1
+
+
+def test_a_table_stream_gets_the_same_tumbling_windows(recorder, aws, run):
+    function, out = recorder
+    dynamodb = boto3.client("dynamodb")
+    table = dynamodb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
+    for key in ("a", "b"):
+        dynamodb.put_item(TableName="orders", Item={"id": {"S": key}})
+    arn = table["LatestStreamArn"]
+    mapping = source(function, arn, kind="dynamodb", tumbling_window_seconds=900)
+    run(mapping, retry_delay_seconds=0, window_idle_seconds=0.3)
+
+    eventually(lambda: any(e.get("isFinalInvokeForWindow") for e in events(out)))
+    final = events(out)[-1]
+    assert final["state"] == {"seen": 2} and final["Records"] == [] and final["eventSourceARN"] == arn
 
 
 def test_a_consumer_arn_is_read_from_its_stream():
