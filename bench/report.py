@@ -22,6 +22,13 @@ def summary_rows(results: dict) -> list[dict]:
         for name, entry in cold["handlers"].items():
             value = f"{entry['ratio_to_baseline']:.3f}x" if "ratio_to_baseline" in entry else "error"
             rows.append({"metric": f"cold init {name}", "value": value, "target": f"<= {COLD_INIT_RATIO_TARGET}x baseline", "met": entry["met"]})
+    stream = results.get("stream_aggregator")
+    if stream:
+        value = "error"
+        if "error" not in stream:
+            value = f"{stream['records_per_second']:.0f} rec/s, {stream['writes_per_window_key']:.2f} w/window-key"
+        target = "1 write per window-key"
+        rows.append({"metric": "stream aggregator", "value": value, "target": target, "met": stream["met"]})
     size = results.get("size")
     if size:
         for entry in size["functions"]:
@@ -186,6 +193,20 @@ def render(results: dict) -> str:
         )
     else:
         out.append("   skipped (--skip-tests)")
+
+    stream = results.get("stream_aggregator")
+    out.append("")
+    out.append("6. STREAM AGGREGATOR")
+    if stream and "error" not in stream:
+        out.append("   " + stream["method"])
+        out.append(
+            f"   {stream['records_per_second']:.0f} records/s folded; {stream['writes_per_window']:.0f} DynamoDB writes per "
+            f"window ({stream['writes_per_window_key']:.2f} per window-key), final invocation "
+            f"{stream['final_invocation_s'] * 1000:.0f} ms; replayed window added {stream['replay_writes_landed']}   "
+            f"target {stream['target']}   {'MET' if stream['met'] else 'MISSED'}"
+        )
+    else:
+        out.append(f"   {stream['error'] if stream else 'skipped (--skip-stream)'}")
 
     out.append("")
     out.append("SUMMARY")

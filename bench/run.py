@@ -8,7 +8,8 @@ test: it asserts nothing and is not collected by pytest; each metric records its
 it is met. The printed output is the documentation of how each number is measured.
 
 This file is the command line and the order of the sections; each measure is a module of its own
-(``measure_synth``, ``measure_size``, ``measure_cold_init``, ``measure_warm``, ``measure_tests``),
+(``measure_synth``, ``measure_size``, ``measure_cold_init``, ``measure_warm``, ``measure_tests``,
+``measure_stream``),
 beside the handler staging (``staging``), the machine description (``machine``), the child-process
 runner (``child_runs``) and the report (``report``).
 """
@@ -36,6 +37,7 @@ from child_runs import log  # noqa: E402
 from machine import machine_info  # noqa: E402
 from measure_cold_init import bench_cold_init  # noqa: E402
 from measure_size import bench_size  # noqa: E402
+from measure_stream import bench_stream  # noqa: E402
 from measure_synth import bench_synth, synth_once  # noqa: E402
 from measure_tests import bench_tests  # noqa: E402
 from measure_warm import bench_warm  # noqa: E402
@@ -54,6 +56,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-synth", action="store_true", help="skip synth timing (one untimed synth still feeds sizes)")
     parser.add_argument("--skip-cold-init", action="store_true", help="skip cold-init timing")
     parser.add_argument("--skip-warm", action="store_true", help="skip warm-invocation timing")
+    parser.add_argument("--skip-stream", action="store_true", help="skip the stream aggregator's throughput and writes")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.json", help="where to write the JSON results")
     args = parser.parse_args(argv)
     for name in ("synth_repeats", "init_repeats", "test_runs"):
@@ -111,6 +114,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             results["warm_invocation"] = bench_warm(handlers, args.invocations, args.warmup, scratch, FAKE_AWS_ENV)
             for name, reason in results["warm_invocation"]["skipped"].items():
                 notes.append(f"warm invocation of {name} skipped: {reason}")
+        if not args.skip_stream:
+            log("6. stream aggregator")
+            results["stream_aggregator"] = bench_stream(FAKE_AWS_ENV)
         if args.skip_tests:
             results["tests"] = {"skipped": True}
         else:

@@ -57,6 +57,7 @@ NODE_TYPES = {
     "AWS::SQS::Queue": ("SQS queue", '[/"{}"/]'),
     "AWS::CodeDeploy::DeploymentGroup": ("CodeDeploy deployment group", '[/"{}"\\]'),
     "AWS::Scheduler::Schedule": ("EventBridge schedule", '(("{}"))'),
+    "AWS::Kinesis::Stream": ("Kinesis stream", '(("{}"))'),
 }
 _DEAD_LETTER_KIND = "SQS dead-letter queue"
 MAX_LEFT_TO_RIGHT_NODES = 12
@@ -69,6 +70,7 @@ BILLED_TYPES = {
     "AWS::DynamoDB::Table": "DynamoDB tables",
     "AWS::SQS::Queue": "SQS queues",
     "AWS::SNS::Topic": "SNS topics",
+    "AWS::Kinesis::Stream": "Kinesis streams",
     "AWS::KMS::Key": "KMS keys (customer-managed)",
     "AWS::Cognito::UserPool": "Cognito user pools",
     "AWS::WAFv2::WebACLAssociation": "WAF web ACL associations",
@@ -234,7 +236,9 @@ class Graph:
             this = self.nodes.get(logical_id)
             if kind == "AWS::ApiGateway::Method":
                 for api in self.nodes_in(props.get("RestApiId")):
-                    for target in self.nodes_in(props.get("Integration", {}).get("Uri")):
+                    # A service integration names its target in the request template (Kinesis' StreamName).
+                    integration = props.get("Integration", {})
+                    for target in self.nodes_in([integration.get("Uri"), integration.get("RequestTemplates")]):
                         api_methods.setdefault((api, target), set()).add(props.get("HttpMethod", "ANY"))
             elif kind == "AWS::ApiGateway::Authorizer":
                 self._link(
@@ -262,7 +266,8 @@ class Graph:
     def _event_source_mapping(self, props: Mapping[str, Any]) -> None:
         functions = self.nodes_in(props.get("FunctionName"))
         source_ids = list(references(props.get("EventSourceArn")))
-        from_stream = any(self.resources.get(source, {}).get("Type") == "AWS::DynamoDB::Table" for source in source_ids)
+        streams = ("AWS::DynamoDB::Table", "AWS::Kinesis::Stream")
+        from_stream = any(self.resources.get(source, {}).get("Type") in streams for source in source_ids)
         batch = props.get("BatchSize")
         label = ("stream" if from_stream else "batches") + (f" of {batch}" if isinstance(batch, int) else "")
         self._link(self.nodes_in(props.get("EventSourceArn")), functions, label)

@@ -3,6 +3,7 @@
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
 ``CognitoProtectedApi``, ``ScheduledJob``;
 ``TableEventPublisher`` turns a table's stream into events.
+``StreamProcessor`` aggregates a stream in tumbling windows, exactly once (``StreamIngestionApi`` feeds it).
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
 ``acknowledge`` records a cdk-nag acknowledgement with its reason;
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
     from .scheduled_job import ScheduledJob
+    from .stream_processor import StreamIngestionApi, StreamProcessor
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -41,6 +43,8 @@ _EXPORTS = {
     "FanoutSubscriber": ".fanout_queue",
     "TableEventPublisher": ".table_events",
     "ScheduledJob": ".scheduled_job",
+    "StreamIngestionApi": ".stream_processor",
+    "StreamProcessor": ".stream_processor",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -78,6 +82,8 @@ __all__ = [
     "SecureQueue",
     "SecureTable",
     "SecureTopic",
+    "StreamIngestionApi",
+    "StreamProcessor",
     "TableEventPublisher",
     "TrafficShift",
     "acknowledge",

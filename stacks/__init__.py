@@ -3,6 +3,7 @@
 from .api_lambda_table_demo import ApiLambdaTableDemo
 from .building_blocks_demo import BuildingBlocksDemo
 from .canary_demo import CanaryDemo
+from .clickstream_demo import ClickstreamDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
 from .items_service_demo import ItemsServiceDemo
@@ -13,10 +14,21 @@ DEMO_STACKS = {
     "ApiLambdaTableDemo": ApiLambdaTableDemo,
     "BuildingBlocksDemo": BuildingBlocksDemo,
     "CanaryDemo": CanaryDemo,
+    "ClickstreamDemo": ClickstreamDemo,
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
     "ItemsServiceDemo": ItemsServiceDemo,
     "ScheduledJobDemo": ScheduledJobDemo,
 }
 
-__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo", "ScheduledJobDemo"]
+__all__ = [
+    "DEMO_STACKS",
+    "ApiLambdaTableDemo",
+    "BuildingBlocksDemo",
+    "CanaryDemo",
+    "ClickstreamDemo",
+    "CognitoApiDemo",
+    "FanoutDemo",
+    "ItemsServiceDemo",
+    "ScheduledJobDemo",
+]

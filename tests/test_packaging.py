@@ -51,6 +51,9 @@ def test_wheel_holds_the_package_its_type_marker_and_every_bundled_handler(wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "patterns/__init__.py" in names
     assert "patterns/py.typed" in names
+    # Every subpackage (setuptools' packages list names each one).
+    for init in (ROOT / "patterns").rglob("__init__.py"):
+        assert f"patterns/{init.relative_to(ROOT / 'patterns').as_posix()}" in names
     handlers = sorted(p.parent.name for p in (ROOT / "lambda_src").glob("*/app.py"))
     assert handlers, "no bundled handlers found"
     for handler in handlers:

@@ -48,6 +48,8 @@ def _run_parser() -> argparse.ArgumentParser:
                          help="make failed SQS messages visible again after this long (default: 1)")
     retries.add_argument("--keep-visibility-timeout", action="store_true",
                          help="let failed SQS messages wait out their queue's visibility timeout, as on AWS")
+    parser.add_argument("--window-idle", type=float, metavar="SECONDS",
+                        help="close a stream's tumbling window once idle this long (default: at its end, as on AWS)")
     return parser
 
 
@@ -84,6 +86,7 @@ def _run(argv: Sequence[str]) -> int:
         users=[parse_user(text) for text in args.users],
         retry_delay_seconds=None if args.keep_visibility_timeout else args.retry_delay,
         rate_scale=args.rate_scale,
+        window_idle_seconds=args.window_idle,
     )
     # `kill` (SIGTERM) stops the run as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -22,7 +22,8 @@ will once deployed:
    maps its response: ``502`` for a function error (its own timeout included) or a malformed
    response, ``504`` when no answer comes within the integration timeout (29 s unless
    ``TimeoutInMillis`` says otherwise). ``MOCK`` answers from the integration response with its
-   static header values (CORS preflight).
+   static header values (CORS preflight). ``AWS`` service integrations are served by the modules
+   ``gateway_services`` lists for their action (Kinesis ``PutRecords``: ``gateway_kinesis``).
 5. API Gateway's own answers (the 4XX/5XX of the steps above) take the status and headers of the
    API's ``AWS::ApiGateway::GatewayResponse`` for their type, else of ``DEFAULT_4XX``/``DEFAULT_5XX``
    (static values and ``method.request.*`` mappings, e.g. CORS headers).
@@ -31,7 +32,8 @@ One module per step: ``gateway_reader`` (template -> :class:`LocalApi`, types in
 ``gateway_routing``, ``gateway_auth``, ``gateway_validation``, ``gateway_proxy`` and
 ``gateway_responses`` (API Gateway's own answers); this module ties them into the WSGI application.
 
-Not reproduced: VTL mapping templates, non-proxy and HTTP integrations, OpenAPI-defined APIs,
+Not reproduced: VTL mapping templates (beyond the service integrations above), other non-proxy and
+HTTP integrations, OpenAPI-defined APIs,
 gateway response body templates, API keys and usage plans, throttling, resource policies,
 caching and canaries; :attr:`LocalApi.notes` says which of these an API uses.
 """
@@ -57,12 +59,14 @@ from .gateway_model import (
     Log,
     MockIntegration,
     ProxyIntegration,
+    ServiceIntegration,
     UnservedMethod,
 )
 from .gateway_proxy import Malformed, accepts_binary, map_proxy_response, proxy_event
 from .gateway_reader import build_apis
 from .gateway_responses import error_response, mock_response
 from .gateway_routing import Call, route
+from .gateway_services import serve
 from .gateway_validation import validate
 from .http_server import HttpServer
 from .model import Invocation, LocalEnvironment
@@ -115,6 +119,8 @@ class Gateway:
         validate(method, call)
         if isinstance(method.integration, MockIntegration):
             return mock_response(method.integration, call)
+        if isinstance(method.integration, ServiceIntegration):
+            return serve(method.integration, call, self.environment)
         event = proxy_event(call, authorizer, identity, self.api.binary_media_types)
         return self._proxy(method.integration, call, event)
 

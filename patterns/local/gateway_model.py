@@ -60,11 +60,24 @@ class MockIntegration:
 
 
 @dataclass(frozen=True)
+class ServiceIntegration:
+    """An ``AWS`` integration: API Gateway calls a service's action itself, with a mapping template.
+
+    Served by the module ``gateway_services`` names for its ``(service, action)``.
+    """
+
+    service: str  # "kinesis", from the integration URI arn:aws:apigateway:REGION:SERVICE:action/ACTION
+    action: str  # "PutRecords"
+    request_templates: Mapping[str, str]  # content type -> template, intrinsics resolved
+    responses: tuple[MockResponse, ...]  # the integration responses, selected by the service's HTTP status
+
+
+@dataclass(frozen=True)
 class LocalMethod:
     logical_id: str
     http_method: str  # GET, POST, ..., or ANY
     auth: MethodAuth
-    integration: Union[ProxyIntegration, MockIntegration]
+    integration: Union[ProxyIntegration, MockIntegration, ServiceIntegration]
     required_parameters: tuple[tuple[str, str], ...] = ()  # (location, name) marked required
     validate_parameters: bool = False
     validate_body: bool = False

@@ -19,13 +19,16 @@ from .gateway_model import (
     MockIntegration,
     MockResponse,
     ProxyIntegration,
+    ServiceIntegration,
     UnservedMethod,
     walk,
 )
+from .gateway_services import served
 from .intrinsics import Unresolvable, stack_resolver
 from .model import LocalEnvironment, LocalFunction, LocalRunError, LocalStack, LocalUserPool
 
 _LAMBDA_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
+_ACTION_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:(?P<service>[^:]+):action/(?P<action>[A-Za-z0-9]+)$")
 
 
 def build_apis(environment: LocalEnvironment) -> list[LocalApi]:
@@ -213,8 +216,12 @@ class _ApiReader:
             validation_expression=properties.get("IdentityValidationExpression"),
         )
 
-    def _integration(self, logical_id: str, integration: Mapping[str, Any]) -> Union[ProxyIntegration, MockIntegration]:
+    def _integration(
+        self, logical_id: str, integration: Mapping[str, Any]
+    ) -> Union[ProxyIntegration, MockIntegration, ServiceIntegration]:
         kind = str(integration.get("Type", ""))
+        if kind == "AWS":
+            return self._service(logical_id, integration)
         if kind == "AWS_PROXY":
             uri = self.resolver.resolve_string(integration.get("Uri"), f"{logical_id}.Integration.Uri")
             timeout = int(integration.get("TimeoutInMillis", INTEGRATION_TIMEOUT_MS))
@@ -223,6 +230,25 @@ class _ApiReader:
             return self._mock(logical_id, integration)
         raise _Unservable(
             f"{kind or 'untyped'} integrations are not served locally (only AWS_PROXY to Lambda and MOCK)"
+        )
+
+    def _service(self, logical_id: str, integration: Mapping[str, Any]) -> ServiceIntegration:
+        """An AWS service integration whose ``(service, action)`` ``gateway_services`` serves."""
+        uri = self.resolver.resolve_string(integration.get("Uri"), f"{logical_id}.Integration.Uri")
+        match = _ACTION_URI.match(uri)
+        if match is None or not served(match["service"], match["action"]):
+            raise _Unservable(f"the AWS integration {uri} is not served locally")
+        return ServiceIntegration(
+            service=match["service"],
+            action=match["action"],
+            request_templates={
+                str(kind): str(template)
+                for kind, template in self.resolver.resolve(integration.get("RequestTemplates", {})).items()
+            },
+            responses=tuple(
+                self._mock_response(logical_id, self.resolver.resolve(item))
+                for item in integration.get("IntegrationResponses", [])
+            ),
         )
 
     def _function(self, uri: str, what: str) -> LocalFunction:

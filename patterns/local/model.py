@@ -53,17 +53,18 @@ class EventSource:
     stack: str
     logical_id: str
     function: LocalFunction
-    kind: str  # "sqs" or "dynamodb"
+    kind: str  # "sqs", "dynamodb" or "kinesis"
     source_arn: str
     batch_size: int
     batching_window_seconds: int = 0
     report_batch_item_failures: bool = False
     queue_url: Optional[str] = None  # sqs
-    stream_arn: Optional[str] = None  # dynamodb
-    starting_position: Optional[str] = None  # dynamodb: TRIM_HORIZON / LATEST
-    bisect_on_error: bool = False  # dynamodb
-    maximum_retry_attempts: Optional[int] = None  # dynamodb; None = until the record expires
-    on_failure_arn: Optional[str] = None  # dynamodb: SQS queue or SNS topic ARN for failed batches
+    stream_arn: Optional[str] = None  # streams (dynamodb, kinesis: the stream's or its consumer's ARN)
+    starting_position: Optional[str] = None  # streams: TRIM_HORIZON / LATEST
+    bisect_on_error: bool = False  # streams
+    maximum_retry_attempts: Optional[int] = None  # streams; None = until the record expires
+    on_failure_arn: Optional[str] = None  # streams: SQS queue or SNS topic ARN for failed batches
+    tumbling_window_seconds: int = 0  # streams; 0 = no window
     enabled: bool = True
 
 

@@ -3,7 +3,7 @@
 Each stack's resources are visited in dependency order, their properties resolved against the
 values the resources before them got (:class:`~patterns.local.intrinsics.Resolver`):
 
-* DynamoDB tables, SQS queues, SNS topics and their SQS subscriptions, Cognito user pools with
+* DynamoDB tables, Kinesis streams, SQS queues, SNS topics and their SQS subscriptions, Cognito user pools with
   their resource servers, clients and groups are created on the endpoint (moto's server). They
   keep the template's names; unnamed ones are called ``{stack}-{LogicalId}`` (shortened with a
   hash when that is too long for the service).
@@ -41,6 +41,7 @@ from .intrinsics import Unresolvable
 from .model import REGION, LocalEnvironment, LocalRunError, LocalStack, StackTemplate
 from .provision_cognito import SIGN_IN_AUTH_FLOW, CognitoProvisioner
 from .provision_dynamodb import DynamoDbProvisioner
+from .provision_kinesis import KinesisProvisioner
 from .provision_lambda import LambdaProvisioner
 from .provision_messaging import MessagingProvisioner
 from .provision_order import resource_order
@@ -65,6 +66,7 @@ STATEFUL_TYPES = frozenset({
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::Cognito::UserPool",
+    "AWS::Kinesis::Stream",
 })
 
 
@@ -90,7 +92,8 @@ def provision(
 
 
 class _StackProvisioner(
-    DynamoDbProvisioner, MessagingProvisioner, CognitoProvisioner, LambdaProvisioner, PlaceholderProvisioner
+    DynamoDbProvisioner, MessagingProvisioner, CognitoProvisioner, LambdaProvisioner, PlaceholderProvisioner,
+    KinesisProvisioner,
 ):
     """Provisions one stack, recording each resource's Ref and attributes as it goes."""
 
@@ -153,4 +156,5 @@ _HANDLERS: dict[str, Callable[[_StackProvisioner, Resource], None]] = {
     "AWS::Lambda::Version": _StackProvisioner._version,
     "AWS::Lambda::Alias": _StackProvisioner._alias,
     "AWS::Lambda::EventSourceMapping": _StackProvisioner._event_source_mapping,
+    "AWS::Kinesis::Stream": _StackProvisioner._kinesis_stream,
 }

@@ -20,7 +20,7 @@ from .provision_stack import NotLocal, Resource, StackProvisionerBase, attribute
 # Service limit on physical names.
 _FUNCTION_NAME_LIMIT = 64
 
-_DEFAULT_BATCH_SIZES = {"sqs": 10, "dynamodb": 100}
+_DEFAULT_BATCH_SIZES = {"sqs": 10, "dynamodb": 100, "kinesis": 100}
 
 
 class LambdaProvisioner(StackProvisionerBase):
@@ -127,11 +127,12 @@ class LambdaProvisioner(StackProvisionerBase):
             batching_window_seconds=int(resource.prop("MaximumBatchingWindowInSeconds", 0)),
             report_batch_item_failures="ReportBatchItemFailures" in resource.prop("FunctionResponseTypes", []),
             queue_url=self.run.queue_urls.get(source_arn) if kind == "sqs" else None,
-            stream_arn=source_arn if kind == "dynamodb" else None,
+            stream_arn=source_arn if kind in ("dynamodb", "kinesis") else None,
             starting_position=resource.prop("StartingPosition"),
             bisect_on_error=flag(resource.prop("BisectBatchOnFunctionError", False)),
             maximum_retry_attempts=None if retries is None or int(retries) == -1 else int(retries),
             on_failure_arn=on_failure,
+            tumbling_window_seconds=int(resource.prop("TumblingWindowInSeconds", 0)),
             enabled=flag(resource.prop("Enabled", True)),
         ))
         self._record(resource.logical_id, self._stable_uuid(resource.logical_id))
@@ -144,6 +145,8 @@ def _event_source_kind(source_arn: str) -> str:
         return "sqs"
     if service == "dynamodb" and "/stream/" in source_arn:
         return "dynamodb"
+    if service == "kinesis":
+        return "kinesis"
     raise NotLocal(f"{service} event sources are not polled locally")
 
 

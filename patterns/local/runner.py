@@ -36,6 +36,7 @@ class LocalRunOptions:
     port: int = 3000
     users: Sequence[LocalUser] = ()
     retry_delay_seconds: Optional[float] = 1.0  # None = failed SQS messages wait out the visibility timeout
+    window_idle_seconds: Optional[float] = None  # close a tumbling window idle this long; None = at its end
     region: str = REGION
     rate_scale: float = 1.0  # rate(...) schedules fire this many times as often
 
@@ -119,7 +120,13 @@ class LocalRun:
         self._stoppers.append(pool.close)
         self._serve_sign_in(self.environment)
         self._serve_apis(self.environment, pool)
-        pollers = start_pollers(self.environment, pool, log=self.log, retry_delay_seconds=options.retry_delay_seconds)
+        pollers = start_pollers(
+            self.environment,
+            pool,
+            log=self.log,
+            retry_delay_seconds=options.retry_delay_seconds,
+            window_idle_seconds=options.window_idle_seconds,
+        )
         for poller in pollers:
             self._stoppers.append(poller.stop)
         self.schedules = start_schedules(self.environment, pool, self.log, options.retry_delay_seconds, options.rate_scale)

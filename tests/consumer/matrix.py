@@ -36,6 +36,7 @@ from patterns import (
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
+from consumer.stream_cases import stream_processors, table_stream_processor
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -72,6 +73,7 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     CanaryFunction(scope, "Greeter")
     ScheduledJob(scope, "Nightly", schedule="cron(0 3 * * ? *)", code=bundled_code("scheduled_job"),
                  environment={"ITEMS_TABLE_NAME": table.table.table_name})
+    stream_processors(scope, table=table.table)
     if cognito_available:
         CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
     route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
@@ -125,6 +127,7 @@ class SharedResourceUsers(Stack):
         events = FanoutQueue(self, "Events", topic=shared.topic.topic)
         events.add_subscriber("Audit", idempotency_key_field="event_id")
         TableEventPublisher(self, "Changes", table=table, topic=shared.topic.topic, encryption_key=shared.topic.key)
+        table_stream_processor(self, table=table)
         inbox = SecureQueue(self, "Inbox")
         inbox.subscribe(shared.topic.topic)
 

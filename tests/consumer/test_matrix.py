@@ -79,7 +79,7 @@ def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(
     assert len(resources(parent, "AWS::CloudFormation::Stack")) == 1
     assert resources(parent, "AWS::Lambda::Function") == {}
     (nested,) = matrix.stack("NestedParent").nested_templates
-    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 2
+    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 3
     assert resources(nested, "AWS::Lambda::Function")
 
 
@@ -88,7 +88,7 @@ def test_two_instances_in_one_stack_share_the_account_setting_and_nothing_else(m
     assert resources(template, "AWS::ApiGateway::Account") == {}  # in the environment's settings stack
     assert len(resources(matrix.template(f"{SETTINGS}-{ACCOUNT}-eu-west-1"), "AWS::ApiGateway::Account")) == 1
     apis = resources(template, "AWS::ApiGateway::RestApi")
-    assert len(apis) == 4  # ApiLambdaTable and CognitoProtectedApi, twice each
+    assert len(apis) == 6  # ApiLambdaTable, CognitoProtectedApi and StreamProcessor's ingestion API, twice each
     names = [api["Properties"].get("Name") for api in apis.values()]
     assert len(set(names)) == len(names), names
 
@@ -123,7 +123,8 @@ class TestSharedResources:
         assert "Fn::ImportValue" in items_function["Properties"]["Environment"]["Variables"]["TABLE_NAME"]
         mappings = resources(users, "AWS::Lambda::EventSourceMapping")
         stream_sources = [m for m in mappings.values() if "StartingPosition" in m["Properties"]]
-        assert [("Fn::ImportValue" in m["Properties"]["EventSourceArn"]) for m in stream_sources] == [True]
+        # The bridge and StreamProcessor's mapping, both on the shared table's stream.
+        assert [("Fn::ImportValue" in m["Properties"]["EventSourceArn"]) for m in stream_sources] == [True, True]
 
 
 def test_canary_aliases_sit_behind_both_apis(matrix):

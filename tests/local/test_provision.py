@@ -313,12 +313,12 @@ def test_other_unresolvable_resources_are_left_out_with_a_reason(aws, tmp_path):
                     "EventSourceArn": {"Fn::ImportValue": "SharedQueueArn"},
                 },
             },
-            "Stream": {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}},
-            "KinesisMapping": {
+            "Cluster": {"Type": "AWS::MSK::Cluster", "Properties": {"ClusterName": "c"}},
+            "KafkaMapping": {
                 "Type": "AWS::Lambda::EventSourceMapping",
                 "Properties": {
                     "FunctionName": {"Ref": "Fn"},
-                    "EventSourceArn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/s",
+                    "EventSourceArn": f"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/c/1",
                 },
             },
             "Topic": {"Type": "AWS::SNS::Topic"},
@@ -339,9 +339,9 @@ def test_other_unresolvable_resources_are_left_out_with_a_reason(aws, tmp_path):
         line.startswith("Mapping (AWS::Lambda::EventSourceMapping): left out") and "ImportValue" in line
         for line in stack.skipped
     )
-    assert "Stream (AWS::Kinesis::Stream): not created locally" in stack.skipped
+    assert "Cluster (AWS::MSK::Cluster): not created locally" in stack.skipped
     assert (
-        "KinesisMapping (AWS::Lambda::EventSourceMapping): left out: kinesis event sources are not polled locally"
+        "KafkaMapping (AWS::Lambda::EventSourceMapping): left out: kafka event sources are not polled locally"
         in stack.skipped
     )
     assert (

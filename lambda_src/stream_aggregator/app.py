@@ -1,0 +1,184 @@
+"""Count (and sum) records per key per tumbling window; write each closed window once.
+
+The event source mapping runs with a tumbling window: Lambda hands each invocation of a window the
+``state`` the previous one returned, and calls once more with ``isFinalInvokeForWindow`` when the
+window closes. The state holds, per key, the count and sum of the window's records so far, and the
+first and last sequence numbers it covers (one shard: Lambda keeps a state per shard).
+
+When the window closes, each key is written with ONE conditional ``UpdateItem`` on the aggregate
+table (partition key ``key``, sort key ``window_start``)::
+
+    ADD #count :count, #sum :sum  SET #applied = :last, window_end = :end
+    IF attribute_not_exists(#applied) OR #applied < :first
+
+``#applied`` is ``applied#<shard id>``: the last sequence number of that shard already added to
+the item. A retried final invocation, or a batch replayed from the stream, carries a range that
+starts at or below it: the condition fails and nothing is added twice (the failure is the
+expected answer, not an error). Records of one window in several shards (keys spread over
+shards), or a window Lambda ended early (state over 1 MB), add up in the same item, each range
+once.
+
+A record that cannot be read (not JSON, no key, a non-numeric value) is reported as the batch's
+first failure, so the records before it keep their place in the state; when it is the first
+record of its batch the invocation fails instead, so that bisect-on-error isolates it and the
+mapping, after its retries, describes it to the on-failure destination and moves on: one poison
+record does not block its shard.
+
+Environment:
+    TABLE_NAME    the aggregate table.
+    KEY_FIELD     the record field to group by (Kinesis: a top-level field of the JSON data;
+                  DynamoDB: an attribute of the new image). Default ``key``.
+    VALUE_FIELD   optional numeric field to sum as well as count.
+    POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL  optional, for the Logger.
+
+DynamoDB actions: dynamodb:UpdateItem on the aggregate table, nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from decimal import Decimal, InvalidOperation
+from typing import Any, Optional
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+TABLE_NAME = os.environ["TABLE_NAME"]
+KEY_FIELD = os.environ.get("KEY_FIELD") or "key"
+VALUE_FIELD = os.environ.get("VALUE_FIELD") or None
+#: Longest key kept (DynamoDB allows 2048 bytes in a partition key; keys are meant to be short).
+MAX_KEY_LENGTH = 256
+#: Sequence numbers are compared as text, so they are padded to one width (Kinesis': 56 digits).
+_SEQUENCE_WIDTH = 64
+
+logger = Logger()
+dynamodb = boto3.client("dynamodb")
+
+
+class BadRecord(ValueError):
+    """A record the aggregator cannot read: it belongs to the on-failure destination."""
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fold the batch into the window's state; at the window's end, write it and start afresh."""
+    state = _state(event.get("state"))
+    records = event.get("Records") or []
+    failed_at: Optional[int] = None
+    for index, record in enumerate(records):
+        try:
+            key, value = read_record(record)
+        except BadRecord as problem:
+            logger.warning("unreadable record", sequence_number=sequence_number(record), reason=str(problem))
+            if index == 0:
+                raise  # alone at the head of its batch: fail it, so bisect-on-error isolates it
+            failed_at = index
+            break
+        _add(state, key, value, sequence_number(record))
+    failures = [{"itemIdentifier": sequence_number(records[failed_at])}] if failed_at is not None else []
+    if event.get("isFinalInvokeForWindow") and failed_at is None:
+        written = write_window(state, event.get("shardId") or "", event.get("window") or {})
+        logger.info("window closed", window=event.get("window"), keys=len(state["keys"]), written=written)
+        return {"state": {}, "batchItemFailures": []}
+    return {"state": state, "batchItemFailures": failures}
+
+
+def read_record(record: dict[str, Any]) -> tuple[str, Decimal]:
+    """The key and value of a Kinesis or DynamoDB stream record; raises ``BadRecord``."""
+    if "kinesis" in record:
+        try:
+            data = json.loads(base64.b64decode(record["kinesis"]["data"]), parse_float=Decimal)
+        except (ValueError, TypeError) as error:
+            raise BadRecord(f"data is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise BadRecord("data is not a JSON object")
+        key, value = data.get(KEY_FIELD), data.get(VALUE_FIELD) if VALUE_FIELD else 0
+    elif "dynamodb" in record:
+        image = record["dynamodb"].get("NewImage") or {}
+        key, value = _attribute(image.get(KEY_FIELD)), _attribute(image.get(VALUE_FIELD)) if VALUE_FIELD else 0
+    else:
+        raise BadRecord("neither a Kinesis nor a DynamoDB stream record")
+    if isinstance(key, (int, Decimal)) and not isinstance(key, bool):
+        key = str(key)
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise BadRecord(f"{KEY_FIELD} must be a string of 1..{MAX_KEY_LENGTH} characters")
+    try:
+        number = Decimal(value) if not isinstance(value, bool) else None
+    except (InvalidOperation, TypeError):
+        number = None
+    if number is None or not number.is_finite():
+        raise BadRecord(f"{VALUE_FIELD} must be a number")
+    return key, number
+
+
+def sequence_number(record: dict[str, Any]) -> str:
+    """The record's sequence number in its shard (the ``itemIdentifier`` of a partial batch response)."""
+    if "kinesis" in record:
+        return record["kinesis"]["sequenceNumber"]
+    return record["dynamodb"]["SequenceNumber"]
+
+
+def write_window(state: dict[str, Any], shard_id: str, window: dict[str, str]) -> int:
+    """One conditional ``UpdateItem`` per key of the closed window; returns how many added to the table."""
+    if not state["keys"]:
+        return 0
+    written = 0
+    for key, (count, total) in sorted(state["keys"].items()):
+        values: dict[str, Any] = {
+            ":count": {"N": str(count)},
+            ":first": {"S": state["first"]},
+            ":last": {"S": state["last"]},
+            ":end": {"S": window.get("end", "")},
+        }
+        names = {"#count": "count", "#applied": f"applied#{shard_id}"}
+        adds = "#count :count"
+        if VALUE_FIELD:
+            names["#sum"] = "sum"
+            values[":sum"] = {"N": str(total)}
+            adds += ", #sum :sum"
+        try:
+            dynamodb.update_item(
+                TableName=TABLE_NAME,
+                Key={"key": {"S": key}, "window_start": {"S": window.get("start", "")}},
+                UpdateExpression=f"ADD {adds} SET #applied = :last, window_end = :end",
+                ConditionExpression="attribute_not_exists(#applied) OR #applied < :first",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            written += 1
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            logger.info("window already applied", key=key, window=window, shard=shard_id)
+    return written
+
+
+def _state(raw: Any) -> dict[str, Any]:
+    """The window's state as this handler left it (an empty one at a window's start)."""
+    if not isinstance(raw, dict) or "keys" not in raw:
+        return {"keys": {}, "first": None, "last": None}
+    return raw
+
+
+def _add(state: dict[str, Any], key: str, value: Decimal, sequence: str) -> None:
+    padded = sequence.zfill(_SEQUENCE_WIDTH)
+    if state["last"] is not None and padded <= state["last"]:
+        return  # already in this window's state: a record delivered twice
+    count, total = state["keys"].get(key, (0, "0"))
+    # The state travels as JSON: the sum is kept as text so no float rounding creeps in.
+    state["keys"][key] = (count + 1, str(Decimal(total) + value))
+    state["first"] = state["first"] or padded
+    state["last"] = padded
+
+
+def _attribute(value: Optional[dict[str, Any]]) -> Any:
+    """A DynamoDB JSON string or number attribute as its value (anything else: None)."""
+    if not isinstance(value, dict):
+        return None
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return Decimal(value["N"])
+    return None
