@@ -2,7 +2,8 @@
 
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
 ``CognitoProtectedApi``;
-``TableEventPublisher`` turns a table's stream into events.
+``TableEventPublisher`` turns a table's stream into events;
+``SagaWorkflow`` runs ordered steps with retries and compensations (a Step Functions saga).
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
 ``acknowledge`` records a cdk-nag acknowledgement with its reason;
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .saga_definition import SagaRetry
+    from .saga_start_api import SagaApiOptions
+    from .saga_workflow import SagaStep, SagaWorkflow
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -39,6 +43,10 @@ _EXPORTS = {
     "FanoutQueue": ".fanout_queue",
     "FanoutSubscriber": ".fanout_queue",
     "TableEventPublisher": ".table_events",
+    "SagaApiOptions": ".saga_start_api",
+    "SagaRetry": ".saga_definition",
+    "SagaStep": ".saga_workflow",
+    "SagaWorkflow": ".saga_workflow",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -71,6 +79,10 @@ __all__ = [
     "CognitoProtectedApi",
     "FanoutQueue",
     "FanoutSubscriber",
+    "SagaApiOptions",
+    "SagaRetry",
+    "SagaStep",
+    "SagaWorkflow",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

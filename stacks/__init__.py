@@ -6,6 +6,7 @@ from .canary_demo import CanaryDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
 from .items_service_demo import ItemsServiceDemo
+from .order_saga_demo import OrderSagaDemo
 
 #: Every demo stack the app synthesizes, by name.
 DEMO_STACKS = {
@@ -15,6 +16,7 @@ DEMO_STACKS = {
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
     "ItemsServiceDemo": ItemsServiceDemo,
+    "OrderSagaDemo": OrderSagaDemo,
 }
 
-__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"]
+__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo", "OrderSagaDemo"]
