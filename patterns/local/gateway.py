@@ -22,7 +22,8 @@ will once deployed:
    maps its response: ``502`` for a function error (its own timeout included) or a malformed
    response, ``504`` when no answer comes within the integration timeout (29 s unless
    ``TimeoutInMillis`` says otherwise). ``MOCK`` answers from the integration response with its
-   static header values (CORS preflight).
+   static header values (CORS preflight). ``AWS`` integrations with a service action are served by
+   that action's module (``gateway_stepfunctions``: ``StartExecution``).
 5. API Gateway's own answers (the 4XX/5XX of the steps above) take the status and headers of the
    API's ``AWS::ApiGateway::GatewayResponse`` for their type, else of ``DEFAULT_4XX``/``DEFAULT_5XX``
    (static values and ``method.request.*`` mappings, e.g. CORS headers).
@@ -57,6 +58,7 @@ from .gateway_model import (
     Log,
     MockIntegration,
     ProxyIntegration,
+    ServiceIntegration,
     UnservedMethod,
 )
 from .gateway_proxy import Malformed, accepts_binary, map_proxy_response, proxy_event
@@ -115,6 +117,8 @@ class Gateway:
         validate(method, call)
         if isinstance(method.integration, MockIntegration):
             return mock_response(method.integration, call)
+        if isinstance(method.integration, ServiceIntegration):
+            return method.integration.respond(call.request.get_data(), call.request_id, self.environment)
         event = proxy_event(call, authorizer, identity, self.api.binary_media_types)
         return self._proxy(method.integration, call, event)
 

@@ -60,11 +60,23 @@ class MockIntegration:
 
 
 @dataclass(frozen=True)
+class ServiceIntegration:
+    """A ``Type: AWS`` integration with an AWS service action, served by that action's ``gateway_<service>`` module.
+
+    ``respond(body, request_id, environment)`` calls the action on the local endpoint and returns the response.
+    """
+
+    service: str  # "states"
+    action: str  # "StartExecution"
+    respond: Callable[[bytes, str, Any], Any]
+
+
+@dataclass(frozen=True)
 class LocalMethod:
     logical_id: str
     http_method: str  # GET, POST, ..., or ANY
     auth: MethodAuth
-    integration: Union[ProxyIntegration, MockIntegration]
+    integration: Union[ProxyIntegration, MockIntegration, ServiceIntegration]
     required_parameters: tuple[tuple[str, str], ...] = ()  # (location, name) marked required
     validate_parameters: bool = False
     validate_body: bool = False

@@ -19,13 +19,20 @@ from .gateway_model import (
     MockIntegration,
     MockResponse,
     ProxyIntegration,
+    ServiceIntegration,
     UnservedMethod,
     walk,
 )
+from . import gateway_stepfunctions
 from .intrinsics import Unresolvable, stack_resolver
 from .model import LocalEnvironment, LocalFunction, LocalRunError, LocalStack, LocalUserPool
 
 _LAMBDA_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
+_SERVICE_ACTION_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:(?P<service>[^:]+):action/(?P<action>[^/?]+)")
+#: AWS service integrations the local gateway serves, by (service, action): each module's reader.
+SERVICE_INTEGRATIONS = {
+    (gateway_stepfunctions.SERVICE, gateway_stepfunctions.ACTION): gateway_stepfunctions.read_integration,
+}
 
 
 def build_apis(environment: LocalEnvironment) -> list[LocalApi]:
@@ -213,7 +220,9 @@ class _ApiReader:
             validation_expression=properties.get("IdentityValidationExpression"),
         )
 
-    def _integration(self, logical_id: str, integration: Mapping[str, Any]) -> Union[ProxyIntegration, MockIntegration]:
+    def _integration(
+        self, logical_id: str, integration: Mapping[str, Any]
+    ) -> Union[ProxyIntegration, MockIntegration, ServiceIntegration]:
         kind = str(integration.get("Type", ""))
         if kind == "AWS_PROXY":
             uri = self.resolver.resolve_string(integration.get("Uri"), f"{logical_id}.Integration.Uri")
@@ -221,9 +230,24 @@ class _ApiReader:
             return ProxyIntegration(self._function(uri, "the integration"), timeout)
         if kind == "MOCK":
             return self._mock(logical_id, integration)
+        if kind == "AWS":
+            return self._service(logical_id, integration)
         raise _Unservable(
-            f"{kind or 'untyped'} integrations are not served locally (only AWS_PROXY to Lambda and MOCK)"
+            f"{kind or 'untyped'} integrations are not served locally (only AWS_PROXY to Lambda, MOCK and "
+            f"the AWS service actions {sorted(SERVICE_INTEGRATIONS)})"
         )
+
+    def _service(self, logical_id: str, integration: Mapping[str, Any]) -> ServiceIntegration:
+        uri = self.resolver.resolve_string(integration.get("Uri"), f"{logical_id}.Integration.Uri")
+        match = _SERVICE_ACTION_URI.match(uri)
+        read = SERVICE_INTEGRATIONS.get((match["service"], match["action"])) if match else None
+        if match is None or read is None:
+            raise _Unservable(f"the AWS integration {uri} is not served locally")
+        try:
+            served = read(self.resolver.resolve(dict(integration), f"{logical_id}.Integration"))
+        except ValueError as error:
+            raise _Unservable(str(error)) from None
+        return ServiceIntegration(match["service"], match["action"], served.respond)
 
     def _function(self, uri: str, what: str) -> LocalFunction:
         match = _LAMBDA_URI.search(uri)
