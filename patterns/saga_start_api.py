@@ -1,9 +1,10 @@
 """A REST API that starts a saga's runs: ``POST /<path>`` -> Step Functions ``StartExecution``, no function between.
 
 The request body is validated against your JSON Schema model, becomes the run's input, and its
-business key (e.g. ``order_id``) becomes the run's name: on a Standard state machine a repeated
-request with the same key and body returns the same run, and one with the same key but another body
-is refused (400), for 90 days after the run closed.
+business key (e.g. ``order_id``) becomes the run's name: on a Standard state machine a request repeated
+while its run is in progress returns that run, and any request with a key already used is refused
+(400, ``ExecutionAlreadyExists``) once that run closed or when its body differs, for 90 days: one
+run per business key.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ when the saga rolled back. Inventory (``INVENTORY_TABLE``, key ``pk``): ``SKU#<s
 and returning stock is one transaction with the reservation's change. Payments
 (``PAYMENTS_TABLE``, key ``pk``) is a stub payment provider: ``CHARGE#<order_id>`` is a charge,
 ``CHARGED`` then ``REFUNDED``; an amount above ``PAYMENT_LIMIT`` is declined
-(``PaymentDeclined``, not retried); the control items ``OUTAGE#charge`` / ``OUTAGE#refund`` with
-``remaining`` = n make the next n calls fail with ``PaymentProviderUnavailable`` (transient: the
-saga retries it), as a real provider's outage would. Shipping goes to ``SHIPPING_COUNTRIES`` only
+(``PaymentDeclined``, not retried); the control items ``OUTAGE#charge#<order_id>`` /
+``OUTAGE#refund#<order_id>`` with ``remaining`` = n make the next n charge / refund calls for that
+order fail with ``PaymentProviderUnavailable`` (transient: the saga retries it), as a provider's
+outage would; they let a demo (and the tests) show retries and a compensation that keeps failing. Shipping goes to ``SHIPPING_COUNTRIES`` only
 (``ShippingUnavailable`` otherwise).
 
 Environment: ORDERS_TABLE, INVENTORY_TABLE, PAYMENTS_TABLE, PAYMENT_LIMIT (default 1000),
@@ -217,12 +218,12 @@ def release_inventory(event: dict[str, Any], context: Any) -> dict[str, Any]:
 # -- ChargePayment -------------------------------------------------------------------------------
 
 
-def _provider_outage(kind: str) -> None:
+def _provider_outage(kind: str, order_id: str) -> None:
     """Fail like an unavailable provider while the stub's outage item for ``kind`` has calls remaining."""
     try:
         _dynamodb.update_item(
             TableName=PAYMENTS_TABLE,
-            Key={"pk": {"S": f"OUTAGE#{kind}"}},
+            Key={"pk": {"S": f"OUTAGE#{kind}#{order_id}"}},
             UpdateExpression="SET remaining = remaining - :one",
             ConditionExpression="remaining > :zero",
             ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
@@ -242,7 +243,7 @@ def charge_payment(event: dict[str, Any], context: Any) -> dict[str, Any]:
     found = _dynamodb.get_item(TableName=PAYMENTS_TABLE, Key=key, ConsistentRead=True).get("Item")
     if found is not None:
         return {"charge": key["pk"]["S"], "amount": found["amount"]["N"]}
-    _provider_outage("charge")
+    _provider_outage("charge", order_id)
     if amount > PAYMENT_LIMIT:
         raise PaymentDeclined(f"amount {amount} is above the limit of {PAYMENT_LIMIT}")
     try:
@@ -262,7 +263,7 @@ def charge_payment(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def refund_payment(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Compensation of ChargePayment: refund the charge once (no charge, nothing to refund)."""
     order_id = str(event["order_id"])
-    _provider_outage("refund")
+    _provider_outage("refund", order_id)
     try:
         _dynamodb.update_item(
             TableName=PAYMENTS_TABLE,
