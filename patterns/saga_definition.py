@@ -76,7 +76,7 @@ class SagaRetry:
 
     def validate(self, what: str) -> None:
         """ValueError when a value is outside what Step Functions accepts or what a saga should wait."""
-        interval, max_delay = self.interval.to_seconds(), self.max_delay.to_seconds()
+        interval, max_delay = self.interval.to_milliseconds() / 1000, self.max_delay.to_milliseconds() / 1000
         if not 1 <= interval <= 300 or interval != int(interval):
             raise ValueError(f"{what}: interval must be whole seconds from 1 s to 5 minutes, got {interval} s")
         if not 1.0 <= self.backoff_rate <= 10.0:

@@ -22,6 +22,7 @@ from .blocks.api_invoke import grant_execute_api
 from .blocks.api_logging import check_logging_props, stage_logging
 from .blocks.api_waf import associate_web_acl, check_web_acl_arn
 from .blocks.compliance_resources import logs_key
+from .blocks.managed_policies import managed_policy_role
 from .compliance import is_strict, log_retention
 
 _LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -159,7 +160,7 @@ class SagaStartApi(Construct):
             retention=retention,
             encryption_key=encryption_key,
         )
-        self.role = iam.Role(
+        self.role = managed_policy_role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),

@@ -65,7 +65,9 @@ class StartExecutionIntegration:
         parameters = json.loads(render(self.request_template, document, request_id))
         client = local_client("stepfunctions", environment.endpoint, environment.region)
         try:
-            result = client.start_execution(**{key: parameters[key] for key in ("stateMachineArn", "name", "input") if key in parameters})
+            result = client.start_execution(
+                **{key: parameters[key] for key in ("stateMachineArn", "name", "input") if key in parameters}
+            )
             status, answer = 200, {"executionArn": result["executionArn"], "startDate": result["startDate"].timestamp()}
         except ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
@@ -95,7 +97,9 @@ def read_integration(integration: Mapping[str, Any]) -> StartExecutionIntegratio
     for response in integration.get("IntegrationResponses", []):
         text = str((response.get("ResponseTemplates") or {}).get("application/json", ""))
         check_template(text)
-        responses.append(_Response(int(response.get("StatusCode", 200)), response.get("SelectionPattern") or None, text))
+        responses.append(
+            _Response(int(response.get("StatusCode", 200)), response.get("SelectionPattern") or None, text)
+        )
     return StartExecutionIntegration(str(template), tuple(responses))
 
 

@@ -57,4 +57,3 @@ def _execute_state_machines(endpoint: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
-

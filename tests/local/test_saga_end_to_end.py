@@ -42,7 +42,9 @@ class Saga:
         self.run = run
         self.endpoint = run.environment.endpoint
         (self.api,) = run.apis
-        (place,) = [f for lid, f in run.environment.stack("OrderSagaDemo").functions.items() if "PlaceOrderAction" in lid]
+        (place,) = [
+            f for lid, f in run.environment.stack("OrderSagaDemo").functions.items() if "PlaceOrderAction" in lid
+        ]
         self.tables = {name: place.environment[f"{name.upper()}_TABLE"] for name in ("orders", "inventory", "payments")}
         self.dynamodb = local_client("dynamodb", self.endpoint)
         self.stepfunctions = local_client("stepfunctions", self.endpoint)
@@ -109,7 +111,11 @@ def test_a_declined_payment_releases_the_reservation_and_fails_the_order(saga: S
     assert saga.item("orders", "order_id", "big-1")["status"] == "FAILED"
     assert saga.item("inventory", "pk", "RESERVATION#big-1")["status"] == "RELEASED"
     assert saga.item("payments", "pk", "CHARGE#big-1") == {}  # never charged, nothing to refund
-    entered = [e["stateEnteredEventDetails"]["name"] for e in saga.history(execution["executionArn"]) if "stateEnteredEventDetails" in e]
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in saga.history(execution["executionArn"])
+        if "stateEnteredEventDetails" in e
+    ]
     assert entered[entered.index("ChargePaymentFailed") :] == [
         "ChargePaymentFailed",
         "UndoReserveInventory",
