@@ -128,9 +128,7 @@ def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_
     names = [
         json.dumps(g["Properties"].get("LogGroupName")) for g in template.find_resources("AWS::Logs::LogGroup").values()
     ]
-    assert [name for name in names if "/aws/vendedlogs/states/" in name] == [
-        json.dumps(Stack.of(workflow).resolve(workflow.log_group.log_group_name))
-    ]
+    assert [name for name in names if "/aws/vendedlogs/states/" in name] == ['"/aws/vendedlogs/states/Test-Orders-C225794E"']
 
 
 def test_the_role_invokes_exactly_its_own_functions(saga):
