@@ -103,8 +103,8 @@ class SagaWorkflow(Construct):
             if passed).
         start_api: the ``SagaStartApi`` (REST API -> ``StartExecution``) when ``start_api`` was
             given, else None.
-        event_rule / event_dead_letter_queue: the EventBridge rule starting runs and its target's
-            DLQ, when ``event_pattern`` was given, else None.
+        event_rule / event_dead_letter_queue / event_role: the EventBridge rule starting runs, its
+            target's DLQ and the role it starts runs with, when ``event_pattern`` was given, else None.
         failed_alarm, timed_out_alarm, throttled_alarm, compensation_failed_alarm (and the
             event target DLQ's alarm), and ``alarms``.
 
@@ -220,6 +220,7 @@ class SagaWorkflow(Construct):
         )
         self.event_rule: Optional[events.Rule] = None
         self.event_dead_letter_queue: Optional[sqs.IQueue] = None
+        self.event_role: Optional[iam.IRole] = None
         self._event_dead_letter_alarm: Optional[cloudwatch.Alarm] = None
         if event_pattern is not None:
             self._start_on_events(event_pattern, event_bus)
@@ -314,8 +315,19 @@ class SagaWorkflow(Construct):
         self.state_machine.node.add_dependency(policy)
 
     def _start_on_events(self, pattern: events.EventPattern, bus: Optional[events.IEventBus]) -> None:
-        self.event_dead_letter_queue = standalone_dead_letter_queue(self, "EventDeadLetterQueue")
+        self.event_dead_letter_queue = standalone_dead_letter_queue(
+            self,
+            "EventDeadLetterQueue",
+            dead_letter_queue_of=f"the dead-letter queue of the EventBridge rule target that starts {self.node.path}",
+        )
         self._event_dead_letter_alarm = dead_letter_alarm(self, self.event_dead_letter_queue)
+        # Our own role (customer-managed policies under the strict profile); the target grants it StartExecution.
+        self.event_role = managed_policy_role(
+            self,
+            "EventRole",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"Lets EventBridge start runs of {self.node.path}",
+        )
         self.event_rule = events.Rule(
             self,
             "StartRule",
@@ -325,6 +337,7 @@ class SagaWorkflow(Construct):
             targets=[
                 targets.SfnStateMachine(
                     self.state_machine,
+                    role=self.event_role,
                     dead_letter_queue=self.event_dead_letter_queue,
                     retry_attempts=185,
                     max_event_age=Duration.hours(24),

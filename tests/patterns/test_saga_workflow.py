@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_apigateway as apigw, aws_events as events, aws_kms as kms
+from aws_cdk import App, Duration, Environment, Stack, aws_apigateway as apigw, aws_events as events, aws_kms as kms
 from aws_cdk import aws_lambda as lambda_, aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
 from nag_check import nag_app, nag_findings
-from patterns import SagaApiOptions, SagaRetry, SagaStep, SagaWorkflow, SecureFunction
+from patterns import SagaApiOptions, SagaRetry, SagaStep, SagaWorkflow, SecureFunction, route_alarms
 from patterns.saga_definition import COMPENSATION_FAILED_NAMESPACE, LAMBDA_TRANSIENT_ERRORS
+from strict_check import findings_under, strict_app, synth_findings
 
 CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 ORDER = apigw.JsonSchema(
@@ -128,7 +129,9 @@ def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_
     names = [
         json.dumps(g["Properties"].get("LogGroupName")) for g in template.find_resources("AWS::Logs::LogGroup").values()
     ]
-    assert [name for name in names if "/aws/vendedlogs/states/" in name] == ['"/aws/vendedlogs/states/Test-Orders-C225794E"']
+    assert [name for name in names if "/aws/vendedlogs/states/" in name] == [
+        '"/aws/vendedlogs/states/Test-Orders-C225794E"'
+    ]
 
 
 def test_the_role_invokes_exactly_its_own_functions(saga):
@@ -324,3 +327,22 @@ def test_bad_props_raise(steps, kwargs, message):
 def test_bad_start_api_options_raise(options, message):
     with pytest.raises(ValueError, match=message):
         SagaWorkflow(Stack(App(), "Bad"), "Saga", steps=[step("A")], start_api=options)
+
+
+def test_clean_under_the_strict_profile_in_env_agnostic_and_env_bound_stacks(tmp_path):
+    app = strict_app(tmp_path)
+    for stack in (
+        Stack(app, "Agnostic"),
+        Stack(app, "Bound", env=Environment(account="123456789012", region="eu-west-1")),
+    ):
+        SagaWorkflow(
+            stack,
+            "Orders",
+            steps=STEPS,
+            start_api=SagaApiOptions(request_schema=ORDER, business_key="order_id"),
+            event_pattern=events.EventPattern(source=["shop.orders"]),
+        )
+        route_alarms(stack)
+    findings = synth_findings(app)
+    assert findings_under(findings, "Agnostic/Orders") == []
+    assert findings_under(findings, "Bound/Orders") == []
