@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_dynamodb as dynamodb
 from constructs import Construct
 
@@ -38,14 +40,11 @@ class OrderSagaDemo(Stack):
         self.inventory = self._table("Inventory", "pk")
         self.payments = self._table("Payments", "pk")
         code = bundled_code("order_saga")
-        environment = {
-            "ORDERS_TABLE": self.orders.table_name,
-            "INVENTORY_TABLE": self.inventory.table_name,
-            "PAYMENTS_TABLE": self.payments.table_name,
-            "PAYMENT_LIMIT": PAYMENT_LIMIT,
-        }
+        orders = {"ORDERS_TABLE": self.orders.table_name}
+        inventory = {"INVENTORY_TABLE": self.inventory.table_name}
+        payments = {"PAYMENTS_TABLE": self.payments.table_name, "PAYMENT_LIMIT": PAYMENT_LIMIT}
 
-        def step(name: str, action: str, compensation: str | None = None) -> SagaStep:
+        def step(name: str, environment: dict[str, str], action: str, compensation: Optional[str] = None) -> SagaStep:
             return SagaStep(
                 name,
                 action_code=code,
@@ -59,10 +58,10 @@ class OrderSagaDemo(Stack):
             self,
             "OrderSaga",
             steps=[
-                step("PlaceOrder", "place_order", "fail_order"),
-                step("ReserveInventory", "reserve_inventory", "release_inventory"),
-                step("ChargePayment", "charge_payment", "refund_payment"),
-                step("ScheduleShipping", "schedule_shipping"),
+                step("PlaceOrder", orders, "place_order", "fail_order"),
+                step("ReserveInventory", inventory, "reserve_inventory", "release_inventory"),
+                step("ChargePayment", payments, "charge_payment", "refund_payment"),
+                step("ScheduleShipping", orders, "schedule_shipping"),
             ],
             retry=_RETRY,
             compensation_retry=_COMPENSATION_RETRY,

@@ -79,7 +79,7 @@ def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(
     assert len(resources(parent, "AWS::CloudFormation::Stack")) == 1
     assert resources(parent, "AWS::Lambda::Function") == {}
     (nested,) = matrix.stack("NestedParent").nested_templates
-    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 2
+    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 3  # items, Cognito-protected, saga start
     assert resources(nested, "AWS::Lambda::Function")
 
 

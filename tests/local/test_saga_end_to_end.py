@@ -42,10 +42,12 @@ class Saga:
         self.run = run
         self.endpoint = run.environment.endpoint
         (self.api,) = run.apis
-        (place,) = [
-            f for lid, f in run.environment.stack("OrderSagaDemo").functions.items() if "PlaceOrderAction" in lid
-        ]
-        self.tables = {name: place.environment[f"{name.upper()}_TABLE"] for name in ("orders", "inventory", "payments")}
+        variables = {
+            name: value
+            for function in run.environment.stack("OrderSagaDemo").functions.values()
+            for name, value in function.environment.items()
+        }
+        self.tables = {name: variables[f"{name.upper()}_TABLE"] for name in ("orders", "inventory", "payments")}
         self.dynamodb = local_client("dynamodb", self.endpoint)
         self.stepfunctions = local_client("stepfunctions", self.endpoint)
         self.executions: dict[str, dict] = {}
