@@ -88,7 +88,7 @@ def test_two_instances_in_one_stack_share_the_account_setting_and_nothing_else(m
     assert resources(template, "AWS::ApiGateway::Account") == {}  # in the environment's settings stack
     assert len(resources(matrix.template(f"{SETTINGS}-{ACCOUNT}-eu-west-1"), "AWS::ApiGateway::Account")) == 1
     apis = resources(template, "AWS::ApiGateway::RestApi")
-    assert len(apis) == 4  # ApiLambdaTable and CognitoProtectedApi, twice each
+    assert len(apis) == 6  # ApiLambdaTable, CognitoProtectedApi and the saga start API, twice each
     names = [api["Properties"].get("Name") for api in apis.values()]
     assert len(set(names)) == len(names), names
 
