@@ -30,6 +30,10 @@ def install(lambda_endpoint: str) -> None:
     from botocore.config import Config
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+    if not callable(getattr(lambda_eval_utils, "_invoke_lambda_function", None)):
+        # The hook point of moto 5.2.x; another version must be checked before it is trusted here.
+        raise RuntimeError("this moto version has no lambda_eval_utils._invoke_lambda_function to route Lambda tasks")
+
     def invoke(parameters: dict, region: str, state_credentials: Any) -> dict:
         client = boto3.client(
             "lambda",
