@@ -110,6 +110,9 @@ class LocalRun:
         for stack in self.environment.stacks:
             for line in summarize_skipped(stack.skipped):
                 self.log(f"[{stack.name}] not run locally: {line}")
+            for logical_id, resource in stack.template.get("Resources", {}).items():
+                if resource.get("Type") == "AWS::StepFunctions::StateMachine" and logical_id in stack.refs:
+                    self.log(f"[{stack.name}] state machine {logical_id}: {stack.refs[logical_id]}")
             for function in stack.functions.values():
                 for variable, reason in function.unresolved.items():
                     self.log(f"[{stack.name}] {function.logical_id}: environment variable {variable} unresolved: {reason}")

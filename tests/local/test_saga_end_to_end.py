@@ -173,6 +173,11 @@ def test_a_business_key_starts_one_run_only(saga: Saga):
     assert saga.item("orders", "order_id", "ok-1")["amount"] == "40"
 
 
+def test_the_run_names_the_state_machine_it_executes(saga: Saga):
+    machine = saga.executions["shipped"]["stateMachineArn"]
+    assert any(line.endswith(f": {machine}") and "state machine" in line for line in saga.lines)  # type: ignore[attr-defined]
+
+
 def test_the_request_model_is_enforced_before_anything_starts(saga: Saga):
     status, body = saga.start({**ORDERS["shipped"], "order_id": "has space"})
     assert (status, body) == (400, {"message": "Invalid request body"})
