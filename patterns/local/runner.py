@@ -147,7 +147,7 @@ class LocalRun:
             self.log("state machines' Lambda tasks run only on the endpoint the local run starts itself")
             return self.options.endpoint.rstrip("/")
         # Started first: moto is told where to invoke its state machines' Lambda tasks.
-        self._lambda_bridge = LambdaBridge(self.options.host, log=self.log).start()
+        self._lambda_bridge = LambdaBridge(LOOPBACK, log=self.log).start()  # only moto calls it
         self._stoppers.append(self._lambda_bridge.stop)
         server = MotoServer(lambda_endpoint=self._lambda_bridge.url.rstrip("/")).start()
         self._stoppers.append(server.stop)
