@@ -52,6 +52,9 @@ class LambdaBridge(HttpServer):
         function = self._function(unquote(match["name"]))
         if function is None:
             message = f"Function not found: {unquote(match['name'])}"
+            self._log(
+                f"a state machine invoked a function that is not part of this local run: {unquote(match['name'])}"
+            )
             return _json(404, {"Type": "User", "message": message}, error_type="ResourceNotFoundException")
         try:
             event = json.loads(request.get_data() or b"{}")
