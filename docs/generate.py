@@ -7,7 +7,8 @@ Writes into ``docs/generated/``:
   aliases, tables, queues, topics, user pools, deployment groups) and the references between
   them, found by walking each template (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ...);
 - ``<StackName>-<Construct>.md``: the same, narrowed to one construct and its neighbours
-  (see ``FOCUSED_VIEWS``);
+  (see ``FOCUSED_VIEWS``); and for each Step Functions state machine, its states and transitions
+  from its definition (``state_machine_diagram.py``);
 - ``resource-counts.md``: how many resources of each billed kind every stack has (cost notes);
 - ``nag-acknowledgements.md``: every acknowledgement of the demo stacks, with its construct path,
   rule set, rule, the profile that makes it (baseline, or the strict compliance profile only) and
@@ -26,6 +27,7 @@ their hash suffixes, so a file changes only when the infrastructure does.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -36,6 +38,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 DOCS_DIR = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("state_machine_diagram", DOCS_DIR / "state_machine_diagram.py")
+_state_machines = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(_state_machines)  # type: ignore[union-attr]
 ROOT = DOCS_DIR.parent
 GENERATED_DIR = DOCS_DIR / "generated"
 NAG_FILE = "nag-acknowledgements.md"
@@ -58,6 +63,7 @@ NODE_TYPES = {
     "AWS::CodeDeploy::DeploymentGroup": ("CodeDeploy deployment group", '[/"{}"\\]'),
     "AWS::Scheduler::Schedule": ("EventBridge schedule", '(("{}"))'),
     "AWS::Kinesis::Stream": ("Kinesis stream", '(("{}"))'),
+    "AWS::StepFunctions::StateMachine": ("Step Functions state machine", '(("{}"))'),
 }
 _DEAD_LETTER_KIND = "SQS dead-letter queue"
 MAX_LEFT_TO_RIGHT_NODES = 12
@@ -491,6 +497,8 @@ def render(assembly: Path, strict_assembly: Optional[Path] = None) -> dict[str, 
     for stem, (stack, focus) in sorted(FOCUSED_VIEWS.items()):
         if stack in graphs:
             files[f"{stem}.md"] = diagram_page(stack, graphs[stack], focus)
+    for stack in stacks:  # each state machine's states, from its definition
+        files.update(_state_machines.state_machine_pages(stack, templates[stack], construct_paths(assembly, stack)))
     strict_rows = None
     if strict_assembly is not None:
         strict_rows = acknowledgements(Path(strict_assembly), stack_names(Path(strict_assembly)))

@@ -2,8 +2,9 @@
 
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
 ``CognitoProtectedApi``, ``ScheduledJob``;
-``TableEventPublisher`` turns a table's stream into events.
-``StreamProcessor`` aggregates a stream in tumbling windows, exactly once (``StreamIngestionApi`` feeds it).
+``TableEventPublisher`` turns a table's stream into events;
+``StreamProcessor`` aggregates a stream in tumbling windows, exactly once (``StreamIngestionApi`` feeds it);
+``SagaWorkflow`` runs ordered steps with retries and compensations (a Step Functions saga).
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
 ``acknowledge`` records a cdk-nag acknowledgement with its reason;
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from .fanout_queue import FanoutQueue, FanoutSubscriber
     from .scheduled_job import ScheduledJob
     from .stream_processor import StreamIngestionApi, StreamProcessor
+    from .saga_definition import SagaRetry
+    from .saga_start_api import SagaApiOptions
+    from .saga_workflow import SagaStep, SagaWorkflow
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -45,6 +49,10 @@ _EXPORTS = {
     "ScheduledJob": ".scheduled_job",
     "StreamIngestionApi": ".stream_processor",
     "StreamProcessor": ".stream_processor",
+    "SagaApiOptions": ".saga_start_api",
+    "SagaRetry": ".saga_definition",
+    "SagaStep": ".saga_workflow",
+    "SagaWorkflow": ".saga_workflow",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -78,6 +86,10 @@ __all__ = [
     "FanoutQueue",
     "FanoutSubscriber",
     "ScheduledJob",
+    "SagaApiOptions",
+    "SagaRetry",
+    "SagaStep",
+    "SagaWorkflow",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

@@ -7,6 +7,7 @@ from .clickstream_demo import ClickstreamDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
 from .items_service_demo import ItemsServiceDemo
+from .order_saga_demo import OrderSagaDemo
 from .scheduled_job_demo import ScheduledJobDemo
 
 #: Every demo stack the app synthesizes, by name.
@@ -18,6 +19,7 @@ DEMO_STACKS = {
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
     "ItemsServiceDemo": ItemsServiceDemo,
+    "OrderSagaDemo": OrderSagaDemo,
     "ScheduledJobDemo": ScheduledJobDemo,
 }
 
@@ -30,5 +32,6 @@ __all__ = [
     "CognitoApiDemo",
     "FanoutDemo",
     "ItemsServiceDemo",
+    "OrderSagaDemo",
     "ScheduledJobDemo",
 ]

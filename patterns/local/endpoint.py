@@ -9,9 +9,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Optional
 
 from .model import REGION, LocalRunError
+from .moto_stepfunctions import LAMBDA_ENDPOINT_VARIABLE
 
 LOOPBACK = "127.0.0.1"
 FAKE_CREDENTIALS = {
@@ -63,18 +65,27 @@ def wait_until_up(endpoint: str, timeout: float = 30.0, process: Optional[subpro
 
 
 class MotoServer:
-    """moto's server in a child process on 127.0.0.1; ``stop()`` ends it."""
+    """moto's server in a child process on 127.0.0.1; ``stop()`` ends it.
 
-    def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
+    With ``lambda_endpoint`` (a :class:`~patterns.local.lambda_bridge.LambdaBridge`'s URL), the Lambda
+    tasks of the state machines it executes are invoked there (:mod:`patterns.local.moto_stepfunctions`).
+    """
+
+    def __init__(self, port: int = 0, host: str = LOOPBACK, lambda_endpoint: Optional[str] = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
         self._process: Optional[subprocess.Popen[bytes]] = None
+        self._lambda_endpoint = lambda_endpoint
 
     def start(self) -> "MotoServer":
         env = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
+        server = ["-m", "moto.server"]
+        if self._lambda_endpoint:
+            env[LAMBDA_ENDPOINT_VARIABLE] = self._lambda_endpoint
+            server = [str(Path(__file__).with_name("moto_stepfunctions.py"))]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, *server, "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,

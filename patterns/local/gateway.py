@@ -23,7 +23,8 @@ will once deployed:
    response, ``504`` when no answer comes within the integration timeout (29 s unless
    ``TimeoutInMillis`` says otherwise). ``MOCK`` answers from the integration response with its
    static header values (CORS preflight). ``AWS`` service integrations are served by the modules
-   ``gateway_services`` lists for their action (Kinesis ``PutRecords``: ``gateway_kinesis``).
+   ``gateway_services`` lists for their action (Kinesis ``PutRecords``: ``gateway_kinesis``), or by
+   the action's own module when it answers itself (``gateway_stepfunctions``: ``StartExecution``).
 5. API Gateway's own answers (the 4XX/5XX of the steps above) take the status and headers of the
    API's ``AWS::ApiGateway::GatewayResponse`` for their type, else of ``DEFAULT_4XX``/``DEFAULT_5XX``
    (static values and ``method.request.*`` mappings, e.g. CORS headers).
@@ -120,6 +121,8 @@ class Gateway:
         if isinstance(method.integration, MockIntegration):
             return mock_response(method.integration, call)
         if isinstance(method.integration, ServiceIntegration):
+            if method.integration.respond is not None:
+                return method.integration.respond(call.request.get_data(), call.request_id, self.environment)
             return serve(method.integration, call, self.environment)
         event = proxy_event(call, authorizer, identity, self.api.binary_media_types)
         return self._proxy(method.integration, call, event)

@@ -63,13 +63,16 @@ class MockIntegration:
 class ServiceIntegration:
     """An ``AWS`` integration: API Gateway calls a service's action itself, with a mapping template.
 
-    Served by the module ``gateway_services`` names for its ``(service, action)``.
+    Served by the module ``gateway_services`` names for its ``(service, action)``, or, when ``respond`` is
+    set, by the action's own module: ``respond(body, request_id, environment)`` calls the action on the
+    local endpoint and returns the whole response (``gateway_stepfunctions``).
     """
 
-    service: str  # "kinesis", from the integration URI arn:aws:apigateway:REGION:SERVICE:action/ACTION
-    action: str  # "PutRecords"
+    service: str  # "kinesis", "states": from the integration URI arn:aws:apigateway:REGION:SERVICE:action/ACTION
+    action: str  # "PutRecords", "StartExecution"
     request_templates: Mapping[str, str]  # content type -> template, intrinsics resolved
     responses: tuple[MockResponse, ...]  # the integration responses, selected by the service's HTTP status
+    respond: Optional[Callable[[bytes, str, Any], Any]] = None
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,17 @@ from .gateway_model import (
     UnservedMethod,
     walk,
 )
+from . import gateway_stepfunctions
 from .gateway_services import served
 from .intrinsics import Unresolvable, stack_resolver
 from .model import LocalEnvironment, LocalFunction, LocalRunError, LocalStack, LocalUserPool
 
 _LAMBDA_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+)/invocations$")
 _ACTION_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:(?P<service>[^:]+):action/(?P<action>[A-Za-z0-9]+)$")
+#: AWS service integrations whose own module reads them and answers itself, by (service, action).
+SERVICE_INTEGRATIONS = {
+    (gateway_stepfunctions.SERVICE, gateway_stepfunctions.ACTION): gateway_stepfunctions.read_integration,
+}
 
 
 def build_apis(environment: LocalEnvironment) -> list[LocalApi]:
@@ -229,13 +234,21 @@ class _ApiReader:
         if kind == "MOCK":
             return self._mock(logical_id, integration)
         raise _Unservable(
-            f"{kind or 'untyped'} integrations are not served locally (only AWS_PROXY to Lambda and MOCK)"
+            f"{kind or 'untyped'} integrations are not served locally (only AWS_PROXY to Lambda, MOCK and "
+            f"AWS service actions: Kinesis PutRecords, Step Functions StartExecution)"
         )
 
     def _service(self, logical_id: str, integration: Mapping[str, Any]) -> ServiceIntegration:
-        """An AWS service integration whose ``(service, action)`` ``gateway_services`` serves."""
+        """An AWS service integration: its action's own module (``SERVICE_INTEGRATIONS``), else ``gateway_services``."""
         uri = self.resolver.resolve_string(integration.get("Uri"), f"{logical_id}.Integration.Uri")
         match = _ACTION_URI.match(uri)
+        read = SERVICE_INTEGRATIONS.get((match["service"], match["action"])) if match else None
+        if match is not None and read is not None:
+            try:
+                own = read(self.resolver.resolve(dict(integration), f"{logical_id}.Integration"))
+            except ValueError as error:
+                raise _Unservable(str(error)) from None
+            return ServiceIntegration(match["service"], match["action"], {}, (), respond=own.respond)
         if match is None or not served(match["service"], match["action"]):
             raise _Unservable(f"the AWS integration {uri} is not served locally")
         return ServiceIntegration(

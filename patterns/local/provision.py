@@ -7,6 +7,8 @@ values the resources before them got (:class:`~patterns.local.intrinsics.Resolve
   their resource servers, clients and groups are created on the endpoint (moto's server). They
   keep the template's names; unnamed ones are called ``{stack}-{LogicalId}`` (shortened with a
   hash when that is too long for the service).
+* Step Functions state machines are created on the endpoint, for moto's interpreter to run
+  (``provision_stepfunctions``).
 * Lambda functions become :class:`LocalFunction` s for the workers, named the same way; versions
   and aliases resolve to the function's qualified ARNs (``...:function:NAME:1``, ``...:NAME:live``);
   event source mappings become :class:`EventSource` s for the pollers.
@@ -47,6 +49,7 @@ from .provision_messaging import MessagingProvisioner
 from .provision_order import resource_order
 from .provision_placeholders import SERVED_FROM_TEMPLATE, PlaceholderProvisioner
 from .provision_stack import Clients, NotLocal, Resource, Run
+from .provision_stepfunctions import StepFunctionsProvisioner
 from .provision_users import LocalUser, create_users, parse_user
 
 __all__ = [
@@ -92,8 +95,13 @@ def provision(
 
 
 class _StackProvisioner(
-    DynamoDbProvisioner, MessagingProvisioner, CognitoProvisioner, LambdaProvisioner, PlaceholderProvisioner,
+    DynamoDbProvisioner,
+    MessagingProvisioner,
+    CognitoProvisioner,
+    LambdaProvisioner,
     KinesisProvisioner,
+    StepFunctionsProvisioner,
+    PlaceholderProvisioner,
 ):
     """Provisions one stack, recording each resource's Ref and attributes as it goes."""
 
@@ -157,4 +165,5 @@ _HANDLERS: dict[str, Callable[[_StackProvisioner, Resource], None]] = {
     "AWS::Lambda::Alias": _StackProvisioner._alias,
     "AWS::Lambda::EventSourceMapping": _StackProvisioner._event_source_mapping,
     "AWS::Kinesis::Stream": _StackProvisioner._kinesis_stream,
+    "AWS::StepFunctions::StateMachine": _StackProvisioner._state_machine,
 }

@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 from .assembly import load_assembly
 from .endpoint import LOOPBACK, MotoServer, wait_until_up
 from .gateway import ApiServer, build_apis
+from .lambda_bridge import LambdaBridge
 from .model import REGION, LocalEnvironment
 from .pollers import start_pollers
 from .provision import LocalUser, provision
@@ -91,6 +92,7 @@ class LocalRun:
         self.schedules: Optional[ScheduleClock] = None
         self._stoppers: list[Callable[[], None]] = []
         self._next_port = options.port
+        self._lambda_bridge: Optional[LambdaBridge] = None
 
     def __enter__(self) -> "LocalRun":
         try:
@@ -112,12 +114,17 @@ class LocalRun:
         for stack in self.environment.stacks:
             for line in summarize_skipped(stack.skipped):
                 self.log(f"[{stack.name}] not run locally: {line}")
+            for logical_id, resource in stack.template.get("Resources", {}).items():
+                if resource.get("Type") == "AWS::StepFunctions::StateMachine" and logical_id in stack.refs:
+                    self.log(f"[{stack.name}] state machine {logical_id}: {stack.refs[logical_id]}")
             for function in stack.functions.values():
                 for variable, reason in function.unresolved.items():
                     self.log(f"[{stack.name}] {function.logical_id}: environment variable {variable} unresolved: {reason}")
 
         pool = FunctionPool(endpoint, region=options.region, log=self.log)
         self._stoppers.append(pool.close)
+        if self._lambda_bridge is not None:
+            self._lambda_bridge.attach(self.environment, pool)
         self._serve_sign_in(self.environment)
         self._serve_apis(self.environment, pool)
         pollers = start_pollers(
@@ -150,8 +157,12 @@ class LocalRun:
     def _endpoint(self) -> str:
         if self.options.endpoint:
             wait_until_up(self.options.endpoint, timeout=10)
+            self.log("state machines' Lambda tasks run only on the endpoint the local run starts itself")
             return self.options.endpoint.rstrip("/")
-        server = MotoServer().start()
+        # Started first: moto is told where to invoke its state machines' Lambda tasks.
+        self._lambda_bridge = LambdaBridge(LOOPBACK, log=self.log).start()  # only moto calls it
+        self._stoppers.append(self._lambda_bridge.stop)
+        server = MotoServer(lambda_endpoint=self._lambda_bridge.url.rstrip("/")).start()
         self._stoppers.append(server.stop)
         return server.endpoint
 

@@ -37,6 +37,7 @@ from patterns import (
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
 from consumer.stream_cases import stream_processors, table_stream_processor
+from consumer.saga_case import saga
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -76,6 +77,7 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     stream_processors(scope, table=table.table)
     if cognito_available:
         CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
+    saga(scope)
     route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
 
 

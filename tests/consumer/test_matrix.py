@@ -79,7 +79,7 @@ def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(
     assert len(resources(parent, "AWS::CloudFormation::Stack")) == 1
     assert resources(parent, "AWS::Lambda::Function") == {}
     (nested,) = matrix.stack("NestedParent").nested_templates
-    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 3
+    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 4  # items, Cognito-protected, stream ingestion, saga start
     assert resources(nested, "AWS::Lambda::Function")
 
 
@@ -88,7 +88,7 @@ def test_two_instances_in_one_stack_share_the_account_setting_and_nothing_else(m
     assert resources(template, "AWS::ApiGateway::Account") == {}  # in the environment's settings stack
     assert len(resources(matrix.template(f"{SETTINGS}-{ACCOUNT}-eu-west-1"), "AWS::ApiGateway::Account")) == 1
     apis = resources(template, "AWS::ApiGateway::RestApi")
-    assert len(apis) == 6  # ApiLambdaTable, CognitoProtectedApi and StreamProcessor's ingestion API, twice each
+    assert len(apis) == 8  # ApiLambdaTable, CognitoProtectedApi, StreamProcessor's ingestion API, the saga start API: twice each
     names = [api["Properties"].get("Name") for api in apis.values()]
     assert len(set(names)) == len(names), names
 

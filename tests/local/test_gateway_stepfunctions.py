@@ -1,0 +1,61 @@
+"""The StartExecution integration's mapping templates: what the local gateway evaluates, and what it refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from patterns.local.gateway_stepfunctions import UnsupportedTemplate, check_template, read_integration, render
+
+# The request template SagaWorkflow's start API renders (state machine ARN resolved).
+REQUEST = (
+    '{"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Saga", '
+    '"name": "$util.escapeJavaScript($input.path(\'$.order_id\'))", '
+    + r'''"input": "$util.escapeJavaScript($input.json('$')).replaceAll("\\'","'")"'''
+    + "}"
+)
+
+
+def test_the_request_becomes_the_run_name_and_its_input_a_json_string():
+    body = {"order_id": "o-1", "note": 'it\'s "quoted"', "lines": [1, 2]}
+    parameters = json.loads(render(REQUEST, body, "req-1"))
+    assert parameters["name"] == "o-1"
+    assert json.loads(parameters["input"]) == body
+    assert parameters["stateMachineArn"].endswith(":stateMachine:Saga")
+
+
+def test_paths_that_are_missing_render_empty_and_context_request_id_is_known():
+    assert render("$input.path('$.a.b')|$context.requestId|$input.json('$.x')", {"a": {}}, "r") == "|r|null"
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["#set($x = 1)", "$input.params('id')", "$util.base64Encode($input.body)", "$stageVariables.name"],
+)
+def test_other_vtl_is_refused(template):
+    with pytest.raises(UnsupportedTemplate):
+        check_template(template)
+
+
+def test_responses_are_selected_by_the_action_status():
+    integration = read_integration(
+        {
+            "RequestTemplates": {"application/json": REQUEST},
+            "IntegrationResponses": [
+                {
+                    "StatusCode": "200",
+                    "ResponseTemplates": {"application/json": '{"arn": "$input.path(\'$.executionArn\')"}'},
+                },
+                {"StatusCode": "400", "SelectionPattern": "4\\d{2}"},
+            ],
+        }
+    )
+    assert integration._select(200).status == 200
+    assert integration._select(400).status == 400
+    assert integration._select(503).status == 200  # the default response, as API Gateway picks it
+
+
+def test_an_integration_without_a_json_request_template_is_not_served():
+    with pytest.raises(UnsupportedTemplate):
+        read_integration({"RequestTemplates": {"text/plain": "x"}})
