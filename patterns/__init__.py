@@ -1,7 +1,7 @@
 """serverless-patterns: secure-by-default AWS CDK constructs for serverless applications.
 
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
-``CognitoProtectedApi``;
+``CognitoProtectedApi``, ``ObjectPipeline``;
 ``TableEventPublisher`` turns a table's stream into events.
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .object_pipeline import ObjectPipeline
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -38,6 +39,7 @@ _EXPORTS = {
     "CognitoProtectedApi": ".cognito_protected_api",
     "FanoutQueue": ".fanout_queue",
     "FanoutSubscriber": ".fanout_queue",
+    "ObjectPipeline": ".object_pipeline",
     "TableEventPublisher": ".table_events",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
@@ -71,6 +73,7 @@ __all__ = [
     "CognitoProtectedApi",
     "FanoutQueue",
     "FanoutSubscriber",
+    "ObjectPipeline",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

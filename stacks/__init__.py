@@ -5,6 +5,7 @@ from .building_blocks_demo import BuildingBlocksDemo
 from .canary_demo import CanaryDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
+from .image_pipeline_demo import ImagePipelineDemo
 from .items_service_demo import ItemsServiceDemo
 
 #: Every demo stack the app synthesizes, by name.
@@ -14,7 +15,8 @@ DEMO_STACKS = {
     "CanaryDemo": CanaryDemo,
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
+    "ImagePipelineDemo": ImagePipelineDemo,
     "ItemsServiceDemo": ItemsServiceDemo,
 }
 
-__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"]
+__all__ = ["DEMO_STACKS", "ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ImagePipelineDemo", "ItemsServiceDemo"]
