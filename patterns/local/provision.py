@@ -45,6 +45,7 @@ from .provision_lambda import LambdaProvisioner
 from .provision_messaging import MessagingProvisioner
 from .provision_order import resource_order
 from .provision_placeholders import SERVED_FROM_TEMPLATE, PlaceholderProvisioner
+from .provision_s3 import BUCKET_NOTIFICATIONS_TYPE, S3Provisioner
 from .provision_stack import Clients, NotLocal, Resource, Run
 from .provision_users import LocalUser, create_users, parse_user
 
@@ -65,6 +66,7 @@ STATEFUL_TYPES = frozenset({
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::Cognito::UserPool",
+    "AWS::S3::Bucket",
 })
 
 
@@ -90,7 +92,8 @@ def provision(
 
 
 class _StackProvisioner(
-    DynamoDbProvisioner, MessagingProvisioner, CognitoProvisioner, LambdaProvisioner, PlaceholderProvisioner
+    DynamoDbProvisioner, MessagingProvisioner, CognitoProvisioner, LambdaProvisioner, PlaceholderProvisioner,
+    S3Provisioner,
 ):
     """Provisions one stack, recording each resource's Ref and attributes as it goes."""
 
@@ -153,4 +156,6 @@ _HANDLERS: dict[str, Callable[[_StackProvisioner, Resource], None]] = {
     "AWS::Lambda::Version": _StackProvisioner._version,
     "AWS::Lambda::Alias": _StackProvisioner._alias,
     "AWS::Lambda::EventSourceMapping": _StackProvisioner._event_source_mapping,
+    "AWS::S3::Bucket": _StackProvisioner._bucket,
+    BUCKET_NOTIFICATIONS_TYPE: _StackProvisioner._bucket_notifications,
 }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .assembly import load_assembly
+from .cdn import ServedCdn, serve_cdns
 from .endpoint import LOOPBACK, MotoServer, wait_until_up
 from .gateway import ApiServer, build_apis
 from .model import REGION, LocalEnvironment
@@ -85,6 +86,7 @@ class LocalRun:
         self.environment: Optional[LocalEnvironment] = None
         self.apis: list[ServedApi] = []
         self.sign_ins: list[ServedSignIn] = []
+        self.cdns: list[ServedCdn] = []
         self._stoppers: list[Callable[[], None]] = []
         self._next_port = options.port
 
@@ -116,6 +118,7 @@ class LocalRun:
         self._stoppers.append(pool.close)
         self._serve_sign_in(self.environment)
         self._serve_apis(self.environment, pool)
+        self.cdns = serve_cdns(self.environment, self.options.host, self._port, self._stoppers.append, self.log)
         pollers = start_pollers(self.environment, pool, log=self.log, retry_delay_seconds=options.retry_delay_seconds)
         for poller in pollers:
             self._stoppers.append(poller.stop)
