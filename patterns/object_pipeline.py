@@ -428,8 +428,10 @@ def _validate(
         raise ValueError("max_upload_bytes must be between 1 byte and 5 GiB (a single POST's limit)")
     if not 1 <= grant_expiry.to_seconds() <= 3600:
         raise ValueError("grant_expiry must be between 1 second and 1 hour: grants are meant to be short-lived")
-    if expire_uploads_after is not None and expire_uploads_after.to_days() < 1:
-        raise ValueError("expire_uploads_after must be at least 1 day (S3 lifecycle counts whole days)")
+    if expire_uploads_after is not None and (
+        expire_uploads_after.to_seconds() < 86400 or expire_uploads_after.to_seconds() % 86400
+    ):
+        raise ValueError("expire_uploads_after must be a whole number of days, at least 1 (S3 lifecycle counts days)")
     if not 0 < rejected_rate_threshold <= 1:
         raise ValueError(f"rejected_rate_threshold is a share of objects in (0, 1], got {rejected_rate_threshold}")
     if cors_allow_origins is not None:

@@ -2,10 +2,12 @@
 
 Lambda runs the processor on arm64 with ``SecureFunction``'s Python (3.14), so the layer needs the
 Pillow wheel built for that platform, not the host's. ``python -m patterns.pillow_cache`` downloads
-the pinned wheel with pip (``--require-hashes``: the SHA-256 below must match), unpacks it into
-``<cache>/<LAYER_NAME>/python/`` (the folder a Python layer's ``/opt/python`` is made from) and is a
-no-op when that folder is already complete. ``make install`` runs it; a synth only reads the folder
-and raises ``PillowLayerMissing`` naming this command when it is not there.
+the pinned wheel with pip (``--require-hashes``: the SHA-256 below must match), repacks it as the
+layer archive ``<cache>/<LAYER_NAME>.zip`` (every file under ``python/``, which Lambda mounts at
+``/opt/python``; entries keep the wheel's timestamps, so the archive and its asset hash are the same
+on every machine) and is a no-op when that archive exists. ``make install`` runs it; a synth only
+reads the archive (one file to hash and stage, not thousands) and raises ``PillowLayerMissing``
+naming this command when it is not there.
 
 The cache is ``$SERVERLESS_PATTERNS_CACHE``, else ``$XDG_CACHE_HOME/serverless-patterns``, else
 ``~/.cache/serverless-patterns``. This module imports no CDK, so the command is quick.
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,6 @@ LAYER_NAME = f"pillow-{PILLOW_VERSION}-cp314-aarch64"
 #: The command that fills the cache, as error messages and docs print it.
 FETCH_COMMAND = "python -m patterns.pillow_cache"
 CACHE_ENV = "SERVERLESS_PATTERNS_CACHE"
-# Written last: a folder without it is an interrupted unpack, not a layer.
-_COMPLETE_MARKER = ".complete"
 
 
 class PillowLayerMissing(ValueError):
@@ -48,34 +47,34 @@ def cache_dir() -> Path:
     return Path(base) / "serverless-patterns"
 
 
-def layer_dir() -> Path:
-    """The layer's content folder (it holds ``python/PIL``)."""
-    return cache_dir() / LAYER_NAME
+def layer_zip() -> Path:
+    """The layer archive (``python/PIL/...``)."""
+    return cache_dir() / f"{LAYER_NAME}.zip"
 
 
-def ready_layer_dir() -> Path:
-    """The layer folder, or ``PillowLayerMissing`` telling how to fetch it (nothing is downloaded here)."""
-    folder = layer_dir()
-    if not (folder / _COMPLETE_MARKER).is_file():
+def ready_layer_zip() -> Path:
+    """The layer archive, or ``PillowLayerMissing`` telling how to fetch it (nothing is downloaded here)."""
+    archive = layer_zip()
+    if not archive.is_file():
         raise PillowLayerMissing(
             f"the bundled image processor needs Pillow {PILLOW_VERSION} for Lambda arm64/Python {PYTHON_VERSION}, "
-            f"which is not in {folder}. Fetch it once (pinned, hash-checked) with: {FETCH_COMMAND}  "
+            f"which is not in {archive}. Fetch it once (pinned, hash-checked) with: {FETCH_COMMAND}  "
             f"(or pass pillow_layer= / processor= / processor_code= to ObjectPipeline)"
         )
-    return folder
+    return archive
 
 
 def fetch(log=print) -> Path:
-    """Download, verify and unpack the pinned wheel unless the layer folder is already complete."""
-    folder = layer_dir()
-    if (folder / _COMPLETE_MARKER).is_file():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent) as work:
+    """Download, verify and repack the pinned wheel unless the layer archive is already there."""
+    archive = layer_zip()
+    if archive.is_file():
+        return archive
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=archive.parent) as work:
         requirements = Path(work) / "requirements.txt"
         requirements.write_text(f"pillow=={PILLOW_VERSION} --hash=sha256:{PILLOW_WHEEL_SHA256}\n", encoding="utf-8")
         downloads = Path(work) / "wheels"
-        log(f"fetching Pillow {PILLOW_VERSION} for Lambda ({PLATFORM}, Python {PYTHON_VERSION}) into {folder}")
+        log(f"fetching Pillow {PILLOW_VERSION} for Lambda ({PLATFORM}, Python {PYTHON_VERSION}) into {archive}")
         subprocess.run(
             [
                 sys.executable,
@@ -103,14 +102,15 @@ def fetch(log=print) -> Path:
         # pip checked the hash; checked again here so a wheel swapped in the download folder cannot pass.
         if not wheel.is_file() or hashlib.sha256(wheel.read_bytes()).hexdigest() != PILLOW_WHEEL_SHA256:
             raise RuntimeError(f"{PILLOW_WHEEL} is missing or does not match its pinned SHA-256")
-        staging = Path(work) / LAYER_NAME
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extractall(staging / "python")
-        (staging / _COMPLETE_MARKER).write_text(PILLOW_WHEEL_SHA256 + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    return folder
+        staging = Path(work) / archive.name
+        with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as layer:
+            for entry in source.infolist():
+                moved = zipfile.ZipInfo(f"python/{entry.filename}", date_time=entry.date_time)
+                moved.external_attr = entry.external_attr
+                moved.compress_type = zipfile.ZIP_DEFLATED
+                layer.writestr(moved, source.read(entry))
+        staging.replace(archive)  # atomic: a half-written archive is never taken for a layer
+    return archive
 
 
 if __name__ == "__main__":

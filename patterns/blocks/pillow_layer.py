@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from ..pillow_cache import PILLOW_VERSION, ready_layer_dir
+from ..pillow_cache import PILLOW_VERSION, ready_layer_zip
 from .function import DEFAULT_RUNTIME
 
 
@@ -18,7 +18,7 @@ def pillow_layer(scope: Construct, id: str) -> lambda_.LayerVersion:
     return lambda_.LayerVersion(
         scope,
         id,
-        code=lambda_.Code.from_asset(str(ready_layer_dir()), exclude=[".complete"]),
+        code=lambda_.Code.from_asset(str(ready_layer_zip())),
         compatible_runtimes=[DEFAULT_RUNTIME],
         compatible_architectures=[lambda_.Architecture.ARM_64],
         description=f"Pillow {PILLOW_VERSION} for Python {DEFAULT_RUNTIME.name} on arm64",
