@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from datetime import datetime, timezone
 from urllib.parse import unquote_plus
 
@@ -63,6 +64,8 @@ if unknown:
 
 logger = Logger()
 metrics = Metrics()
+# A batch of S3 test events or redeliveries records no outcome: normal here, not worth a warning per batch.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 s3 = boto3.client("s3")
 dynamodb = boto3.client("dynamodb")

@@ -78,7 +78,10 @@ def test_buckets_are_private_ssl_only_encrypted_versioned_and_logged(default):
         (bucket,) = [v for k, v in template.find_resources("AWS::S3::Bucket").items() if k.startswith(prefix)]
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
@@ -86,52 +89,92 @@ def test_buckets_are_private_ssl_only_encrypted_versioned_and_logged(default):
         assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("ImagesLogs")
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
     )
 
 
 def test_originals_expire_and_incomplete_uploads_are_aborted(default):
     _, template = default
-    template.has_resource_properties("AWS::S3::Bucket", {"LifecycleConfiguration": {"Rules": [Match.object_like({
-        "Prefix": "uploads/", "ExpirationInDays": 30, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}
-    })]}})
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [
+                    Match.object_like(
+                        {
+                            "Prefix": "uploads/",
+                            "ExpirationInDays": 30,
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        }
+                    )
+                ]
+            }
+        },
+    )
 
 
 def test_new_uploads_under_the_prefix_notify_the_encrypted_buffer_queue(default):
     _, template = default
-    template.has_resource_properties("Custom::S3BucketNotifications", {"NotificationConfiguration": {
-        "QueueConfigurations": [{
-            "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
-            "QueueArn": {"Fn::GetAtt": [Match.string_like_regexp("ImagesBufferQueue"), "Arn"]},
-        }]}})
-    template.has_resource_properties("AWS::SQS::Queue", {
-        "SqsManagedSseEnabled": True,
-        "VisibilityTimeout": 360,
-        "RedrivePolicy": {"maxReceiveCount": 5, "deadLetterTargetArn": Match.any_value()},
-    })
-    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-        "BatchSize": 5, "FunctionResponseTypes": ["ReportBatchItemFailures"]
-    })
+    template.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {
+            "NotificationConfiguration": {
+                "QueueConfigurations": [
+                    {
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                        "QueueArn": {"Fn::GetAtt": [Match.string_like_regexp("ImagesBufferQueue"), "Arn"]},
+                    }
+                ]
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "SqsManagedSseEnabled": True,
+            "VisibilityTimeout": 360,
+            "RedrivePolicy": {"maxReceiveCount": 5, "deadLetterTargetArn": Match.any_value()},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"BatchSize": 5, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    )
 
 
 def test_processor_is_arm64_on_the_layers_python_with_the_benchmarked_memory(default):
     _, template = default
     assert DEFAULT_RUNTIME.name == f"python{PYTHON_VERSION}"
-    template.has_resource_properties("AWS::Lambda::Function", {
-        "Handler": "app.handler",
-        "MemorySize": DEFAULT_PROCESSOR_MEMORY,
-        "Timeout": 60,
-        "Architectures": ["arm64"],
-        "Layers": Match.array_with([{"Ref": Match.string_like_regexp("ImagesPillowLayer")}]),
-        "Environment": {"Variables": Match.object_like({
-            "WIDTHS": "320,640,1280", "FORMATS": "webp,jpeg", "OUTPUT_PREFIX": "renditions/", "MAX_PIXELS": "50000000"
-        })},
-    })
-    template.has_resource_properties("AWS::Lambda::LayerVersion", {
-        "CompatibleArchitectures": ["arm64"], "CompatibleRuntimes": [DEFAULT_RUNTIME.name]
-    })
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "app.handler",
+            "MemorySize": DEFAULT_PROCESSOR_MEMORY,
+            "Timeout": 60,
+            "Architectures": ["arm64"],
+            "Layers": Match.array_with([{"Ref": Match.string_like_regexp("ImagesPillowLayer")}]),
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "WIDTHS": "320,640,1280",
+                        "FORMATS": "webp,jpeg",
+                        "OUTPUT_PREFIX": "renditions/",
+                        "MAX_PIXELS": "50000000",
+                    }
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::LayerVersion",
+        {"CompatibleArchitectures": ["arm64"], "CompatibleRuntimes": [DEFAULT_RUNTIME.name]},
+    )
 
 
 def test_processor_may_read_uploads_write_renditions_and_the_table_only(default):
@@ -143,8 +186,15 @@ def test_processor_may_read_uploads_write_renditions_and_the_table_only(default)
     }
     actions = {action for action, _ in granted}
     assert actions == {
-        *PROCESSOR_READ_ACTIONS, "s3:PutObject", *PROCESSOR_TABLE_ACTIONS, "logs:CreateLogStream", "logs:PutLogEvents",
-        "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
+        *PROCESSOR_READ_ACTIONS,
+        "s3:PutObject",
+        *PROCESSOR_TABLE_ACTIONS,
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
     }
     assert any(a == "s3:GetObject" and "ImagesUploads" in r and "/uploads/*" in r for a, r in granted)
@@ -160,49 +210,114 @@ def test_the_grant_function_may_only_put_objects_under_the_upload_prefix(default
 
 def test_post_uploads_is_iam_authorized_and_validates_its_body(default):
     _, template = default
-    template.has_resource_properties("AWS::ApiGateway::Method", {
-        "HttpMethod": "POST", "AuthorizationType": "AWS_IAM", "RequestValidatorId": Match.any_value(),
-        "RequestModels": {"application/json": Match.any_value()},
-    })
-    template.has_resource_properties("AWS::ApiGateway::Model", {"Schema": Match.object_like({
-        "required": ["content_type"], "additionalProperties": False,
-    })})
-    template.has_resource_properties("AWS::ApiGateway::Stage", {
-        "TracingEnabled": True, "AccessLogSetting": Match.any_value()
-    })
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "AuthorizationType": "AWS_IAM",
+            "RequestValidatorId": Match.any_value(),
+            "RequestModels": {"application/json": Match.any_value()},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Model",
+        {
+            "Schema": Match.object_like(
+                {
+                    "required": ["content_type"],
+                    "additionalProperties": False,
+                }
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage", {"TracingEnabled": True, "AccessLogSetting": Match.any_value()}
+    )
 
 
 def test_cdn_reads_the_private_bucket_through_oac_over_https_only_with_logs(default):
     _, template = default
     template.resource_count_is("AWS::CloudFront::OriginAccessControl", 1)
-    template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
-        "DefaultCacheBehavior": Match.object_like({"ViewerProtocolPolicy": "https-only", "AllowedMethods": ["GET", "HEAD"]}),
-        "Logging": {"Bucket": Match.any_value(), "Prefix": "cloudfront/"},
-        "Origins": [Match.object_like({"OriginAccessControlId": Match.any_value(), "S3OriginConfig": {
-            "OriginAccessIdentity": ""}})],
-    })})
-    template.has_resource_properties("AWS::CloudFront::CachePolicy", {"CachePolicyConfig": Match.object_like({
-        "DefaultTTL": 31536000, "MaxTTL": 31536000,
-    })})
-    template.has_resource_properties("AWS::CloudFront::ResponseHeadersPolicy", {"ResponseHeadersPolicyConfig": {
-        "Comment": Match.any_value(), "Name": Match.any_value(), "SecurityHeadersConfig": Match.object_like({
-            "StrictTransportSecurity": Match.object_like({"AccessControlMaxAgeSec": 63072000}),
-            "FrameOptions": {"FrameOption": "DENY", "Override": True},
-        })}})
-    template.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject"})
-    ])}})
+    template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "DefaultCacheBehavior": Match.object_like(
+                        {"ViewerProtocolPolicy": "https-only", "AllowedMethods": ["GET", "HEAD"]}
+                    ),
+                    "Logging": {"Bucket": Match.any_value(), "Prefix": "cloudfront/"},
+                    "Origins": [
+                        Match.object_like(
+                            {"OriginAccessControlId": Match.any_value(), "S3OriginConfig": {"OriginAccessIdentity": ""}}
+                        )
+                    ],
+                }
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudFront::CachePolicy",
+        {
+            "CachePolicyConfig": Match.object_like(
+                {
+                    "DefaultTTL": 31536000,
+                    "MaxTTL": 31536000,
+                }
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        {
+            "ResponseHeadersPolicyConfig": {
+                "Comment": Match.any_value(),
+                "Name": Match.any_value(),
+                "SecurityHeadersConfig": Match.object_like(
+                    {
+                        "StrictTransportSecurity": Match.object_like({"AccessControlMaxAgeSec": 63072000}),
+                        "FrameOptions": {"FrameOption": "DENY", "Override": True},
+                    }
+                ),
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject"}
+                        )
+                    ]
+                )
+            }
+        },
+    )
 
 
 def test_alarms_cover_the_dlq_the_buffer_age_the_processor_and_the_rejected_rate(default):
     pipeline, template = default
     assert pipeline.rejected_rate_alarm is not None
-    for alarm in (pipeline.dead_letter_alarm, pipeline.message_age_alarm, pipeline.errors_alarm,
-                  pipeline.throttles_alarm, pipeline.rejected_rate_alarm):
+    for alarm in (
+        pipeline.dead_letter_alarm,
+        pipeline.message_age_alarm,
+        pipeline.errors_alarm,
+        pipeline.throttles_alarm,
+        pipeline.rejected_rate_alarm,
+    ):
         assert alarm in pipeline.alarms
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {"Threshold": 0.25, "Metrics": Match.array_with([
-        Match.object_like({"Expression": "rejected / MAX([rejected + processed, 1])"})
-    ])})
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Threshold": 0.25,
+            "Metrics": Match.array_with(
+                [Match.object_like({"Expression": "rejected / MAX([rejected + processed, 1])"})]
+            ),
+        },
+    )
 
 
 def test_own_resources_are_used_and_nothing_is_made_for_them(own_resources):
@@ -215,13 +330,23 @@ def test_own_resources_are_used_and_nothing_is_made_for_them(own_resources):
     template.has_resource_properties("Custom::S3BucketNotifications", {"BucketName": "my-uploads"})
     # The queue waits six times the processor's own timeout.
     template.has_resource_properties("AWS::SQS::Queue", {"VisibilityTimeout": 120})
-    template.has_resource_properties("AWS::CloudFront::Distribution", {"DistributionConfig": Match.object_like({
-        "Aliases": ["cdn.example.com"],
-        "ViewerCertificate": {"AcmCertificateArn": Match.any_value(), "MinimumProtocolVersion": "TLSv1.2_2021",
-                              "SslSupportMethod": "sni-only"},
-        "Restrictions": {"GeoRestriction": {"Locations": ["DE", "FR"], "RestrictionType": "whitelist"}},
-        "WebACLId": Match.any_value(),
-    })})
+    template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "Aliases": ["cdn.example.com"],
+                    "ViewerCertificate": {
+                        "AcmCertificateArn": Match.any_value(),
+                        "MinimumProtocolVersion": "TLSv1.2_2021",
+                        "SslSupportMethod": "sni-only",
+                    },
+                    "Restrictions": {"GeoRestriction": {"Locations": ["DE", "FR"], "RestrictionType": "whitelist"}},
+                    "WebACLId": Match.any_value(),
+                }
+            )
+        },
+    )
 
 
 def test_an_existing_api_and_a_cognito_authorizer_serve_the_grants():
@@ -232,9 +357,10 @@ def test_an_existing_api_and_a_cognito_authorizer_serve_the_grants():
     authorizer = apigw.CognitoUserPoolsAuthorizer(stack, "Auth", cognito_user_pools=[pool])
     pipeline = ObjectPipeline(stack, "Images", api=api, authorizer=authorizer, scopes=["images/upload"])
     assert pipeline.upload_api is api
-    Template.from_stack(stack).has_resource_properties("AWS::ApiGateway::Method", {
-        "HttpMethod": "POST", "AuthorizationType": "COGNITO_USER_POOLS", "AuthorizationScopes": ["images/upload"]
-    })
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {"HttpMethod": "POST", "AuthorizationType": "COGNITO_USER_POOLS", "AuthorizationScopes": ["images/upload"]},
+    )
     with pytest.raises(ValueError, match="IAM authorization"):
         pipeline.upload_endpoint.grant_invoke(pipeline.function)
 
@@ -246,8 +372,13 @@ def test_a_missing_pillow_cache_is_a_clear_error_naming_the_command(monkeypatch,
     # Your own code or layer needs no cache.
     ObjectPipeline(new_stack(), "Mine", processor_code=INLINE)
     stack = new_stack()
-    ObjectPipeline(stack, "Layered", pillow_layer=lambda_.LayerVersion.from_layer_version_arn(
-        stack, "Pillow", "arn:aws:lambda:us-east-1:123456789012:layer:pillow:1"))
+    ObjectPipeline(
+        stack,
+        "Layered",
+        pillow_layer=lambda_.LayerVersion.from_layer_version_arn(
+            stack, "Pillow", "arn:aws:lambda:us-east-1:123456789012:layer:pillow:1"
+        ),
+    )
 
 
 @pytest.mark.parametrize(
@@ -279,10 +410,14 @@ def test_bad_props_raise(props, message):
     stack = new_stack()
     replacements = {
         "FN": lambda: SecureFunction(stack, "Fn", code=INLINE).function,
-        "LAYER": lambda: lambda_.LayerVersion.from_layer_version_arn(stack, "L", "arn:aws:lambda:us-east-1:1:layer:x:1"),
+        "LAYER": lambda: lambda_.LayerVersion.from_layer_version_arn(
+            stack, "L", "arn:aws:lambda:us-east-1:1:layer:x:1"
+        ),
     }
     same = s3.Bucket(stack, "Same")
-    resolved = {k: (same if v == "SAME" else replacements[v]() if isinstance(v, str) and v in replacements else v)
-                for k, v in props.items()}
+    resolved = {
+        k: (same if v == "SAME" else replacements[v]() if isinstance(v, str) and v in replacements else v)
+        for k, v in props.items()
+    }
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("=", "=")):
         ObjectPipeline(stack, "Images", **resolved)
