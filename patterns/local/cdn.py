@@ -10,6 +10,7 @@ web ACLs, geo restriction, Origin Access Control) is not emulated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timezone
 from email.utils import format_datetime
 from typing import Any, Callable, Optional
 from urllib.parse import unquote
@@ -125,7 +126,7 @@ class CdnServer:
             return Response("not found", status=403, headers=self.cdn.headers)
         headers = {name: str(found[field]) for name, field in _PASSED_HEADERS.items() if found.get(field) is not None}
         if found.get("LastModified") is not None:
-            headers["Last-Modified"] = format_datetime(found["LastModified"], usegmt=True)
+            headers["Last-Modified"] = format_datetime(found["LastModified"].astimezone(timezone.utc), usegmt=True)
         headers.update(self.cdn.headers)
         body = b"" if request.method == "HEAD" else found["Body"].read()
         return Response(body, status=200, headers=headers)
