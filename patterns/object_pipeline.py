@@ -7,14 +7,21 @@ from typing import Optional, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam, aws_lambda as lambda_, aws_s3 as s3, aws_s3_notifications as s3n
+from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda as lambda_, aws_s3 as s3, aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureQueue, SecureTable, acknowledge, bundled_code, threshold_alarm
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 from .blocks.api_cors import check_origins
-from .blocks.bucket import SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, access_log_bucket, private_bucket
+from .blocks.bucket import (
+    SERVER_ACCESS_LOGS_USE_BUCKET_POLICY,
+    access_log_bucket,
+    acknowledge_strict_bucket_rules,
+    private_bucket,
+)
+from .blocks.compliance_resources import rotating_key
+from .compliance import is_strict
 from .blocks.cdn import BucketDistribution
 from .blocks.pillow_layer import pillow_layer as make_pillow_layer
 from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
@@ -150,6 +157,15 @@ class ObjectPipeline(Construct):
         self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
         timeout = timeout or (function_timeout(processor) if processor else None) or Duration.seconds(60)
 
+        strict = is_strict(self)
+        self.key: Optional[kms.Key] = None
+        if strict and (upload_bucket is None or output_bucket is None):
+            self.key = rotating_key(
+                self,
+                "ObjectsKey",
+                description=f"Encrypts the objects of {self.node.path}",
+                removal_policy=removal_policy,
+            )
         self.log_bucket = access_log_bucket(self, "Logs", removal_policy=removal_policy, expire_after=Duration.days(90))
         self.upload_bucket = upload_bucket or private_bucket(
             self,
@@ -166,6 +182,7 @@ class ObjectPipeline(Construct):
                 )
             ],
             cors=[_upload_cors(cors_allow_origins)] if cors_allow_origins else None,
+            encryption_key=self.key,
         )
         self.output_bucket = output_bucket or private_bucket(
             self,
@@ -178,6 +195,15 @@ class ObjectPipeline(Construct):
                     noncurrent_version_expiration=Duration.days(30),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
+            ],
+            encryption_key=self.key,
+        )
+        _acknowledge_strict_rules(
+            self,
+            made=[
+                b
+                for b, given in ((self.upload_bucket, upload_bucket), (self.output_bucket, output_bucket))
+                if not given
             ],
         )
         self.secure_table: Optional[SecureTable] = None
@@ -198,7 +224,7 @@ class ObjectPipeline(Construct):
         self.upload_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue), s3.NotificationKeyFilter(prefix=upload_prefix)
         )
-        _acknowledge_notifications_handler(self)
+        _acknowledge_notifications_handler(self, self.upload_bucket)
 
         self.pillow_layer: Optional[lambda_.ILayerVersion] = None
         self.secure_function: Optional[SecureFunction] = None
@@ -268,6 +294,10 @@ class ObjectPipeline(Construct):
             comment=f"Renditions of {self.node.path}",
         )
         self.distribution = self.delivery.distribution
+        if self.key is not None:
+            self.key.grant(self.function, "kms:Decrypt", "kms:GenerateDataKey")
+            if self.upload_endpoint is not None:
+                self.key.grant(self.upload_endpoint.function, "kms:GenerateDataKey")
         self._add_alarms(rejected_rate_threshold)
 
     @property
@@ -336,25 +366,64 @@ class ObjectPipeline(Construct):
         )
 
 
+_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 _METRICS_NAMESPACE = "ObjectPipeline"
 # The id the CDK gives its bucket-notifications handler singleton (aws-s3 notifications-resource-handler).
 _NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 _BASIC_EXECUTION = "service-role/AWSLambdaBasicExecutionRole"
 
 
-def _acknowledge_notifications_handler(scope: Construct) -> None:
-    """The CDK's per-stack function that sets bucket notifications at deploy time has a managed-policy role."""
+def _acknowledge_notifications_handler(scope: Construct, bucket: s3.IBucket) -> None:
+    """The CDK's per-stack function that sets bucket notifications at deploy time: a managed-policy role, and
+    under the strict profile an inline policy (on the bucket's ``Notifications``) and no VPC."""
     handler = Stack.of(scope).node.try_find_child(_NOTIFICATIONS_HANDLER_ID)
     if handler is None:
         return
+    what = (
+        "The CDK's bucket-notifications handler (one per stack, it runs only at deploy time to call "
+        "PutBucketNotificationConfiguration) is made by the CDK itself"
+    )
     acknowledge(
         handler,
         "AwsSolutions-IAM4",
-        "The CDK's bucket-notifications handler (one per stack, it runs only at deploy time to call "
-        "PutBucketNotificationConfiguration) makes its role with AWSLambdaBasicExecutionRole, which grants "
-        "CloudWatch Logs writes only; the CDK gives no way to replace it for an imported bucket.",
+        f"{what}, with a role holding AWSLambdaBasicExecutionRole, which grants CloudWatch Logs writes only; "
+        "the CDK gives no way to replace that role for an imported bucket.",
         findings=[f"Policy::{iam.ManagedPolicy.from_aws_managed_policy_name(_BASIC_EXECUTION).managed_policy_arn}"],
     )
+    if not is_strict(scope):
+        return
+    acknowledge(
+        handler,
+        "cfn-guard:lambda_inside_vpc_check",
+        f"{what}; it calls only the S3 API's public, TLS and IAM-authenticated endpoint and has nothing in a VPC to reach.",
+    )
+    notifications = bucket.node.try_find_child("Notifications")
+    if notifications is not None:
+        for pack in _PACKS:
+            acknowledge(
+                notifications,
+                f"{pack}-IAMNoInlinePolicy",
+                f"{what}, and it attaches this statement (s3:PutBucketNotification on this bucket only) to its "
+                "role as an inline policy; the CDK offers no managed-policy form of it.",
+            )
+
+
+def _acknowledge_strict_rules(pipeline: "ObjectPipeline", made: list[s3.IBucket]) -> None:
+    """Under the strict profile, the rules the buckets made here and the distribution do not meet, and why."""
+    reasons = {
+        "replication": "Replication needs a destination bucket in another Region or account, which only the user "
+        "can choose; originals are transient (they expire) and renditions can be made again from them.",
+        "object_lock": "Object Lock would forbid the deletions this bucket's lifecycle makes (expired originals, "
+        "old versions, old logs); versioning already keeps overwritten and deleted objects for a while.",
+    }
+    notifications = {
+        pipeline.upload_bucket: "Object-created notifications to the buffer queue are configured by the CDK's "
+        "Custom::S3BucketNotifications resource, which this check does not read.",
+        pipeline.output_bucket: "Nothing reacts to new renditions: they are served through CloudFront as written.",
+        pipeline.log_bucket: "Nothing reacts to new log files: they are read when investigating.",
+    }
+    for bucket in [*made, pipeline.log_bucket]:
+        acknowledge_strict_bucket_rules(bucket, notifications=notifications[bucket], **reasons)
 
 
 def _upload_cors(origins: Sequence[str]) -> s3.CorsRule:

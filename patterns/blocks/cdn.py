@@ -8,11 +8,18 @@ from aws_cdk import Duration, aws_certificatemanager as acm, aws_cloudfront as c
 from aws_cdk import aws_cloudfront_origins as origins, aws_s3 as s3
 from constructs import Construct
 
+from ..compliance import is_strict
 from .nag import acknowledge
 
 #: How long viewers and edge caches keep an object: its key never changes content, so a year.
 IMMUTABLE_TTL = Duration.days(365)
 _HSTS_AGE = Duration.days(730)
+# Control Tower's controls a distribution on the default *.cloudfront.net certificate cannot meet.
+_DEFAULT_CERTIFICATE_CONTROLS = (
+    "cfn-guard:cloudfront_custom_ssl_certificate_check",
+    "cfn-guard:cloudfront_sni_enabled_check",
+    "cfn-guard:cloudfront_security_policy_check",
+)
 
 
 class BucketDistribution(Construct):
@@ -115,12 +122,27 @@ class BucketDistribution(Construct):
             geo_restriction=geo_restriction,
         )
         if certificate is None:
+            reason = (
+                "No custom domain was given, so viewers use the *.cloudfront.net certificate, whose security "
+                "policy CloudFront fixes at TLSv1 (SNI does not apply to it) and which cannot be changed; give "
+                "domain_names and a certificate to get TLSv1.2_2021 over SNI."
+            )
+            acknowledge(self.distribution, "AwsSolutions-CFR4", reason)
+            if is_strict(self):
+                for rule in _DEFAULT_CERTIFICATE_CONTROLS:
+                    acknowledge(self.distribution, rule, reason)
+        if is_strict(self):
             acknowledge(
                 self.distribution,
-                "AwsSolutions-CFR4",
-                "No custom domain was given, so viewers use the *.cloudfront.net certificate, whose security "
-                "policy CloudFront fixes at TLSv1 and which cannot be changed; give domain_names and a "
-                "certificate to get TLSv1.2_2021.",
+                "cfn-guard:cloudfront_default_root_object_configured_check",
+                "The distribution serves objects by their own keys; there is no document to answer '/' with, "
+                "and the bucket stays private (a request for '/' gets S3's 403).",
+            )
+            acknowledge(
+                self.distribution,
+                "cfn-guard:cloudfront_origin_failover_enabled_check",
+                "Origin failover needs a second copy of the bucket (replicated to another Region), which only the "
+                "user can choose to pay for; the origin is S3, itself designed for 99.99% availability.",
             )
         if web_acl_id is None:
             acknowledge(
