@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_certificatemanager as acm
+from aws_cdk import Duration, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda as lambda_, aws_s3 as s3, aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
@@ -59,7 +59,8 @@ class ObjectPipeline(Construct):
         event_source_mapping: queue -> processor, partial batch failures on.
         pillow_layer: the Pillow layer of the bundled processor (None otherwise).
         table: the metadata table (yours if passed; partition key ``id``, string).
-        distribution: CloudFront in front of ``output_bucket`` (``delivery`` is the block with its policies).
+        distribution: CloudFront in front of ``output_bucket`` (``delivery`` is the block with its policies);
+            None with ``delivery=False``.
         upload_api: the REST API serving ``POST /uploads`` (None when ``serve_uploads=False``);
             ``upload_endpoint`` is the block (grant function, ``grant_invoke``).
         dead_letter_alarm, message_age_alarm, errors_alarm, throttles_alarm, rejected_rate_alarm
@@ -100,6 +101,9 @@ class ObjectPipeline(Construct):
         web_acl_arn / manage_account_logging_role / account_has_logging_role: of a new API, as ``ApiLambdaTable``'s.
 
     Delivery:
+        delivery: serve ``output_bucket`` through CloudFront. Default True. CloudFront with Origin Access
+            Control is not offered in the aws-cn and aws-us-gov partitions: a stack bound to one of their
+            regions must pass False (and serve the renditions another way); then ``distribution`` is None.
         domain_names / certificate (us-east-1): both or neither. web_acl_id: a CLOUDFRONT-scope web ACL.
         geo_restriction: default none. price_class: default ``PRICE_CLASS_100``.
 
@@ -149,11 +153,12 @@ class ObjectPipeline(Construct):
         web_acl_id: Optional[str] = None,
         geo_restriction: Optional[cloudfront.GeoRestriction] = None,
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
+        delivery: bool = True,
         rejected_rate_threshold: float = 0.25,
         max_message_age: Duration = Duration.minutes(15),
     ) -> None:
         super().__init__(scope, id)
-        _validate(**locals())
+        _validate(**locals(), region=Stack.of(scope).region)
         self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
         timeout = timeout or (function_timeout(processor) if processor else None) or Duration.seconds(60)
 
@@ -280,20 +285,23 @@ class ObjectPipeline(Construct):
             )
             self.upload_api = self.upload_endpoint.api
 
-        self.delivery = BucketDistribution(
-            self,
-            "Delivery",
-            bucket=self.output_bucket,
-            log_bucket=self.log_bucket,
-            log_prefix="cloudfront/",
-            domain_names=domain_names,
-            certificate=certificate,
-            web_acl_id=web_acl_id,
-            geo_restriction=geo_restriction,
-            price_class=price_class,
-            comment=f"Renditions of {self.node.path}",
-        )
-        self.distribution = self.delivery.distribution
+        self.delivery: Optional[BucketDistribution] = None
+        self.distribution: Optional[cloudfront.Distribution] = None
+        if delivery:
+            self.delivery = BucketDistribution(
+                self,
+                "Delivery",
+                bucket=self.output_bucket,
+                log_bucket=self.log_bucket,
+                log_prefix="cloudfront/",
+                domain_names=domain_names,
+                certificate=certificate,
+                web_acl_id=web_acl_id,
+                geo_restriction=geo_restriction,
+                price_class=price_class,
+                comment=f"Renditions of {self.node.path}",
+            )
+            self.distribution = self.delivery.distribution
         if self.key is not None:
             self.key.grant(self.function, "kms:Decrypt", "kms:GenerateDataKey")
             if self.upload_endpoint is not None:
@@ -367,6 +375,8 @@ class ObjectPipeline(Construct):
 
 
 _PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+# Regions of the partitions without CloudFront Origin Access Control (aws-cn) or CloudFront at all (aws-us-gov).
+_NO_CLOUDFRONT_REGIONS = ("cn-", "us-gov-")
 _METRICS_NAMESPACE = "ObjectPipeline"
 # The id the CDK gives its bucket-notifications handler singleton (aws-s3 notifications-resource-handler).
 _NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
@@ -419,7 +429,7 @@ def _acknowledge_strict_rules(pipeline: "ObjectPipeline", made: list[s3.IBucket]
     notifications = {
         pipeline.upload_bucket: "Object-created notifications to the buffer queue are configured by the CDK's "
         "Custom::S3BucketNotifications resource, which this check does not read.",
-        pipeline.output_bucket: "Nothing reacts to new renditions: they are served through CloudFront as written.",
+        pipeline.output_bucket: "Nothing reacts to new renditions: they are served as written.",
         pipeline.log_bucket: "Nothing reacts to new log files: they are read when investigating.",
     }
     for bucket in [*made, pipeline.log_bucket]:
@@ -455,6 +465,12 @@ def _validate(
     web_acl_arn,
     rejected_rate_threshold,
     expire_uploads_after,
+    delivery,
+    domain_names,
+    certificate,
+    web_acl_id,
+    geo_restriction,
+    region,
     **_,
 ) -> None:
     if processor is not None:
@@ -505,6 +521,24 @@ def _validate(
         raise ValueError(f"rejected_rate_threshold is a share of objects in (0, 1], got {rejected_rate_threshold}")
     if cors_allow_origins is not None:
         check_origins(cors_allow_origins)
+    if delivery and not Token.is_unresolved(region) and region.startswith(_NO_CLOUDFRONT_REGIONS):
+        raise ValueError(
+            f"CloudFront with Origin Access Control is not available in {region} (aws-cn and aws-us-gov "
+            "partitions): pass delivery=False and serve output_bucket another way"
+        )
+    if not delivery:
+        given = [
+            name
+            for name, value in (
+                ("domain_names", domain_names),
+                ("certificate", certificate),
+                ("web_acl_id", web_acl_id),
+                ("geo_restriction", geo_restriction),
+            )
+            if value
+        ]
+        if given:
+            raise ValueError(f"delivery=False, so {', '.join(given)} cannot be: they configure the distribution")
     if not serve_uploads:
         given = [
             name

@@ -15,7 +15,7 @@ class ImagePipelineDemo(Stack):
         super().__init__(scope, id, **kwargs)
         self.pipeline = ObjectPipeline(self, "Images", removal_policy=RemovalPolicy.DESTROY)
 
-        assert self.pipeline.upload_api is not None
+        assert self.pipeline.upload_api is not None and self.pipeline.distribution is not None
         CfnOutput(self, "UploadGrantUrl", value=f"{self.pipeline.upload_api.url}uploads")
         CfnOutput(self, "CdnDomain", value=self.pipeline.distribution.distribution_domain_name)
         CfnOutput(self, "MetadataTableName", value=self.pipeline.table.table_name)

@@ -404,12 +404,14 @@ def test_a_missing_pillow_cache_is_a_clear_error_naming_the_command(monkeypatch,
         ({"domain_names": ["cdn.example.com"]}, "domain_names and certificate go together"),
         ({"manage_account_logging_role": False}, "manage_account_logging_role=False"),
         ({"upload_bucket": "SAME", "output_bucket": "SAME"}, "upload_bucket and output_bucket must differ"),
+        ({"delivery": False, "geo_restriction": "GEO"}, "delivery=False, so geo_restriction"),
     ],
 )
 def test_bad_props_raise(props, message):
     stack = new_stack()
     replacements = {
         "FN": lambda: SecureFunction(stack, "Fn", code=INLINE).function,
+        "GEO": lambda: cloudfront.GeoRestriction.denylist("XX"),
         "LAYER": lambda: lambda_.LayerVersion.from_layer_version_arn(
             stack, "L", "arn:aws:lambda:us-east-1:1:layer:x:1"
         ),
@@ -421,3 +423,13 @@ def test_bad_props_raise(props, message):
     }
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("=", "=")):
         ObjectPipeline(stack, "Images", **resolved)
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1"])
+def test_regions_without_cloudfront_oac_need_delivery_off(region):
+    stack = Stack(App(), "Test", env={"region": region, "account": "123456789012"})
+    with pytest.raises(ValueError, match=f"not available in {region}.*delivery=False"):
+        ObjectPipeline(stack, "Images")
+    pipeline = ObjectPipeline(stack, "Served", delivery=False)
+    assert pipeline.distribution is None and pipeline.delivery is None
+    Template.from_stack(stack).resource_count_is("AWS::CloudFront::Distribution", 0)
