@@ -35,6 +35,7 @@ from benchlib import BENCH_DIR, TESTS_DIR, load_templates, resource_counts, stac
 from child_runs import log  # noqa: E402
 from machine import machine_info  # noqa: E402
 from measure_cold_init import bench_cold_init  # noqa: E402
+from measure_images import bench_images  # noqa: E402
 from measure_size import bench_size  # noqa: E402
 from measure_synth import bench_synth, synth_once  # noqa: E402
 from measure_tests import bench_tests  # noqa: E402
@@ -54,6 +55,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-synth", action="store_true", help="skip synth timing (one untimed synth still feeds sizes)")
     parser.add_argument("--skip-cold-init", action="store_true", help="skip cold-init timing")
     parser.add_argument("--skip-warm", action="store_true", help="skip warm-invocation timing")
+    parser.add_argument("--skip-images", action="store_true", help="skip the image processor's measurements")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.json", help="where to write the JSON results")
     args = parser.parse_args(argv)
     for name in ("synth_repeats", "init_repeats", "test_runs"):
@@ -111,6 +113,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             results["warm_invocation"] = bench_warm(handlers, args.invocations, args.warmup, scratch, FAKE_AWS_ENV)
             for name, reason in results["warm_invocation"]["skipped"].items():
                 notes.append(f"warm invocation of {name} skipped: {reason}")
+        if not args.skip_images:
+            log("6. image processor")
+            results["images"] = bench_images(args.init_repeats, FAKE_AWS_ENV, scratch)
         if args.skip_tests:
             results["tests"] = {"skipped": True}
         else:
