@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_certificatemanager as acm
+from aws_cdk import (
+    CfnResource,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Token,
+    aws_apigateway as apigw,
+    aws_certificatemanager as acm,
+)
 from aws_cdk import aws_cloudfront as cloudfront, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda as lambda_, aws_s3 as s3, aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
@@ -385,7 +393,8 @@ _BASIC_EXECUTION = "service-role/AWSLambdaBasicExecutionRole"
 
 def _acknowledge_notifications_handler(scope: Construct, bucket: s3.IBucket) -> None:
     """The CDK's per-stack function that sets bucket notifications at deploy time: a managed-policy role, and
-    under the strict profile an inline policy (on the bucket's ``Notifications``) and no VPC."""
+    under the strict profile an inline policy (on the bucket's ``Notifications``), no VPC, and a reserved
+    concurrency of 1 (set here, as the profile sets one on every function)."""
     handler = Stack.of(scope).node.try_find_child(_NOTIFICATIONS_HANDLER_ID)
     if handler is None:
         return
@@ -402,6 +411,10 @@ def _acknowledge_notifications_handler(scope: Construct, bucket: s3.IBucket) -> 
     )
     if not is_strict(scope):
         return
+    # The strict profile reserves concurrency for every function; this one runs once per deploy.
+    function = handler.node.try_find_child("Resource")
+    if isinstance(function, CfnResource):
+        function.add_property_override("ReservedConcurrentExecutions", 1)
     acknowledge(
         handler,
         "cfn-guard:lambda_inside_vpc_check",

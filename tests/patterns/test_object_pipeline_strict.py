@@ -78,3 +78,12 @@ def test_buckets_use_the_rotating_objects_key_and_the_functions_may_use_it(synth
         if found
     }
     assert sorted(actions.values()) == [["kms:Decrypt", "kms:GenerateDataKey"], ["kms:GenerateDataKey"]]
+
+
+def test_the_cdks_notifications_handler_reserves_one_execution(synthesized):
+    outdir, _ = synthesized
+    resources = json.loads((outdir / "Agnostic.template.json").read_text())["Resources"]
+    (handler,) = [
+        v for k, v in resources.items() if k.startswith("BucketNotificationsHandler") and v["Type"] == "AWS::Lambda::Function"
+    ]
+    assert handler["Properties"]["ReservedConcurrentExecutions"] == 1
