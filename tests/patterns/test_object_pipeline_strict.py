@@ -34,7 +34,7 @@ def synthesized(tmp_path_factory):
 
 @pytest.mark.parametrize("stack", ["Agnostic", "Bound"])
 def test_clean_under_every_rule_set(synthesized, stack):
-    outdir, findings = synthesized
+    _, findings = synthesized
     assert set(findings) == set(RULE_SETS)
     assert findings_under(findings, f"{stack}/") == []
 
@@ -84,6 +84,8 @@ def test_the_cdks_notifications_handler_reserves_one_execution(synthesized):
     outdir, _ = synthesized
     resources = json.loads((outdir / "Agnostic.template.json").read_text())["Resources"]
     (handler,) = [
-        v for k, v in resources.items() if k.startswith("BucketNotificationsHandler") and v["Type"] == "AWS::Lambda::Function"
+        v
+        for k, v in resources.items()
+        if k.startswith("BucketNotificationsHandler") and v["Type"] == "AWS::Lambda::Function"
     ]
     assert handler["Properties"]["ReservedConcurrentExecutions"] == 1
