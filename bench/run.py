@@ -36,6 +36,7 @@ from benchlib import BENCH_DIR, TESTS_DIR, load_templates, resource_counts, stac
 from child_runs import log  # noqa: E402
 from machine import machine_info  # noqa: E402
 from measure_cold_init import bench_cold_init  # noqa: E402
+from measure_images import bench_images  # noqa: E402
 from measure_size import bench_size  # noqa: E402
 from measure_stream import bench_stream  # noqa: E402
 from measure_synth import bench_synth, synth_once  # noqa: E402
@@ -57,6 +58,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-cold-init", action="store_true", help="skip cold-init timing")
     parser.add_argument("--skip-warm", action="store_true", help="skip warm-invocation timing")
     parser.add_argument("--skip-stream", action="store_true", help="skip the stream aggregator's throughput and writes")
+    parser.add_argument("--skip-images", action="store_true", help="skip the image processor's measurements")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.json", help="where to write the JSON results")
     args = parser.parse_args(argv)
     for name in ("synth_repeats", "init_repeats", "test_runs"):
@@ -117,6 +119,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args.skip_stream:
             log("6. stream aggregator")
             results["stream_aggregator"] = bench_stream(FAKE_AWS_ENV)
+        if not args.skip_images:
+            log("6. image processor")
+            results["images"] = bench_images(args.init_repeats, FAKE_AWS_ENV, scratch)
         if args.skip_tests:
             results["tests"] = {"skipped": True}
         else:

@@ -64,8 +64,14 @@ NODE_TYPES = {
     "AWS::Scheduler::Schedule": ("EventBridge schedule", '(("{}"))'),
     "AWS::Kinesis::Stream": ("Kinesis stream", '(("{}"))'),
     "AWS::StepFunctions::StateMachine": ("Step Functions state machine", '(("{}"))'),
+    "AWS::S3::Bucket": ("S3 bucket", '[("{}")]'),
+    "AWS::CloudFront::Distribution": ("CloudFront distribution", '(("{}"))'),
 }
 _DEAD_LETTER_KIND = "SQS dead-letter queue"
+#: Edge labels for property names that say little on their own (a distribution's origin and logs, a bucket's logs).
+_PROPERTY_LABELS = {"DomainName": "origin", "Bucket": "standard logs", "DestinationBucketName": "access logs"}
+#: The CDK's deploy-time function that writes bucket notification settings: not part of the running system.
+_DEPLOY_TIME_ONLY = re.compile(r"^BucketNotificationsHandler[0-9a-f]{32}")
 MAX_LEFT_TO_RIGHT_NODES = 12
 
 #: The resource types counted for the cost notes, in the order shown.
@@ -84,6 +90,8 @@ BILLED_TYPES = {
     "AWS::CloudWatch::Alarm": "CloudWatch alarms",
     "AWS::Logs::LogGroup": "Log groups",
     "AWS::Scheduler::Schedule": "EventBridge schedules",
+    "AWS::S3::Bucket": "S3 buckets",
+    "AWS::CloudFront::Distribution": "CloudFront distributions",
 }
 
 # CDK logical ids end with an 8-hex-digit hash of the construct path; a function version's also
@@ -201,7 +209,7 @@ class Graph:
     def _collect_nodes(self) -> None:
         taken: dict[str, int] = {}
         for logical_id in sorted(self.resources):
-            if self.resources[logical_id].get("Type") not in NODE_TYPES:
+            if self.resources[logical_id].get("Type") not in NODE_TYPES or _DEPLOY_TIME_ONLY.match(logical_id):
                 continue
             base = re.sub(r"\W", "_", _HASH_SUFFIX.sub("", logical_id) if len(logical_id) > 8 else logical_id)
             taken[base] = taken.get(base, 0) + 1
@@ -254,6 +262,8 @@ class Graph:
                 self._subscription(props)
             elif kind == "AWS::Lambda::EventSourceMapping":
                 self._event_source_mapping(props)
+            elif kind == "Custom::S3BucketNotifications":
+                self._bucket_notifications(props)
             elif kind == "AWS::Lambda::Alias" and this is not None:
                 self._alias(this, resource)
             elif this is not None:
@@ -280,6 +290,14 @@ class Graph:
         on_failure = self.nodes_in(props.get("DestinationConfig", {}).get("OnFailure"))
         self.dead_letter_queues.update(on_failure)
         self._link(functions, on_failure, "failed batches", dashed=True)
+
+    def _bucket_notifications(self, props: Mapping[str, Any]) -> None:
+        """The CDK's bucket-notification custom resource: the bucket notifies each queue of new objects."""
+        buckets = self.nodes_in(props.get("BucketName"))
+        for configuration in props.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+            rules = configuration.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+            prefix = " ".join(f"{rule.get('Value')}*" for rule in rules if rule.get("Name") == "prefix")
+            self._link(buckets, self.nodes_in(configuration.get("QueueArn")), f"new objects {prefix}".strip())
 
     def _alias(self, this: str, resource: Mapping[str, Any]) -> None:
         props = resource.get("Properties", {})
@@ -310,7 +328,8 @@ class Graph:
                 self._link([this], targets, path[2])
             else:
                 keys = [key for key in path if not key.isdigit() and not key.startswith("Fn::")]
-                self._link([this], targets, keys[-1] if keys else "")
+                label = keys[-1] if keys else ""
+                self._link([this], targets, _PROPERTY_LABELS.get(label, label))
 
     # -- rendering -------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """serverless-patterns: secure-by-default AWS CDK constructs for serverless applications.
 
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
-``CognitoProtectedApi``, ``ScheduledJob``;
+``CognitoProtectedApi``, ``ObjectPipeline``, ``ScheduledJob``;
 ``TableEventPublisher`` turns a table's stream into events;
 ``StreamProcessor`` aggregates a stream in tumbling windows, exactly once (``StreamIngestionApi`` feeds it);
 ``SagaWorkflow`` runs ordered steps with retries and compensations (a Step Functions saga).
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .object_pipeline import ObjectPipeline
     from .scheduled_job import ScheduledJob
     from .stream_processor import StreamIngestionApi, StreamProcessor
     from .saga_definition import SagaRetry
@@ -45,6 +46,7 @@ _EXPORTS = {
     "CognitoProtectedApi": ".cognito_protected_api",
     "FanoutQueue": ".fanout_queue",
     "FanoutSubscriber": ".fanout_queue",
+    "ObjectPipeline": ".object_pipeline",
     "TableEventPublisher": ".table_events",
     "ScheduledJob": ".scheduled_job",
     "StreamIngestionApi": ".stream_processor",
@@ -85,6 +87,7 @@ __all__ = [
     "CognitoProtectedApi",
     "FanoutQueue",
     "FanoutSubscriber",
+    "ObjectPipeline",
     "ScheduledJob",
     "SagaApiOptions",
     "SagaRetry",

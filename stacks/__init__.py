@@ -6,6 +6,7 @@ from .canary_demo import CanaryDemo
 from .clickstream_demo import ClickstreamDemo
 from .cognito_api_demo import CognitoApiDemo
 from .fanout_demo import FanoutDemo
+from .image_pipeline_demo import ImagePipelineDemo
 from .items_service_demo import ItemsServiceDemo
 from .order_saga_demo import OrderSagaDemo
 from .scheduled_job_demo import ScheduledJobDemo
@@ -18,6 +19,7 @@ DEMO_STACKS = {
     "ClickstreamDemo": ClickstreamDemo,
     "CognitoApiDemo": CognitoApiDemo,
     "FanoutDemo": FanoutDemo,
+    "ImagePipelineDemo": ImagePipelineDemo,
     "ItemsServiceDemo": ItemsServiceDemo,
     "OrderSagaDemo": OrderSagaDemo,
     "ScheduledJobDemo": ScheduledJobDemo,
@@ -31,6 +33,7 @@ __all__ = [
     "ClickstreamDemo",
     "CognitoApiDemo",
     "FanoutDemo",
+    "ImagePipelineDemo",
     "ItemsServiceDemo",
     "OrderSagaDemo",
     "ScheduledJobDemo",

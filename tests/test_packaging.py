@@ -182,3 +182,21 @@ def test_a_consumer_app_synthesizes_from_the_installed_wheel_with_both_nag_packs
     assert Path(summary["patterns"]).is_relative_to(consumer_venv)
     assert summary["stacks"] == ["ConsumerData", "ConsumerService"]
     assert summary["resources"] > 100
+
+
+def test_an_installed_wheel_without_the_pillow_cache_names_the_command_that_fills_it(consumer_venv, tmp_path):
+    probe = (
+        "import aws_cdk as cdk\n"
+        "from patterns import ObjectPipeline\n"
+        "ObjectPipeline(cdk.Stack(cdk.App(), 'S'), 'Images')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["SERVERLESS_PATTERNS_CACHE"] = str(tmp_path / "empty-cache")
+    result = subprocess.run(
+        [str(consumer_venv / "bin" / "python"), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("patterns.pillow_cache.PillowLayerMissing:")
+    assert "Fetch it once (pinned, hash-checked) with: python -m patterns.pillow_cache" in last_line

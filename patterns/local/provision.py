@@ -48,6 +48,7 @@ from .provision_lambda import LambdaProvisioner
 from .provision_messaging import MessagingProvisioner
 from .provision_order import resource_order
 from .provision_placeholders import SERVED_FROM_TEMPLATE, PlaceholderProvisioner
+from .provision_s3 import BUCKET_NOTIFICATIONS_TYPE, S3Provisioner
 from .provision_stack import Clients, NotLocal, Resource, Run
 from .provision_stepfunctions import StepFunctionsProvisioner
 from .provision_users import LocalUser, create_users, parse_user
@@ -70,6 +71,7 @@ STATEFUL_TYPES = frozenset({
     "AWS::SNS::Topic",
     "AWS::Cognito::UserPool",
     "AWS::Kinesis::Stream",
+    "AWS::S3::Bucket",
 })
 
 
@@ -101,6 +103,7 @@ class _StackProvisioner(
     LambdaProvisioner,
     KinesisProvisioner,
     StepFunctionsProvisioner,
+    S3Provisioner,
     PlaceholderProvisioner,
 ):
     """Provisions one stack, recording each resource's Ref and attributes as it goes."""
@@ -166,4 +169,6 @@ _HANDLERS: dict[str, Callable[[_StackProvisioner, Resource], None]] = {
     "AWS::Lambda::EventSourceMapping": _StackProvisioner._event_source_mapping,
     "AWS::Kinesis::Stream": _StackProvisioner._kinesis_stream,
     "AWS::StepFunctions::StateMachine": _StackProvisioner._state_machine,
+    "AWS::S3::Bucket": _StackProvisioner._bucket,
+    BUCKET_NOTIFICATIONS_TYPE: _StackProvisioner._bucket_notifications,
 }

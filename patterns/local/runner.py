@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .assembly import load_assembly
+from .cdn import ServedCdn, serve_cdns
 from .endpoint import LOOPBACK, MotoServer, wait_until_up
 from .gateway import ApiServer, build_apis
 from .lambda_bridge import LambdaBridge
@@ -90,6 +91,7 @@ class LocalRun:
         self.apis: list[ServedApi] = []
         self.sign_ins: list[ServedSignIn] = []
         self.schedules: Optional[ScheduleClock] = None
+        self.cdns: list[ServedCdn] = []
         self._stoppers: list[Callable[[], None]] = []
         self._next_port = options.port
         self._lambda_bridge: Optional[LambdaBridge] = None
@@ -127,6 +129,7 @@ class LocalRun:
             self._lambda_bridge.attach(self.environment, pool)
         self._serve_sign_in(self.environment)
         self._serve_apis(self.environment, pool)
+        self.cdns = serve_cdns(self.environment, self.options.host, self._port, self._stoppers.append, self.log)
         pollers = start_pollers(
             self.environment,
             pool,

@@ -38,6 +38,7 @@ from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
 from consumer.stream_cases import stream_processors, table_stream_processor
 from consumer.saga_case import saga
+from consumer.object_pipeline_case import object_pipeline
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -67,7 +68,8 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     table.table.grant(recorder.function, "dynamodb:PutItem")
     SecureFunction(scope, "Notifier", code=bundled_code("hello"), asynchronous=True)
 
-    ApiLambdaTable(scope, "Items", table_removal_policy=DESTROY)
+    items = ApiLambdaTable(scope, "Items", table_removal_policy=DESTROY)
+    object_pipeline(scope, items.api)
     events = FanoutQueue(scope, "Events", removal_policy=DESTROY)
     events.add_subscriber("Audit", idempotency_key_field="event_id")
     TableEventPublisher(scope, "Changes", table=table.table, topic=events.topic, encryption_key=events.key)

@@ -71,7 +71,9 @@ def test_an_env_bound_stack_names_only_its_own_account(matrix, stack):
 def test_functions_in_aws_cn_use_the_powertools_layer_named_in_context(matrix):
     functions = resources(matrix.template("Partitions/China"), "AWS::Lambda::Function")
     assert functions
-    assert all(f["Properties"]["Layers"] == [CHINA_POWERTOOLS_LAYER] for f in functions.values())
+    # The CDK's own bucket-notifications handler has no layers; the image processor also has its Pillow layer.
+    library = [f for name, f in functions.items() if not name.startswith("BucketNotificationsHandler")]
+    assert all(f["Properties"]["Layers"][0] == CHINA_POWERTOOLS_LAYER for f in library)
 
 
 def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(matrix):

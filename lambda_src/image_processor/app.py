@@ -1,0 +1,218 @@
+"""Turn each uploaded object into web renditions, once per object version, and record the outcome.
+
+The buffer queue receives S3's object-created notifications; each SQS record is one notification
+(``{"Records": [...]}``) or S3's ``s3:TestEvent`` (sent once when notifications are configured; a
+no-op). For each object: skip it when the table already holds a final outcome for that version
+(a redelivery writes nothing); reject it, recorded with its reason and never retried, when it is
+larger than ``MAX_OBJECT_BYTES`` (presigned POST's size condition is enforced by S3, checked again
+here), not an accepted image, more than ``MAX_PIXELS`` pixels, or corrupt; else write one
+rendition per width and format under ``OUTPUT_PREFIX`` and record ``processed``. A message that
+is not an S3 notification, or any unexpected error (S3 or DynamoDB failing), fails that record
+alone (partial batch response): it returns to the queue and, after ``maxReceiveCount``, reaches
+the DLQ. So every object ends ``processed``, ``rejected`` or in the DLQ.
+
+Output keys hold the object's version (or ETag on an unversioned bucket), so they never change
+content and the CDN may cache them for a year: ``{OUTPUT_PREFIX}{key}/{version}/{width}.{ext}``.
+
+Environment:
+    OUTPUT_BUCKET      where renditions go.
+    TABLE_NAME         outcome per object version, partition key ``id`` (string).
+    WIDTHS             comma-separated widths in pixels; default ``320,640,1280``.
+    FORMATS            comma-separated output formats (``webp``, ``jpeg``); default ``webp,jpeg``.
+    OUTPUT_PREFIX      prefix of rendition keys; default ``renditions/``.
+    MAX_OBJECT_BYTES   larger objects are rejected unread; default 26214400 (25 MiB).
+    MAX_PIXELS         larger images are rejected before decoding; default 50000000.
+    POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: Logger and Metrics (``ProcessedObjects``,
+                       ``RejectedObjects``).
+
+AWS calls: s3:GetObject (GetObjectVersion with a version id) on the upload bucket, s3:PutObject on
+the output bucket, dynamodb:GetItem and dynamodb:PutItem on the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from datetime import datetime, timezone
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
+from imaging import OUTPUT_FORMATS, Rejected, process
+
+OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
+TABLE_NAME = os.environ["TABLE_NAME"]
+WIDTHS = [int(width) for width in os.environ.get("WIDTHS", "320,640,1280").split(",")]
+FORMATS = [name.strip() for name in os.environ.get("FORMATS", "webp,jpeg").split(",")]
+OUTPUT_PREFIX = os.environ.get("OUTPUT_PREFIX", "renditions/")
+MAX_OBJECT_BYTES = int(os.environ.get("MAX_OBJECT_BYTES", str(25 * 1024 * 1024)))
+MAX_PIXELS = int(os.environ.get("MAX_PIXELS", "50000000"))
+#: Renditions never change under their key (it holds the source version), so caches may keep them.
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+FINAL = ("processed", "rejected")
+
+unknown = sorted(set(FORMATS) - set(OUTPUT_FORMATS))
+if unknown:
+    raise ValueError(f"FORMATS holds unknown formats {unknown}; known: {sorted(OUTPUT_FORMATS)}")
+
+logger = Logger()
+metrics = Metrics()
+# A batch of S3 test events or redeliveries records no outcome: normal here, not worth a warning per batch.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+s3 = boto3.client("s3")
+dynamodb = boto3.client("dynamodb")
+
+
+class NotANotification(ValueError):
+    """The message is not an S3 event notification: it fails, and ends in the DLQ."""
+
+
+def notifications(record: SQSRecord) -> list[dict]:
+    """The S3 records of one SQS message ([] for S3's test event)."""
+    try:
+        body = json.loads(record.body)
+    except json.JSONDecodeError as error:
+        raise NotANotification(f"body is not JSON: {error.msg}") from None
+    if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
+        return []
+    if not isinstance(body, dict) or not isinstance(body.get("Records"), list):
+        raise NotANotification("body is not an S3 event notification")
+    found = []
+    for s3_record in body["Records"]:
+        try:
+            if not str(s3_record["eventName"]).startswith("ObjectCreated:"):
+                continue
+            found.append(s3_record["s3"])
+        except (KeyError, TypeError):
+            raise NotANotification("an S3 record lacks eventName or s3") from None
+    return found
+
+
+def object_id(bucket: str, key: str, version: str) -> str:
+    return f"{bucket}/{key}@{version}"
+
+
+def handle_object(notification: dict) -> None:
+    bucket = notification["bucket"]["name"]
+    source = notification["object"]
+    key = unquote_plus(source["key"])  # S3 URL-encodes keys in notifications
+    version_id = source.get("versionId") or None
+    etag = str(source.get("eTag", "")).strip('"')
+    version = version_id or etag
+    item_id = object_id(bucket, key, version)
+    existing = dynamodb.get_item(TableName=TABLE_NAME, Key={"id": {"S": item_id}}, ConsistentRead=True).get("Item")
+    if existing and existing.get("status", {}).get("S") in FINAL:
+        logger.info("already done", extra={"object_id": item_id, "status": existing["status"]["S"]})
+        return
+    started = time.perf_counter()
+    item = {
+        "id": {"S": item_id},
+        "bucket": {"S": bucket},
+        "key": {"S": key},
+        "etag": {"S": etag},
+        "version_id": {"S": version_id or ""},
+    }
+    try:
+        outcome = _process(bucket, key, version_id, version, item)
+    except Rejected as rejected:
+        outcome = {"status": {"S": "rejected"}, "reason": {"S": str(rejected)}}
+    item.update(outcome)
+    item["timings_ms"] = {"M": {**item.get("timings_ms", {}).get("M", {}), "total": _ms(started)}}
+    item["finished_at"] = {"S": datetime.now(timezone.utc).isoformat()}
+    status = item["status"]["S"]
+    try:
+        dynamodb.put_item(
+            TableName=TABLE_NAME,
+            Item=item,
+            ConditionExpression="attribute_not_exists(id) OR NOT #status IN (:processed, :rejected)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":processed": {"S": "processed"}, ":rejected": {"S": "rejected"}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        logger.info("a concurrent delivery recorded it first", extra={"object_id": item_id})
+        return
+    metrics.add_metric(
+        name="ProcessedObjects" if status == "processed" else "RejectedObjects", unit=MetricUnit.Count, value=1
+    )
+    logger.info("object " + status, extra={"object_id": item_id, "reason": item.get("reason", {}).get("S")})
+
+
+def _process(bucket: str, key: str, version_id: str | None, version: str, item: dict) -> dict:
+    started = time.perf_counter()
+    request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    try:
+        response = s3.get_object(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion"):
+            raise Rejected("the object was deleted before it was processed") from None
+        raise
+    size = int(response["ContentLength"])
+    item["size"] = {"N": str(size)}
+    if size > MAX_OBJECT_BYTES:
+        response["Body"].close()
+        raise Rejected(f"{size} bytes is more than the {MAX_OBJECT_BYTES} allowed")
+    data = response["Body"].read()
+    downloaded = _ms(started)
+    started = time.perf_counter()
+    result = process(data, widths=WIDTHS, formats=FORMATS, max_pixels=MAX_PIXELS)
+    processed = _ms(started)
+    started = time.perf_counter()
+    outputs = []
+    for rendition in result.renditions:
+        output_key = f"{OUTPUT_PREFIX}{key}/{version}/{rendition.width}.{rendition.extension}"
+        s3.put_object(
+            Bucket=OUTPUT_BUCKET,
+            Key=output_key,
+            Body=rendition.body,
+            ContentType=rendition.content_type,
+            CacheControl=CACHE_CONTROL,
+        )
+        outputs.append(
+            {
+                "M": {
+                    "key": {"S": output_key},
+                    "width": {"N": str(rendition.width)},
+                    "height": {"N": str(rendition.height)},
+                    "format": {"S": rendition.format},
+                    "bytes": {"N": str(len(rendition.body))},
+                }
+            }
+        )
+    return {
+        "status": {"S": "processed"},
+        "format": {"S": result.source_format},
+        "width": {"N": str(result.width)},
+        "height": {"N": str(result.height)},
+        "outputs": {"L": outputs},
+        "timings_ms": {"M": {"download": downloaded, "process": processed, "upload": _ms(started)}},
+    }
+
+
+def _ms(started: float) -> dict:
+    return {"N": str(round((time.perf_counter() - started) * 1000))}
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        found = notifications(record)
+    except NotANotification as error:
+        logger.warning("not an S3 notification", extra={"message_id": record.message_id, "reason": str(error)})
+        raise
+    for notification in found:
+        handle_object(notification)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,103 @@
+"""Hand out one presigned POST grant for the upload bucket: one new key, under the caller's own prefix.
+
+``POST`` with a JSON body ``{"content_type": "image/jpeg"}`` answers 201 with ``url`` and
+``fields`` (a browser or ``curl -F`` posts the file with them), the ``key`` the object will have,
+``expires_in`` seconds and ``max_bytes``. The policy S3 checks pins the key, the content type and
+the size range (1..``MAX_UPLOAD_BYTES``), and expires after ``GRANT_EXPIRES_SECONDS``; the grant is
+signed with this function's role, which may only put objects under ``UPLOAD_PREFIX``. A content
+type outside ``ALLOWED_CONTENT_TYPES`` or a malformed body gets 400; a request without an
+authenticated caller (no Cognito ``sub``, no IAM caller) gets 403.
+
+Environment:
+    UPLOAD_BUCKET            the bucket the grant is for.
+    UPLOAD_PREFIX            keys are ``{UPLOAD_PREFIX}{caller}/{uuid}{extension}``; default ``uploads/``.
+    ALLOWED_CONTENT_TYPES    comma-separated; default ``image/jpeg,image/png,image/webp,image/gif``.
+    MAX_UPLOAD_BYTES         default 26214400 (25 MiB).
+    GRANT_EXPIRES_SECONDS    default 300.
+    CORS_ALLOW_ORIGINS       optional, comma-separated origins echoed in ``Access-Control-Allow-Origin``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+
+UPLOAD_BUCKET = os.environ["UPLOAD_BUCKET"]
+UPLOAD_PREFIX = os.environ.get("UPLOAD_PREFIX", "uploads/")
+ALLOWED_CONTENT_TYPES = tuple(
+    value.strip()
+    for value in os.environ.get("ALLOWED_CONTENT_TYPES", "image/jpeg,image/png,image/webp,image/gif").split(",")
+)
+MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(25 * 1024 * 1024)))
+GRANT_EXPIRES_SECONDS = int(os.environ.get("GRANT_EXPIRES_SECONDS", "300"))
+CORS_ALLOW_ORIGINS = [origin for origin in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if origin]
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+logger = Logger()
+# SigV4 (required for KMS-encrypted buckets and by every region launched since 2014).
+s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def caller_id(event: dict) -> str | None:
+    """A stable, key-safe id of the authenticated caller: the Cognito ``sub``, else a hash of the IAM caller."""
+    context = event.get("requestContext") or {}
+    claims = (context.get("authorizer") or {}).get("claims") or {}
+    if claims.get("sub"):
+        return _SAFE.sub("-", claims["sub"])
+    identity = context.get("identity") or {}
+    # userArn on AWS; a local stand-in gateway that does not verify SigV4 knows only the access key.
+    caller = identity.get("userArn") or identity.get("caller") or identity.get("accessKey")
+    if caller:
+        return "iam-" + hashlib.sha256(caller.encode()).hexdigest()[:24]
+    return None
+
+
+def _response(event: dict, status: int, body: dict) -> dict:
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+    origin = (event.get("headers") or {}).get("origin") or (event.get("headers") or {}).get("Origin")
+    if origin and (origin in CORS_ALLOW_ORIGINS or CORS_ALLOW_ORIGINS == ["*"]):
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Vary"] = "Origin"
+    return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    caller = caller_id(event)
+    if caller is None:
+        return _response(event, 403, {"message": "no authenticated caller"})
+    try:
+        body = json.loads(event.get("body") or "{}")
+    except json.JSONDecodeError:
+        return _response(event, 400, {"message": "the body must be JSON"})
+    content_type = body.get("content_type") if isinstance(body, dict) else None
+    if content_type not in ALLOWED_CONTENT_TYPES:
+        return _response(event, 400, {"message": f"content_type must be one of {', '.join(ALLOWED_CONTENT_TYPES)}"})
+    key = f"{UPLOAD_PREFIX}{caller}/{uuid.uuid4()}{_EXTENSIONS.get(content_type, '')}"
+    grant = s3.generate_presigned_post(
+        Bucket=UPLOAD_BUCKET,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, MAX_UPLOAD_BYTES]],
+        ExpiresIn=GRANT_EXPIRES_SECONDS,
+    )
+    logger.info("upload granted", extra={"key": key, "content_type": content_type})
+    return _response(
+        event,
+        201,
+        {
+            "url": grant["url"],
+            "fields": grant["fields"],
+            "key": key,
+            "expires_in": GRANT_EXPIRES_SECONDS,
+            "max_bytes": MAX_UPLOAD_BYTES,
+        },
+    )

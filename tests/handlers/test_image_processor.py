@@ -1,0 +1,195 @@
+"""The bundled image processor on real images it is sent by S3's own notifications (moto's server over HTTP).
+
+Objects are put in an upload bucket whose notifications go to a queue, as ObjectPipeline wires them;
+the queue's messages are handed to the handler as Lambda's SQS event. Every object ends ``processed``
+or ``rejected`` (recorded with its reason), or its record fails (and would reach the DLQ).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+from PIL import Image
+
+from handler_loader import load_handler
+from lambda_context import LambdaContext
+from sqs_events import receive_sqs_event
+
+UPLOADS, RENDITIONS, TABLE = "uploads-bucket", "renditions-bucket", "objects"
+
+
+def jpeg(width: int, height: int, exif: bool = False) -> bytes:
+    image = Image.new("RGB", (width, height), (180, 90, 30))
+    buffer = io.BytesIO()
+    options = {}
+    if exif:
+        data = Image.Exif()
+        data[0x010F] = "SecretCam"  # Make
+        data[0x0112] = 6  # Orientation: rotate 90
+        options["exif"] = data.tobytes()
+    image.save(buffer, "JPEG", quality=85, **options)
+    return buffer.getvalue()
+
+
+def png_with_alpha(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (width, height), (0, 128, 255, 100)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class Pipeline:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+        self.s3 = boto3.client("s3")
+        self.sqs = boto3.client("sqs")
+        self.dynamodb = boto3.client("dynamodb")
+        for bucket in (UPLOADS, RENDITIONS):
+            self.s3.create_bucket(Bucket=bucket)
+        self.queue_url = self.sqs.create_queue(QueueName="buffer")["QueueUrl"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=UPLOADS,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": self.queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                    }
+                ]
+            },
+        )
+        self.dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        defaults = {"OUTPUT_BUCKET": RENDITIONS, "TABLE_NAME": TABLE, "POWERTOOLS_METRICS_NAMESPACE": "Test"}
+        for name, value in {**defaults, **env}.items():
+            monkeypatch.setenv(name, value)
+        self.app = load_handler("image_processor")
+
+    def event(self) -> dict:
+        return receive_sqs_event(self.sqs, self.queue_url, self.queue_arn)
+
+    def run(self, event: dict) -> list[str]:
+        result = self.app.handler(event, LambdaContext())
+        return [failure["itemIdentifier"] for failure in result["batchItemFailures"]]
+
+    def upload_and_process(self, key: str, body: bytes) -> dict:
+        self.s3.put_object(Bucket=UPLOADS, Key=key, Body=body)
+        event = self.event()
+        assert self.run(event) == []
+        return self.row(key)
+
+    def row(self, key: str) -> dict:
+        (item,) = [i for i in self.dynamodb.scan(TableName=TABLE)["Items"] if i["key"]["S"] == key]
+        return item
+
+    def renditions(self) -> list[str]:
+        return sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=RENDITIONS).get("Contents", []))
+
+
+@pytest.fixture
+def pipeline(aws, monkeypatch) -> Pipeline:
+    made = Pipeline(monkeypatch)
+    # S3's test event, sent when notifications are configured, is a no-op that succeeds.
+    test_event = made.event()
+    assert "s3:TestEvent" in test_event["Records"][0]["body"]
+    assert made.run(test_event) == []
+    assert made.dynamodb.scan(TableName=TABLE)["Items"] == []
+    return made
+
+
+def test_a_photo_becomes_webp_and_jpeg_renditions_without_metadata_and_a_processed_row(pipeline):
+    key = "uploads/user-1/holiday photo+1.jpg"  # notifications carry it URL-encoded
+    row = pipeline.upload_and_process(key, jpeg(1600, 1200, exif=True))
+    assert row["status"]["S"] == "processed"
+    assert (row["format"]["S"], row["width"]["N"], row["height"]["N"]) == ("JPEG", "1600", "1200")
+    assert int(row["size"]["N"]) > 0 and row["etag"]["S"]
+    assert {"download", "process", "upload", "total"} <= set(row["timings_ms"]["M"])
+    outputs = [o["M"] for o in row["outputs"]["L"]]
+    # The EXIF orientation (rotate 90) is applied: renditions are portrait.
+    assert sorted((int(o["width"]["N"]), int(o["height"]["N"]), o["format"]["S"]) for o in outputs) == [
+        (320, 427, "jpeg"),
+        (320, 427, "webp"),
+        (640, 853, "jpeg"),
+        (640, 853, "webp"),
+        (1200, 1600, "jpeg"),
+        (1200, 1600, "webp"),
+    ]
+    assert pipeline.renditions() == sorted(o["key"]["S"] for o in outputs)
+    for output in outputs:
+        found = pipeline.s3.get_object(Bucket=RENDITIONS, Key=output["key"]["S"])
+        assert found["CacheControl"] == "public, max-age=31536000, immutable"
+        assert output["key"]["S"].startswith(f"renditions/{key}/{row['etag']['S']}/")
+        image = Image.open(io.BytesIO(found["Body"].read()))
+        assert found["ContentType"] == f"image/{image.format.lower()}"
+        assert not image.getexif() and "icc_profile" not in image.info
+
+
+def test_small_images_are_never_upscaled_and_transparency_is_kept_in_webp(pipeline):
+    row = pipeline.upload_and_process("uploads/u/icon.png", png_with_alpha(500, 250))
+    outputs = sorted((int(o["M"]["width"]["N"]), o["M"]["format"]["S"]) for o in row["outputs"]["L"])
+    assert outputs == [(320, "jpeg"), (320, "webp"), (500, "jpeg"), (500, "webp")]
+    webp = next(o["M"]["key"]["S"] for o in row["outputs"]["L"] if o["M"]["format"]["S"] == "webp")
+    assert Image.open(io.BytesIO(pipeline.s3.get_object(Bucket=RENDITIONS, Key=webp)["Body"].read())).mode == "RGBA"
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"%PDF-1.7 not an image at all", "not an image"),
+        (jpeg(800, 600)[:2000], "corrupt image"),
+    ],
+    ids=["non-image", "corrupt"],
+)
+def test_bad_files_are_rejected_with_their_reason_and_not_retried(pipeline, body, reason):
+    row = pipeline.upload_and_process("uploads/u/bad.jpg", body)
+    assert row["status"]["S"] == "rejected"
+    assert reason in row["reason"]["S"]
+    assert pipeline.renditions() == []
+
+
+def test_a_decompression_bomb_and_an_oversized_object_are_rejected(aws, monkeypatch):
+    pipeline = Pipeline(monkeypatch, MAX_PIXELS="1000000", MAX_OBJECT_BYTES="60000")
+    pipeline.run(pipeline.event())
+    bomb = pipeline.upload_and_process("uploads/u/bomb.png", png_with_alpha(1500, 1000))
+    assert bomb["status"]["S"] == "rejected" and "decompression bomb" in bomb["reason"]["S"]
+    noise = Image.effect_noise((400, 400), 90).convert("RGB")
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG")
+    assert len(buffer.getvalue()) > 60000
+    large = pipeline.upload_and_process("uploads/u/large.png", buffer.getvalue())
+    assert large["status"]["S"] == "rejected" and "more than the 60000 allowed" in large["reason"]["S"]
+    assert pipeline.renditions() == []
+
+
+def test_a_redelivered_notification_writes_nothing_a_second_time(pipeline):
+    pipeline.s3.put_object(Bucket=UPLOADS, Key="uploads/u/once.jpg", Body=jpeg(700, 500))
+    event = pipeline.event()
+    assert pipeline.run(event) == []
+    first = pipeline.row("uploads/u/once.jpg")
+    before = {o["Key"]: o["LastModified"] for o in pipeline.s3.list_objects_v2(Bucket=RENDITIONS)["Contents"]}
+    assert pipeline.run(event) == []  # the same messages again, as SQS may deliver them
+    assert pipeline.row("uploads/u/once.jpg") == first
+    after = {o["Key"]: o["LastModified"] for o in pipeline.s3.list_objects_v2(Bucket=RENDITIONS)["Contents"]}
+    assert after == before
+
+
+def test_unexpected_errors_and_foreign_messages_fail_alone_for_a_retry(pipeline):
+    pipeline.s3.put_object(Bucket=UPLOADS, Key="uploads/u/good.jpg", Body=jpeg(400, 300))
+    event = pipeline.event()
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody="not a notification")
+    vanished_bucket = json.loads(event["Records"][0]["body"])
+    vanished_bucket["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket"
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=json.dumps(vanished_bucket))
+    extra = pipeline.event()["Records"]
+    failed = pipeline.run({"Records": event["Records"] + extra})
+    assert sorted(failed) == sorted(record["messageId"] for record in extra)
+    assert pipeline.row("uploads/u/good.jpg")["status"]["S"] == "processed"
