@@ -2,7 +2,8 @@
 
 Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction``,
 ``CognitoProtectedApi``;
-``TableEventPublisher`` turns a table's stream into events.
+``TableEventPublisher`` turns a table's stream into events;
+``GlobalTable`` and ``RegionalEndpoint`` make a multi-region active-active service.
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
 ``acknowledge`` records a cdk-nag acknowledgement with its reason;
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .global_table import GlobalTable
+    from .regional_endpoint import RegionalEndpoint
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -39,6 +42,8 @@ _EXPORTS = {
     "FanoutQueue": ".fanout_queue",
     "FanoutSubscriber": ".fanout_queue",
     "TableEventPublisher": ".table_events",
+    "GlobalTable": ".global_table",
+    "RegionalEndpoint": ".regional_endpoint",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -71,6 +76,8 @@ __all__ = [
     "CognitoProtectedApi",
     "FanoutQueue",
     "FanoutSubscriber",
+    "GlobalTable",
+    "RegionalEndpoint",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",
