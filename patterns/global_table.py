@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from aws_cdk import ArnFormat, Names, RemovalPolicy, Stack, Token, aws_dynamodb as dynamodb, aws_kms as kms
 import jsii
+from aws_cdk import ArnFormat, Names, RemovalPolicy, Stack, Token
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
-from .blocks.compliance_resources import rotating_key
+from .blocks.compliance_resources import backup_plan, rotating_key
+from .compliance import is_strict
 
 _DEFAULT_KEY = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{3,200}$")
@@ -32,6 +35,8 @@ class GlobalTableReplica(Construct):
         key: the customer-managed key the replica in this region is encrypted with (rotation on, retained).
         alias: ``alias/global-table/<table name>``, which the table names when it creates the replica.
         table: the replica, as an ``ITableV2`` of this stack (ARN in this stack's region, ``key`` attached).
+
+    Under the strict profile the stack's AWS Backup plan (``StrictBackup``) backs the replica up.
     """
 
     def __init__(self, scope: Construct, id: str, *, table_name: str, removal_policy: RemovalPolicy) -> None:
@@ -46,6 +51,8 @@ class GlobalTableReplica(Construct):
         self.table = dynamodb.TableV2.from_table_attributes(
             self, "Table", table_name=table_name, encryption_key=self.key
         )
+        if is_strict(self):
+            backup_plan(self).add_table(self.table)
 
 
 class GlobalTable(Construct):
@@ -73,6 +80,9 @@ class GlobalTable(Construct):
         deletion_protection: on every replica. Default True: a global table is the service's data
             in every region at once.
         removal_policy: of the table and of the keys. Default RETAIN.
+
+    Under the strict profile each region's AWS Backup plan (``StrictBackup``, regional) backs up
+    that region's replica: the home stack's here, each other region's in ``table_for``.
 
     Raises ValueError for an env-agnostic stack, fewer than two regions, a repeated region, a stack
     region not in ``regions``, or a table name DynamoDB or KMS aliases would refuse; at synth, when a
@@ -141,6 +151,8 @@ class GlobalTable(Construct):
                 for region in self.replica_regions[1:]
             ],
         )
+        if is_strict(self):  # AWS Backup is regional: each region backs up its own replica
+            backup_plan(self).add_table(self.table)
         self.node.add_validation(_EveryReplicaHasAKey(self))
 
     @property
@@ -248,6 +260,8 @@ class _EveryReplicaHasAKey:
         if not missing:
             return []
         return [
-            f"no stack in {', '.join(missing)} called table_for() on {self._table.node.path}: the replica there "
-            "would have no key; build a stack in each replica region and call table_for(that_stack)"
+            (
+                f"no stack in {', '.join(missing)} called table_for() on {self._table.node.path}: the replica there "
+                "would have no key; build a stack in each replica region and call table_for(that_stack)"
+            )
         ]

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, Names, Stack, aws_apigateway as apigw, aws_certificatemanager as acm
-from aws_cdk import aws_cloudwatch as cloudwatch, aws_route53 as route53, aws_route53_targets as targets
+import jsii
+
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
+from .blocks.api_strict import limit_invoke_permissions_to_account
+from .compliance import is_strict
 from .global_table import GlobalTable, check_bound
 
 #: What the health route calls on the local replica (and the replica's key for the read).
@@ -140,6 +147,8 @@ class RegionalEndpoint(Construct):
         )
         acknowledge(self.health_method, "AwsSolutions-APIG4", reason)
         acknowledge(self.health_method, "AwsSolutions-COG4", reason)
+        if is_strict(self):
+            limit_invoke_permissions_to_account([self.health_method])
 
         stage_path = f"/{api.deployment_stage.stage_name}/health"
         self.health_check = route53.HealthCheck(
@@ -160,7 +169,7 @@ class RegionalEndpoint(Construct):
             "Record",
             zone=zone,
             record_name=domain_name,
-            target=route53.RecordTarget.from_alias(targets.ApiGatewayDomain(self.domain_name)),
+            target=route53.RecordTarget.from_alias(_RegionalDomainTarget(self.domain_name)),
             set_identifier=stack.region,
             health_check=self.health_check,
             **routing,
@@ -216,6 +225,23 @@ class RegionalEndpoint(Construct):
             for region in global_table.replica_regions
             if region != self.region
         ]
+
+
+@jsii.implements(route53.IAliasRecordTarget)
+class _RegionalDomainTarget:
+    """The custom domain's regional endpoint, its target health evaluated (failover records require it)."""
+
+    def __init__(self, domain: apigw.IDomainName) -> None:
+        self._domain = domain
+
+    def bind(
+        self, _record: route53.IRecordSet, _zone: Optional[route53.IHostedZone] = None
+    ) -> route53.AliasRecordTargetConfig:
+        return route53.AliasRecordTargetConfig(
+            dns_name=self._domain.domain_name_alias_domain_name,
+            hosted_zone_id=self._domain.domain_name_alias_hosted_zone_id,
+            evaluate_target_health=True,
+        )
 
 
 def _validate(

@@ -1,0 +1,326 @@
+"""GlobalTable and RegionalEndpoint: replicas, keys, health checks and records per region, nag, bad props."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_route53 as route53
+from aws_cdk.assertions import Match, Template
+from nag_check import nag_app, nag_findings
+
+from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint, route_alarms
+
+ACCOUNT = "123456789012"
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+ZONE = {"hosted_zone_id": "Z0123456789EXAMPLE", "zone_name": "example.com"}
+DOMAIN = "orders.example.com"
+
+
+def bound(app: App, id: str, region: str, account: str = ACCOUNT) -> Stack:
+    return Stack(app, id, env=Environment(account=account, region=region))
+
+
+def region_stack(
+    app: App, region: str, table: GlobalTable | None = None, **endpoint_props
+) -> tuple[Stack, GlobalTable]:
+    stack = bound(app, f"Orders-{region}", region)
+    table = table or GlobalTable(stack, "Orders", regions=REGIONS, table_name="orders")
+    api = ApiLambdaTable(stack, "Api", table=table.table_for(stack))
+    RegionalEndpoint(stack, "Endpoint", api=api.api, global_table=table, domain_name=DOMAIN, **ZONE, **endpoint_props)
+    return stack, table
+
+
+@dataclass
+class Synthesized:
+    templates: dict[str, Template]
+    findings: dict[str, list[tuple[str, str]]]
+    table: GlobalTable
+
+
+@pytest.fixture(scope="module")
+def three_regions(tmp_path_factory) -> Synthesized:
+    """us-east-1 holds the table (latency routing); eu-west-1 latency; ap-southeast-2 as a failover secondary."""
+    app = nag_app(tmp_path_factory.mktemp("global-service"))
+    home, table = region_stack(app, "us-east-1")
+    stacks = [home, region_stack(app, "eu-west-1", table)[0]]
+    stacks.append(region_stack(app, "ap-southeast-2", table, failover=route53.Failover.SECONDARY)[0])
+    route_alarms(app)
+    findings = nag_findings(app)
+    templates = {
+        Stack.of(s).region: Template.from_json(app.synth().get_stack_by_name(s.stack_name).template) for s in stacks
+    }
+    return Synthesized(templates, findings, table)
+
+
+def test_the_home_stack_holds_one_global_table_with_a_replica_per_region(three_regions):
+    template = three_regions.templates["us-east-1"]
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
+    replicas = template.find_resources("AWS::DynamoDB::GlobalTable")
+    (table,) = replicas.values()
+    properties = table["Properties"]
+    assert properties["TableName"] == "orders"
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert sorted(r["Region"] for r in properties["Replicas"]) == sorted(REGIONS)
+    for replica in properties["Replicas"]:
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    for region in ("eu-west-1", "ap-southeast-2"):
+        three_regions.templates[region].resource_count_is("AWS::DynamoDB::GlobalTable", 0)
+        three_regions.templates[region].resource_count_is("AWS::DynamoDB::Table", 0)
+
+
+def test_each_replica_is_encrypted_with_its_own_regions_key(three_regions):
+    (table,) = three_regions.templates["us-east-1"].find_resources("AWS::DynamoDB::GlobalTable").values()
+    keys = {r["Region"]: r["SSESpecification"]["KMSMasterKeyId"] for r in table["Properties"]["Replicas"]}
+    assert keys["us-east-1"]["Fn::GetAtt"][1] == "Arn"  # the home stack's own key
+    for region in ("eu-west-1", "ap-southeast-2"):  # by alias ARN: no reference to another region's stack
+        assert _joined(keys[region]) == f"arn:<AWS::Partition>:kms:{region}:{ACCOUNT}:alias/global-table/orders"
+    for region in REGIONS:
+        template = three_regions.templates[region]
+        template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
+        template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/global-table/orders"})
+
+
+def _joined(value: dict) -> str:
+    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in value["Fn::Join"][1])
+
+
+def test_the_home_stack_deploys_after_the_replica_regions_keys(three_regions):
+    home = Stack.of(three_regions.table)
+    assert {s.region for s in home.dependencies} >= {"eu-west-1", "ap-southeast-2"}
+
+
+def test_each_region_grants_its_functions_its_own_replica_and_key(three_regions):
+    template = three_regions.templates["eu-west-1"]
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    table_arn = f"arn:<AWS::Partition>:dynamodb:eu-west-1:{ACCOUNT}:table/orders"
+    health = [s for s in statements if s["Action"] == ["dynamodb:DescribeTable", "dynamodb:GetItem"]]
+    assert health and all(_joined(s["Resource"]) == table_arn for s in health)
+    items = [s for s in statements if "dynamodb:PutItem" in s["Action"]]
+    assert items and all(_joined(s["Resource"]) == table_arn for s in items)
+    key_grants = [s for s in statements if "kms:Decrypt" in s["Action"]]
+    assert len(key_grants) == 2
+    (key_id,) = template.find_resources(
+        "AWS::KMS::Key", {"Properties": {"Description": Match.string_like_regexp("DynamoDB")}}
+    )
+    assert all(s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]} for s in key_grants)
+
+
+def test_the_health_route_is_unsigned_and_checked_by_route_53_on_the_regions_own_host(three_regions):
+    for region in REGIONS:
+        template = three_regions.templates[region]
+        template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "health"})
+        template.has_resource_properties("AWS::ApiGateway::Method", {"HttpMethod": "GET", "AuthorizationType": "NONE"})
+        template.has_resource_properties(
+            "AWS::Route53::HealthCheck",
+            {
+                "HealthCheckConfig": {
+                    "Type": "HTTPS",
+                    "Port": 443,
+                    "EnableSNI": True,
+                    "RequestInterval": 30,
+                    "FailureThreshold": 3,
+                    "ResourcePath": {"Fn::Join": ["", ["/", {"Ref": Match.any_value()}, "/health"]]},
+                    "FullyQualifiedDomainName": {
+                        "Fn::Join": [
+                            "",
+                            [{"Ref": Match.any_value()}, f".execute-api.{region}.", {"Ref": "AWS::URLSuffix"}],
+                        ]
+                    },
+                }
+            },
+        )
+
+
+def test_latency_records_carry_the_region_as_set_identifier_and_the_health_check(three_regions):
+    for region in ("us-east-1", "eu-west-1"):
+        three_regions.templates[region].has_resource_properties(
+            "AWS::Route53::RecordSet",
+            {
+                "Name": f"{DOMAIN}.",
+                "Type": "A",
+                "HostedZoneId": ZONE["hosted_zone_id"],
+                "SetIdentifier": region,
+                "Region": region,
+                "HealthCheckId": {"Ref": Match.string_like_regexp("HealthCheck")},
+                "AliasTarget": {
+                    "DNSName": {"Fn::GetAtt": [Match.any_value(), "RegionalDomainName"]},
+                    "HostedZoneId": Match.any_value(),
+                },
+            },
+        )
+
+
+def test_failover_routing_replaces_latency_routing_when_asked(three_regions):
+    records = three_regions.templates["ap-southeast-2"].find_resources("AWS::Route53::RecordSet")
+    (record,) = records.values()
+    assert record["Properties"]["Failover"] == "SECONDARY"
+    assert record["Properties"]["SetIdentifier"] == "ap-southeast-2"
+    assert "Region" not in record["Properties"]
+
+
+def test_a_regional_tls_domain_with_a_dns_validated_certificate_in_each_region(three_regions):
+    for region in REGIONS:
+        template = three_regions.templates[region]
+        template.has_resource_properties(
+            "AWS::CertificateManager::Certificate",
+            {
+                "DomainName": DOMAIN,
+                "ValidationMethod": "DNS",
+                "DomainValidationOptions": [{"DomainName": DOMAIN, "HostedZoneId": ZONE["hosted_zone_id"]}],
+            },
+        )
+        template.has_resource_properties(
+            "AWS::ApiGateway::DomainName",
+            {"DomainName": DOMAIN, "EndpointConfiguration": {"Types": ["REGIONAL"]}, "SecurityPolicy": "TLS_1_2"},
+        )
+        template.resource_count_is("AWS::ApiGateway::BasePathMapping", 1)
+
+
+def test_alarms_per_region_watch_health_and_replication_to_every_other_region(three_regions):
+    for region in REGIONS:
+        template = three_regions.templates[region]
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {"Namespace": "RegionalHealth", "MetricName": "UnhealthyResponses", "AlarmActions": Match.any_value()},
+        )
+        latency = template.find_resources(
+            "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "ReplicationLatency"}}
+        )
+        receivers = sorted(
+            d["Value"]
+            for a in latency.values()
+            for d in a["Properties"]["Dimensions"]
+            if d["Name"] == "ReceivingRegion"
+        )
+        assert receivers == sorted(r for r in REGIONS if r != region)
+        assert all(a["Properties"]["AlarmActions"] for a in latency.values())
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm", {"MetricName": "5XXError", "Namespace": "AWS/ApiGateway"}
+        )
+
+
+def test_every_region_is_nag_clean_and_acknowledges_only_the_unsigned_health_route(three_regions):
+    assert three_regions.findings["violations"] == []
+    health = {(rule, path) for rule, path in three_regions.findings["acknowledged"] if "/Default/health/" in path}
+    assert {rule for rule, _ in health} == {"AwsSolutions-APIG4", "AwsSolutions-COG4"}
+    assert {path.split("/")[0] for _, path in health} == {f"Orders-{r}" for r in REGIONS}
+
+
+# -- bad props -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("regions", "message"),
+    [
+        (["us-east-1"], "at least two regions"),
+        (["us-east-1", "eu-west-1", "eu-west-1"], "more than once"),
+        (["eu-west-1", "ap-southeast-2"], "stack's region us-east-1 is not one of"),
+        (["us-east-1", "Europe"], "concrete region names"),
+    ],
+)
+def test_bad_regions_are_refused(regions, message):
+    with pytest.raises(ValueError, match=message):
+        GlobalTable(bound(App(), "S", "us-east-1"), "T", regions=regions)
+
+
+def test_an_env_agnostic_stack_is_refused():
+    with pytest.raises(ValueError, match="bound to a concrete account and region"):
+        GlobalTable(Stack(App(), "S"), "T", regions=REGIONS)
+
+
+@pytest.mark.parametrize("table_name", ["x", "orders.v1", "a" * 201])
+def test_a_table_name_dynamodb_or_kms_would_refuse_is_refused(table_name):
+    with pytest.raises(ValueError, match="table_name"):
+        GlobalTable(bound(App(), "S", "us-east-1"), "T", regions=REGIONS, table_name=table_name)
+
+
+def test_table_for_refuses_other_accounts_regions_and_unbound_stacks():
+    app = App()
+    table = GlobalTable(bound(app, "Home", "us-east-1"), "T", regions=REGIONS[:2])
+    with pytest.raises(ValueError, match="in account 210987654321"):
+        table.table_for(bound(app, "Other", "eu-west-1", account="210987654321"))
+    with pytest.raises(ValueError, match="ap-southeast-2, which is not one of the table's regions"):
+        table.table_for(bound(app, "Far", "ap-southeast-2"))
+    with pytest.raises(ValueError, match="env-agnostic"):
+        table.table_for(Stack(app, "Anywhere"))
+    table.table_for(bound(app, "Europe", "eu-west-1"))
+    with pytest.raises(ValueError, match="already holds the eu-west-1 replica's key"):
+        table.table_for(bound(app, "Europe2", "eu-west-1"))
+
+
+def test_a_replica_region_without_a_stack_fails_the_synth():
+    app = App()
+    GlobalTable(bound(app, "Home", "us-east-1"), "T", regions=REGIONS[:2])
+    with pytest.raises(RuntimeError, match="no stack in eu-west-1 called table_for"):
+        app.synth()
+
+
+def _endpoint(stack: Stack, table: GlobalTable, **props) -> RegionalEndpoint:
+    api = ApiLambdaTable(stack, "Api", table=table.table_for(stack)) if "api" not in props else None
+    defaults = {"api": api.api if api else None, "global_table": table, "domain_name": DOMAIN, **ZONE}
+    return RegionalEndpoint(stack, "Endpoint", **{**defaults, **props})
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"domain_name": "orders.example.org"}, "not inside the hosted zone"),
+        ({"domain_name": "notexample.com"}, "not inside the hosted zone"),
+        ({"hosted_zone_id": " "}, "hosted_zone_id and zone_name"),
+        ({"health_check_interval": Duration.seconds(20)}, "10 or 30 seconds"),
+        ({"failure_threshold": 0}, "failure_threshold"),
+        ({"failure_threshold": 11}, "failure_threshold"),
+        ({"health_check_regions": ["us-east-1", "eu-west-1"]}, "at least three"),
+        ({"unhealthy_threshold": 0}, "unhealthy_threshold"),
+    ],
+)
+def test_bad_endpoint_props_are_refused(props, message):
+    app = App()
+    stack = bound(app, "Home", "us-east-1")
+    table = GlobalTable(stack, "T", regions=REGIONS[:2])
+    with pytest.raises(ValueError, match=message):
+        _endpoint(stack, table, **props)
+
+
+def test_an_endpoint_outside_the_tables_regions_is_refused():
+    app = App()
+    table = GlobalTable(bound(app, "Home", "us-east-1"), "T", regions=REGIONS[:2])
+    with pytest.raises(ValueError, match="ap-southeast-2, which is not one of the global table's regions"):
+        _endpoint(bound(app, "Far", "ap-southeast-2"), table, api=None)
+
+
+def test_an_env_agnostic_endpoint_is_refused():
+    app = App()
+    table = GlobalTable(bound(app, "Home", "us-east-1"), "T", regions=REGIONS[:2])
+    with pytest.raises(ValueError, match="RegionalEndpoint needs a stack bound"):
+        _endpoint(Stack(app, "Anywhere"), table, api=None)
+
+
+def test_a_number_partition_key_reaches_the_health_route_as_its_type():
+    app = App()
+    stack = bound(app, "Home", "us-east-1")
+    key = dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.NUMBER)
+    table = GlobalTable(stack, "T", regions=REGIONS[:2], partition_key=key)
+    endpoint = _endpoint(stack, table, api=apigw.RestApi(stack, "Api"))
+    table.table_for(bound(app, "Europe", "eu-west-1"))
+    template = Template.from_stack(stack)
+    variables = {"PARTITION_KEY": "pk", "PARTITION_KEY_TYPE": "N", "POWERTOOLS_METRICS_NAMESPACE": "RegionalHealth"}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Description": Match.string_like_regexp("GET /health"),
+            "Environment": {"Variables": Match.object_like(variables)},
+        },
+    )
+    assert endpoint.table is table.table
