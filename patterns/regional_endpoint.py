@@ -10,6 +10,7 @@ from aws_cdk import Duration, Names, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
@@ -21,6 +22,12 @@ from .global_table import GlobalTable, check_bound
 #: What the health route calls on the local replica (and the replica's key for the read).
 HEALTH_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem")
 HEALTH_METRICS_NAMESPACE = "RegionalHealth"
+# DynamoDB's attribute type codes, as the health route sends the sentinel key.
+_TYPE_CODES = {
+    dynamodb.AttributeType.STRING: "S",
+    dynamodb.AttributeType.NUMBER: "N",
+    dynamodb.AttributeType.BINARY: "B",
+}
 
 
 class RegionalEndpoint(Construct):
@@ -129,7 +136,7 @@ class RegionalEndpoint(Construct):
             environment={
                 "TABLE_NAME": self.table.table_name,
                 "PARTITION_KEY": global_table.partition_key.name,
-                "PARTITION_KEY_TYPE": global_table.partition_key.type.value,
+                "PARTITION_KEY_TYPE": _TYPE_CODES[global_table.partition_key.type],
                 "POWERTOOLS_METRICS_NAMESPACE": HEALTH_METRICS_NAMESPACE,
             },
         )
