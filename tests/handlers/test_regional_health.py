@@ -11,8 +11,6 @@ from aws_local import create_id_table
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 TABLE = "global-items"
 EVENT = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers": {}, "requestContext": {}}
 
