@@ -48,7 +48,8 @@ def stack_regions(assembly_dir: Path) -> dict[str, Optional[str]]:
 
 
 def local_run(options: LocalRunOptions, log: Log = print) -> Union[LocalRun, "RegionalRuns"]:
-    """A ``LocalRun`` when the stacks share one region (env-agnostic ones run in ``options.region``), else ``RegionalRuns``."""
+    """A ``LocalRun`` when the stacks share one region (env-agnostic ones count as ``options.region``), else
+    ``RegionalRuns``."""
     groups = _by_region(options)
     return LocalRun(options, log) if len(groups) <= 1 else RegionalRuns(options, groups, log)
 

@@ -46,7 +46,7 @@ def test_the_demo_stacks_are_bound_to_the_default_regions(demo_app):
 def test_each_region_answers_its_own_health_route_on_its_own_port(regions):
     urls = {stack: url_of(regions, stack) for stack in (HOME_STACK, REPLICA_STACK)}
     assert len(set(urls.values())) == 2
-    for stack, region in zip((HOME_STACK, REPLICA_STACK), DEFAULT_REGIONS):
+    for stack, region in zip((HOME_STACK, REPLICA_STACK), DEFAULT_REGIONS, strict=True):
         status, _, body = request(urls[stack], "GET", "/health")
         assert (status, json.loads(body)) == (200, {"status": "healthy", "region": region})
 
