@@ -4,7 +4,7 @@ Context (``cdk synth -c key=value``), each with its default:
 
 * ``globalItemsDemo:regions``: two regions, comma-separated; the first holds the table. ``us-east-1,eu-west-1``.
 * ``globalItemsDemo:account``: the account of both stacks. Default: the CLI's account (``CDK_DEFAULT_ACCOUNT``),
-  else the placeholder ``111111111111`` (synth only: a deploy needs a real account).
+  else the placeholder ``000000000000`` (synth only: a deploy needs a real account).
 * ``globalItemsDemo:domainName``, ``globalItemsDemo:hostedZoneId``, ``globalItemsDemo:zoneName``: the service's
   name and its public hosted zone. Placeholders ``items.example.com``, ``Z0000000000000EXAMPLE``, ``example.com``.
 """
@@ -15,13 +15,13 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from aws_cdk import CfnOutput, Environment, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Environment, RemovalPolicy, Stack
 from constructs import Construct
 
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
 
 CONTEXT_PREFIX = "globalItemsDemo:"
-PLACEHOLDER_ACCOUNT = "111111111111"
+PLACEHOLDER_ACCOUNT = "000000000000"
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1")
 #: The stack holding the table (first region), and the stack of the second region.
 HOME_STACK, REPLICA_STACK = "GlobalItemsDemo", "GlobalItemsDemoReplica"
@@ -37,8 +37,13 @@ class GlobalItemsSettings:
     hosted_zone_id: str = "Z0000000000000EXAMPLE"
     zone_name: str = "example.com"
 
+    @property
+    def uses_placeholders(self) -> bool:
+        """True while the account or the hosted zone is a placeholder: fine for synth, not for a deploy."""
+        return self.account == PLACEHOLDER_ACCOUNT or self.hosted_zone_id == GlobalItemsSettings.hosted_zone_id
+
     @classmethod
-    def from_context(cls, scope: Construct) -> "GlobalItemsSettings":
+    def from_context(cls, scope: Construct) -> GlobalItemsSettings:
         def value(name: str) -> Optional[str]:
             found = scope.node.try_get_context(CONTEXT_PREFIX + name)
             return str(found).strip() if found else None
@@ -91,6 +96,13 @@ class GlobalItemsRegion(Stack):
         CfnOutput(self, "ItemsUrl", value=f"https://{settings.domain_name}/items")
         CfnOutput(self, "RegionalItemsUrl", value=f"{self.items.url}items")
         CfnOutput(self, "HealthCheckId", value=self.endpoint.health_check.health_check_id)
+        if settings.uses_placeholders:
+            Annotations.of(self).add_warning_v2(
+                "globalItemsDemo:placeholders",
+                f"{id} uses placeholder settings (account {settings.account}, hosted zone {settings.hosted_zone_id}): "
+                "it synthesizes, but a deploy fails at the certificate; set the globalItemsDemo:* context "
+                "(docs/global-items-demo.md) or deploy the other stacks by name",
+            )
 
 
 def global_items_demo(scope: Construct, id: str = HOME_STACK) -> GlobalItemsRegion:
