@@ -35,6 +35,7 @@ from patterns import (
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
+from consumer.global_cases import GLOBAL_CASES, add_global_cases
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -162,6 +163,7 @@ CASES = {
     "two-instances": ("Twice",),
     "cross-stack": ("Shared", "SharedUsers"),
     "composed": ("Composed",),
+    **GLOBAL_CASES,  # GlobalTable and RegionalEndpoint: env-bound only (consumer/global_cases.py)
 }
 
 
@@ -191,6 +193,7 @@ def build_matrix_app(outdir: Path) -> App:
     SharedResourceUsers(app, "SharedUsers", shared)
 
     ComposedPatterns(app, "Composed", env=BOUND)
+    add_global_cases(app)
 
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app
