@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -324,3 +325,49 @@ def test_a_number_partition_key_reaches_the_health_route_as_its_type():
         },
     )
     assert endpoint.table is table.table
+
+
+# -- strict profile (the demo app's two regions, synthesized once per session under all six rule sets) ------
+
+
+@pytest.fixture(scope="module")
+def strict_global(strict_demo_app):
+    from stacks.global_items_demo import HOME_STACK, REPLICA_STACK
+    from strict_check import findings_under, rule_set_findings
+
+    findings = rule_set_findings(strict_demo_app.outdir)
+    stacks = (HOME_STACK, REPLICA_STACK)
+    return {name: strict_demo_app.template(name) for name in stacks}, {
+        name: findings_under(findings, name) for name in stacks
+    }
+
+
+def test_strict_both_regions_are_clean_under_all_six_rule_sets(strict_global):
+    _, findings = strict_global
+    assert findings == {"GlobalItemsDemo": [], "GlobalItemsDemoReplica": []}
+
+
+def test_strict_each_region_backs_up_its_own_replica(strict_global):
+    templates, _ = strict_global
+    (table_id,) = [
+        k for k, r in templates["GlobalItemsDemo"]["Resources"].items() if r["Type"] == "AWS::DynamoDB::GlobalTable"
+    ]
+    # The home region's replica by the table's own ARN; the other region's by its ARN in that region.
+    for name, table in (("GlobalItemsDemo", table_id), ("GlobalItemsDemoReplica", ":dynamodb:eu-west-1:")):
+        selections = [
+            json.dumps(r["Properties"]["BackupSelection"]["Resources"])
+            for r in templates[name]["Resources"].values()
+            if r["Type"] == "AWS::Backup::BackupSelection"
+        ]
+        assert any(table in selection for selection in selections), name
+
+
+def test_strict_the_unsigned_health_route_may_be_invoked_from_this_account_only(strict_global):
+    templates, _ = strict_global
+    for template in templates.values():
+        permissions = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Permission" and "health" in json.dumps(r["Properties"].get("SourceArn"))
+        ]
+        assert permissions and all(p["SourceAccount"] == "000000000000" for p in permissions)
