@@ -1,8 +1,9 @@
 """Consumer-matrix cases of GlobalTable and RegionalEndpoint: env-bound by nature, one stack per region.
 
 Built in the matrix app (``matrix.build_matrix_app`` calls ``add_global_cases``): two services in
-one pair of bound stacks (so each construct is there twice), the same in the aws-cn and aws-us-gov
-partitions, and in a Stage. Each case has its own account, so its API Gateway settings stacks are
+one pair of bound stacks (so each construct is there twice, an endpoint in each region); one service
+in the aws-cn and aws-us-gov partitions and in a Stage (the endpoint in its home region, the other
+region holding its replica's key only, to keep the matrix's synth short). Each case has its own account, so its API Gateway settings stacks are
 its own. Env-agnostic stacks are refused; ``test_global_matrix`` checks that.
 """
 
@@ -35,13 +36,22 @@ GLOBAL_CASES = {
 
 
 def global_service(
-    stacks: list[Stack], *, name: str, domain_name: str, zone: dict[str, str], removal_policy: RemovalPolicy
+    stacks: list[Stack],
+    *,
+    name: str,
+    domain_name: str,
+    zone: dict[str, str],
+    removal_policy: RemovalPolicy,
+    endpoints: int = 2,
 ) -> GlobalTable:
-    """One service over ``stacks`` (one per region, the first holding the table), the way the docs build it."""
+    """One service over ``stacks`` (one per region, the first holding the table), the way the docs build it;
+    the first ``endpoints`` regions get an API behind the shared name (the others only their replica)."""
     table = GlobalTable(stacks[0], f"{name}Table", regions=[s.region for s in stacks], removal_policy=removal_policy)
-    for stack in stacks:
-        api = ApiLambdaTable(stack, f"{name}Api", table=table.table_for(stack))
-        RegionalEndpoint(stack, f"{name}Endpoint", api=api.api, global_table=table, domain_name=domain_name, **zone)
+    for index, stack in enumerate(stacks):
+        replica = table.table_for(stack)
+        if index < endpoints:
+            api = ApiLambdaTable(stack, f"{name}Api", table=replica)
+            RegionalEndpoint(stack, f"{name}Endpoint", api=api.api, global_table=table, domain_name=domain_name, **zone)
     return table
 
 
@@ -64,12 +74,18 @@ def add_global_cases(app: App) -> None:
     china = _pair(partitions, ("ChinaNorth", "ChinaNorthwest"), CHINA_ACCOUNT, ("cn-north-1", "cn-northwest-1"))
     for stack in china:  # the public Powertools layer's SSM parameter is not published there
         stack.node.set_context(POWERTOOLS_LAYER_CONTEXT, CHINA_LAYER.replace("cn-north-1", stack.region))
-    global_service(china, name="Orders", domain_name="orders.example.cn", zone=CHINA_ZONE, removal_policy=destroy)
+    global_service(
+        china, name="Orders", domain_name="orders.example.cn", zone=CHINA_ZONE, removal_policy=destroy, endpoints=1
+    )
     govcloud = _pair(partitions, ("GovWest", "GovEast"), GOVCLOUD_ACCOUNT, ("us-gov-west-1", "us-gov-east-1"))
-    global_service(govcloud, name="Orders", domain_name="orders.example.com", zone=ZONE, removal_policy=destroy)
+    global_service(
+        govcloud, name="Orders", domain_name="orders.example.com", zone=ZONE, removal_policy=destroy, endpoints=1
+    )
 
     prod = Stage(app, "GlobalProd", env=Environment(account=STAGE_ACCOUNT, region="us-east-1"))
     staged = [Stack(prod, "Home"), Stack(prod, "Europe", env=Environment(account=STAGE_ACCOUNT, region="eu-west-1"))]
-    global_service(staged, name="Orders", domain_name="orders.example.com", zone=ZONE, removal_policy=destroy)
+    global_service(
+        staged, name="Orders", domain_name="orders.example.com", zone=ZONE, removal_policy=destroy, endpoints=1
+    )
     for stack in [*bound, *china, *govcloud, *staged]:
         route_alarms(stack)

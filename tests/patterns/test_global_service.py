@@ -16,7 +16,7 @@ from nag_check import nag_app, nag_findings
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint, route_alarms
 
 ACCOUNT = "123456789012"
-REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+REGIONS = ("us-east-1", "eu-west-1")
 ZONE = {"hosted_zone_id": "Z0123456789EXAMPLE", "zone_name": "example.com"}
 DOMAIN = "orders.example.com"
 
@@ -43,12 +43,11 @@ class Synthesized:
 
 
 @pytest.fixture(scope="module")
-def three_regions(tmp_path_factory) -> Synthesized:
-    """us-east-1 holds the table (latency routing); eu-west-1 latency; ap-southeast-2 as a failover secondary."""
+def two_regions(tmp_path_factory) -> Synthesized:
+    """us-east-1 holds the table; both regions latency-routed."""
     app = nag_app(tmp_path_factory.mktemp("global-service"))
     home, table = region_stack(app, "us-east-1")
     stacks = [home, region_stack(app, "eu-west-1", table)[0]]
-    stacks.append(region_stack(app, "ap-southeast-2", table, failover=route53.Failover.SECONDARY)[0])
     route_alarms(app)
     findings = nag_findings(app)
     templates = {
@@ -57,8 +56,8 @@ def three_regions(tmp_path_factory) -> Synthesized:
     return Synthesized(templates, findings, table)
 
 
-def test_the_home_stack_holds_one_global_table_with_a_replica_per_region(three_regions):
-    template = three_regions.templates["us-east-1"]
+def test_the_home_stack_holds_one_global_table_with_a_replica_per_region(two_regions):
+    template = two_regions.templates["us-east-1"]
     template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
     replicas = template.find_resources("AWS::DynamoDB::GlobalTable")
     (table,) = replicas.values()
@@ -71,19 +70,18 @@ def test_the_home_stack_holds_one_global_table_with_a_replica_per_region(three_r
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert replica["DeletionProtectionEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
-    for region in ("eu-west-1", "ap-southeast-2"):
-        three_regions.templates[region].resource_count_is("AWS::DynamoDB::GlobalTable", 0)
-        three_regions.templates[region].resource_count_is("AWS::DynamoDB::Table", 0)
+    two_regions.templates["eu-west-1"].resource_count_is("AWS::DynamoDB::GlobalTable", 0)
+    two_regions.templates["eu-west-1"].resource_count_is("AWS::DynamoDB::Table", 0)
 
 
-def test_each_replica_is_encrypted_with_its_own_regions_key(three_regions):
-    (table,) = three_regions.templates["us-east-1"].find_resources("AWS::DynamoDB::GlobalTable").values()
+def test_each_replica_is_encrypted_with_its_own_regions_key(two_regions):
+    (table,) = two_regions.templates["us-east-1"].find_resources("AWS::DynamoDB::GlobalTable").values()
     keys = {r["Region"]: r["SSESpecification"]["KMSMasterKeyId"] for r in table["Properties"]["Replicas"]}
     assert keys["us-east-1"]["Fn::GetAtt"][1] == "Arn"  # the home stack's own key
-    for region in ("eu-west-1", "ap-southeast-2"):  # by alias ARN: no reference to another region's stack
-        assert _joined(keys[region]) == f"arn:<AWS::Partition>:kms:{region}:{ACCOUNT}:alias/global-table/orders"
+    # The other region's key by alias ARN: no reference to another region's stack.
+    assert _joined(keys["eu-west-1"]) == f"arn:<AWS::Partition>:kms:eu-west-1:{ACCOUNT}:alias/global-table/orders"
     for region in REGIONS:
-        template = three_regions.templates[region]
+        template = two_regions.templates[region]
         template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
         template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/global-table/orders"})
 
@@ -92,13 +90,13 @@ def _joined(value: dict) -> str:
     return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in value["Fn::Join"][1])
 
 
-def test_the_home_stack_deploys_after_the_replica_regions_keys(three_regions):
-    home = Stack.of(three_regions.table)
-    assert {s.region for s in home.dependencies} >= {"eu-west-1", "ap-southeast-2"}
+def test_the_home_stack_deploys_after_the_replica_regions_keys(two_regions):
+    home = Stack.of(two_regions.table)
+    assert {s.region for s in home.dependencies} >= {"eu-west-1"}
 
 
-def test_each_region_grants_its_functions_its_own_replica_and_key(three_regions):
-    template = three_regions.templates["eu-west-1"]
+def test_each_region_grants_its_functions_its_own_replica_and_key(two_regions):
+    template = two_regions.templates["eu-west-1"]
     statements = [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -117,9 +115,9 @@ def test_each_region_grants_its_functions_its_own_replica_and_key(three_regions)
     assert all(s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]} for s in key_grants)
 
 
-def test_the_health_route_is_unsigned_and_checked_by_route_53_on_the_regions_own_host(three_regions):
+def test_the_health_route_is_unsigned_and_checked_by_route_53_on_the_regions_own_host(two_regions):
     for region in REGIONS:
-        template = three_regions.templates[region]
+        template = two_regions.templates[region]
         template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "health"})
         template.has_resource_properties("AWS::ApiGateway::Method", {"HttpMethod": "GET", "AuthorizationType": "NONE"})
         template.has_resource_properties(
@@ -143,9 +141,9 @@ def test_the_health_route_is_unsigned_and_checked_by_route_53_on_the_regions_own
         )
 
 
-def test_latency_records_carry_the_region_as_set_identifier_and_the_health_check(three_regions):
+def test_latency_records_carry_the_region_as_set_identifier_and_the_health_check(two_regions):
     for region in ("us-east-1", "eu-west-1"):
-        three_regions.templates[region].has_resource_properties(
+        two_regions.templates[region].has_resource_properties(
             "AWS::Route53::RecordSet",
             {
                 "Name": f"{DOMAIN}.",
@@ -162,17 +160,20 @@ def test_latency_records_carry_the_region_as_set_identifier_and_the_health_check
         )
 
 
-def test_failover_routing_replaces_latency_routing_when_asked(three_regions):
-    records = three_regions.templates["ap-southeast-2"].find_resources("AWS::Route53::RecordSet")
-    (record,) = records.values()
-    assert record["Properties"]["Failover"] == "SECONDARY"
-    assert record["Properties"]["SetIdentifier"] == "ap-southeast-2"
-    assert "Region" not in record["Properties"]
+@pytest.mark.parametrize("failover", [route53.Failover.PRIMARY, route53.Failover.SECONDARY])
+def test_failover_routing_replaces_latency_routing_when_asked(failover):
+    app = App()
+    stack = bound(app, "Home", "us-east-1")
+    table = GlobalTable(stack, "T", regions=REGIONS)
+    record = _endpoint(stack, table, api=apigw.RestApi(stack, "Api"), failover=failover).record.node.default_child
+    assert (stack.resolve(record.failover), record.set_identifier, record.region) == (failover.value, "us-east-1", None)
+    # Route 53 requires failover alias records to evaluate their target's health.
+    assert stack.resolve(record.alias_target)["evaluateTargetHealth"] is True
 
 
-def test_a_regional_tls_domain_with_a_dns_validated_certificate_in_each_region(three_regions):
+def test_a_regional_tls_domain_with_a_dns_validated_certificate_in_each_region(two_regions):
     for region in REGIONS:
-        template = three_regions.templates[region]
+        template = two_regions.templates[region]
         template.has_resource_properties(
             "AWS::CertificateManager::Certificate",
             {
@@ -188,9 +189,9 @@ def test_a_regional_tls_domain_with_a_dns_validated_certificate_in_each_region(t
         template.resource_count_is("AWS::ApiGateway::BasePathMapping", 1)
 
 
-def test_alarms_per_region_watch_health_and_replication_to_every_other_region(three_regions):
+def test_alarms_per_region_watch_health_and_replication_to_every_other_region(two_regions):
     for region in REGIONS:
-        template = three_regions.templates[region]
+        template = two_regions.templates[region]
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
             {"Namespace": "RegionalHealth", "MetricName": "UnhealthyResponses", "AlarmActions": Match.any_value()},
@@ -211,9 +212,9 @@ def test_alarms_per_region_watch_health_and_replication_to_every_other_region(th
         )
 
 
-def test_every_region_is_nag_clean_and_acknowledges_only_the_unsigned_health_route(three_regions):
-    assert three_regions.findings["violations"] == []
-    health = {(rule, path) for rule, path in three_regions.findings["acknowledged"] if "/Default/health/" in path}
+def test_every_region_is_nag_clean_and_acknowledges_only_the_unsigned_health_route(two_regions):
+    assert two_regions.findings["violations"] == []
+    health = {(rule, path) for rule, path in two_regions.findings["acknowledged"] if "/Default/health/" in path}
     assert {rule for rule, _ in health} == {"AwsSolutions-APIG4", "AwsSolutions-COG4"}
     assert {path.split("/")[0] for _, path in health} == {f"Orders-{r}" for r in REGIONS}
 
