@@ -132,9 +132,10 @@ class RegionalRuns:
 
 def _by_region(options: LocalRunOptions) -> dict[str, list[str]]:
     """Selected stacks (with what they depend on) by region; env-agnostic stacks go to ``options.region``."""
+    stacks = load_assembly(options.assembly_dir, options.stacks)  # first: it explains a missing or wrong assembly
     regions = stack_regions(options.assembly_dir)
     groups: dict[str, list[str]] = {}
-    for stack in load_assembly(options.assembly_dir, options.stacks):
+    for stack in stacks:
         groups.setdefault(regions.get(stack.name) or options.region, []).append(stack.name)
     return groups
 
