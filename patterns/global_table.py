@@ -210,7 +210,7 @@ class GlobalTable(Construct):
 
 
 def key_alias_name(table_name: str) -> str:
-    """The alias of a replica's key: the same in every region, so the table names it without a cross-region reference."""
+    """The alias of a replica's key: the same in every region, so the table names it with no cross-region reference."""
     return f"alias/global-table/{table_name}"
 
 

@@ -47,7 +47,7 @@ def stack_regions(assembly_dir: Path) -> dict[str, Optional[str]]:
     return regions
 
 
-def local_run(options: LocalRunOptions, log: Log = print) -> Union[LocalRun, "RegionalRuns"]:
+def local_run(options: LocalRunOptions, log: Log = print) -> Union[LocalRun, RegionalRuns]:
     """A ``LocalRun`` when the stacks share one region (env-agnostic ones count as ``options.region``), else
     ``RegionalRuns``."""
     groups = _by_region(options)
@@ -72,7 +72,7 @@ class RegionalRuns:
     def sign_ins(self) -> list[ServedSignIn]:
         return [sign_in for run in self.runs.values() for sign_in in run.sign_ins]
 
-    def __enter__(self) -> "RegionalRuns":
+    def __enter__(self) -> RegionalRuns:
         try:
             self.start()
         except BaseException:

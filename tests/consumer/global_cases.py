@@ -3,8 +3,9 @@
 Built in the matrix app (``matrix.build_matrix_app`` calls ``add_global_cases``): two services in
 one pair of bound stacks (so each construct is there twice, an endpoint in each region); one service
 in the aws-cn and aws-us-gov partitions and in a Stage (the endpoint in its home region, the other
-region holding its replica's key only, to keep the matrix's synth short). Each case has its own account, so its API Gateway settings stacks are
-its own. Env-agnostic stacks are refused; ``test_global_matrix`` checks that.
+region holding its replica's key only, to keep the matrix's synth short). Each case has its own
+account, so its API Gateway settings stacks are its own. Env-agnostic stacks are refused;
+``test_global_matrix`` checks that.
 """
 
 from __future__ import annotations
