@@ -11,49 +11,53 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Match, Template
-from nag_check import nag_app, nag_findings
 
-from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint, route_alarms
+from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
+from stacks.global_items_demo import (
+    DEFAULT_REGIONS,
+    HOME_STACK,
+    PLACEHOLDER_ACCOUNT,
+    REPLICA_STACK,
+    GlobalItemsSettings,
+)
 
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
 ZONE = {"hosted_zone_id": "Z0123456789EXAMPLE", "zone_name": "example.com"}
 DOMAIN = "orders.example.com"
+# The template facts are read from the demo app's two regions (synthesized once per session with the
+# nag packs): GlobalItemsDemo builds both constructs the way the docs show, with the demo's settings.
+DEMO = GlobalItemsSettings(account=PLACEHOLDER_ACCOUNT, regions=DEFAULT_REGIONS)
+DEMO_TABLE = "global-items-demo"
 
 
 def bound(app: App, id: str, region: str, account: str = ACCOUNT) -> Stack:
     return Stack(app, id, env=Environment(account=account, region=region))
 
 
-def region_stack(
-    app: App, region: str, table: GlobalTable | None = None, **endpoint_props
-) -> tuple[Stack, GlobalTable]:
-    stack = bound(app, f"Orders-{region}", region)
-    table = table or GlobalTable(stack, "Orders", regions=REGIONS, table_name="orders")
-    api = ApiLambdaTable(stack, "Api", table=table.table_for(stack))
-    RegionalEndpoint(stack, "Endpoint", api=api.api, global_table=table, domain_name=DOMAIN, **ZONE, **endpoint_props)
-    return stack, table
-
-
 @dataclass
 class Synthesized:
-    templates: dict[str, Template]
-    findings: dict[str, list[tuple[str, str]]]
-    table: GlobalTable
+    templates: dict[str, Template]  # by region
+    findings: dict[str, list[tuple[str, str]]]  # "violations" / "acknowledged" -> (rule, construct path)
+    dependencies: dict[str, list[str]]  # stack -> the stacks it deploys after
 
 
 @pytest.fixture(scope="module")
-def two_regions(tmp_path_factory) -> Synthesized:
-    """us-east-1 holds the table; both regions latency-routed."""
-    app = nag_app(tmp_path_factory.mktemp("global-service"))
-    home, table = region_stack(app, "us-east-1")
-    stacks = [home, region_stack(app, "eu-west-1", table)[0]]
-    route_alarms(app)
-    findings = nag_findings(app)
-    templates = {
-        Stack.of(s).region: Template.from_json(app.synth().get_stack_by_name(s.stack_name).template) for s in stacks
-    }
-    return Synthesized(templates, findings, table)
+def two_regions(demo_app) -> Synthesized:
+    stacks = dict(zip(DEFAULT_REGIONS, (HOME_STACK, REPLICA_STACK), strict=True))
+    findings: dict[str, list[tuple[str, str]]] = {"violations": [], "acknowledged": []}
+    for plugin in demo_app.validation_report()["pluginReports"]:
+        for key, label in (("violations", "violations"), ("suppressedViolations", "acknowledged")):
+            for violation in plugin.get(key, []):
+                for construct in violation["violatingConstructs"]:
+                    if construct["constructPath"].split("/")[0] in stacks.values():
+                        findings[label].append((violation["ruleName"], construct["constructPath"]))
+    manifest = json.loads((demo_app.outdir / "manifest.json").read_text())["artifacts"]
+    return Synthesized(
+        templates={region: Template.from_json(demo_app.template(stack)) for region, stack in stacks.items()},
+        findings=findings,
+        dependencies={stack: manifest[stack].get("dependencies", []) for stack in stacks.values()},
+    )
 
 
 def test_the_home_stack_holds_one_global_table_with_a_replica_per_region(two_regions):
@@ -62,14 +66,13 @@ def test_the_home_stack_holds_one_global_table_with_a_replica_per_region(two_reg
     replicas = template.find_resources("AWS::DynamoDB::GlobalTable")
     (table,) = replicas.values()
     properties = table["Properties"]
-    assert properties["TableName"] == "orders"
+    assert properties["TableName"] == DEMO_TABLE
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert sorted(r["Region"] for r in properties["Replicas"]) == sorted(REGIONS)
     for replica in properties["Replicas"]:
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-        assert replica["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == "Retain"
+        assert replica["DeletionProtectionEnabled"] is False  # the demo's choice; the default is below
     two_regions.templates["eu-west-1"].resource_count_is("AWS::DynamoDB::GlobalTable", 0)
     two_regions.templates["eu-west-1"].resource_count_is("AWS::DynamoDB::Table", 0)
 
@@ -79,20 +82,18 @@ def test_each_replica_is_encrypted_with_its_own_regions_key(two_regions):
     keys = {r["Region"]: r["SSESpecification"]["KMSMasterKeyId"] for r in table["Properties"]["Replicas"]}
     assert keys["us-east-1"]["Fn::GetAtt"][1] == "Arn"  # the home stack's own key
     # The other region's key by alias ARN: no reference to another region's stack.
-    assert _joined(keys["eu-west-1"]) == f"arn:<AWS::Partition>:kms:eu-west-1:{ACCOUNT}:alias/global-table/orders"
+    assert keys["eu-west-1"] == f"arn:aws:kms:eu-west-1:{DEMO.account}:alias/global-table/{DEMO_TABLE}"
     for region in REGIONS:
         template = two_regions.templates[region]
-        template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
-        template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/global-table/orders"})
-
-
-def _joined(value: dict) -> str:
-    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in value["Fn::Join"][1])
+        template.has_resource_properties(
+            "AWS::KMS::Key", {"EnableKeyRotation": True, "Description": Match.string_like_regexp(f"{region} replica")}
+        )
+        template.has_resource_properties("AWS::KMS::Alias", {"AliasName": f"alias/global-table/{DEMO_TABLE}"})
 
 
 def test_the_home_stack_deploys_after_the_replica_regions_keys(two_regions):
-    home = Stack.of(two_regions.table)
-    assert {s.region for s in home.dependencies} >= {"eu-west-1"}
+    assert REPLICA_STACK in two_regions.dependencies[HOME_STACK]
+    assert HOME_STACK not in two_regions.dependencies[REPLICA_STACK]
 
 
 def test_each_region_grants_its_functions_its_own_replica_and_key(two_regions):
@@ -102,11 +103,11 @@ def test_each_region_grants_its_functions_its_own_replica_and_key(two_regions):
         for policy in template.find_resources("AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
-    table_arn = f"arn:<AWS::Partition>:dynamodb:eu-west-1:{ACCOUNT}:table/orders"
+    table_arn = f"arn:aws:dynamodb:eu-west-1:{DEMO.account}:table/{DEMO_TABLE}"
     health = [s for s in statements if s["Action"] == ["dynamodb:DescribeTable", "dynamodb:GetItem"]]
-    assert health and all(_joined(s["Resource"]) == table_arn for s in health)
+    assert health and all(s["Resource"] == table_arn for s in health)
     items = [s for s in statements if "dynamodb:PutItem" in s["Action"]]
-    assert items and all(_joined(s["Resource"]) == table_arn for s in items)
+    assert items and all(s["Resource"] == table_arn for s in items)
     key_grants = [s for s in statements if "kms:Decrypt" in s["Action"]]
     assert len(key_grants) == 2
     (key_id,) = template.find_resources(
@@ -146,9 +147,9 @@ def test_latency_records_carry_the_region_as_set_identifier_and_the_health_check
         two_regions.templates[region].has_resource_properties(
             "AWS::Route53::RecordSet",
             {
-                "Name": f"{DOMAIN}.",
+                "Name": f"{DEMO.domain_name}.",
                 "Type": "A",
-                "HostedZoneId": ZONE["hosted_zone_id"],
+                "HostedZoneId": DEMO.hosted_zone_id,
                 "SetIdentifier": region,
                 "Region": region,
                 "HealthCheckId": {"Ref": Match.string_like_regexp("HealthCheck")},
@@ -177,14 +178,18 @@ def test_a_regional_tls_domain_with_a_dns_validated_certificate_in_each_region(t
         template.has_resource_properties(
             "AWS::CertificateManager::Certificate",
             {
-                "DomainName": DOMAIN,
+                "DomainName": DEMO.domain_name,
                 "ValidationMethod": "DNS",
-                "DomainValidationOptions": [{"DomainName": DOMAIN, "HostedZoneId": ZONE["hosted_zone_id"]}],
+                "DomainValidationOptions": [{"DomainName": DEMO.domain_name, "HostedZoneId": DEMO.hosted_zone_id}],
             },
         )
         template.has_resource_properties(
             "AWS::ApiGateway::DomainName",
-            {"DomainName": DOMAIN, "EndpointConfiguration": {"Types": ["REGIONAL"]}, "SecurityPolicy": "TLS_1_2"},
+            {
+                "DomainName": DEMO.domain_name,
+                "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                "SecurityPolicy": "TLS_1_2",
+            },
         )
         template.resource_count_is("AWS::ApiGateway::BasePathMapping", 1)
 
@@ -216,7 +221,7 @@ def test_every_region_is_nag_clean_and_acknowledges_only_the_unsigned_health_rou
     assert two_regions.findings["violations"] == []
     health = {(rule, path) for rule, path in two_regions.findings["acknowledged"] if "/Default/health/" in path}
     assert {rule for rule, _ in health} == {"AwsSolutions-APIG4", "AwsSolutions-COG4"}
-    assert {path.split("/")[0] for _, path in health} == {f"Orders-{r}" for r in REGIONS}
+    assert {path.split("/")[0] for _, path in health} == {HOME_STACK, REPLICA_STACK}
 
 
 # -- bad props -------------------------------------------------------------------------------------
@@ -309,7 +314,7 @@ def test_an_env_agnostic_endpoint_is_refused():
         _endpoint(Stack(app, "Anywhere"), table, api=None)
 
 
-def test_a_number_partition_key_reaches_the_health_route_as_its_type():
+def test_defaults_protect_every_replica_and_a_number_key_reaches_the_health_route_as_its_type():
     app = App()
     stack = bound(app, "Home", "us-east-1")
     key = dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.NUMBER)
@@ -326,6 +331,10 @@ def test_a_number_partition_key_reaches_the_health_route_as_its_type():
         },
     )
     assert endpoint.table is table.table
+    (global_table,) = template.find_resources("AWS::DynamoDB::GlobalTable").values()
+    assert global_table["DeletionPolicy"] == "Retain"
+    assert all(r["DeletionProtectionEnabled"] is True for r in global_table["Properties"]["Replicas"])
+    template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
 
 
 # -- strict profile (the demo app's two regions, synthesized once per session under all six rule sets) ------
