@@ -13,12 +13,14 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Match, Template
 
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
+from strict_check import findings_under, rule_set_findings
 from stacks.global_items_demo import (
     DEFAULT_REGIONS,
     HOME_STACK,
     PLACEHOLDER_ACCOUNT,
     REPLICA_STACK,
     GlobalItemsSettings,
+    global_items_demo,
 )
 
 ACCOUNT = "123456789012"
@@ -342,9 +344,6 @@ def test_defaults_protect_every_replica_and_a_number_key_reaches_the_health_rout
 
 @pytest.fixture(scope="module")
 def strict_global(strict_demo_app):
-    from stacks.global_items_demo import HOME_STACK, REPLICA_STACK
-    from strict_check import findings_under, rule_set_findings
-
     findings = rule_set_findings(strict_demo_app.outdir)
     stacks = (HOME_STACK, REPLICA_STACK)
     return {name: strict_demo_app.template(name) for name in stacks}, {
@@ -381,3 +380,33 @@ def test_strict_the_unsigned_health_route_may_be_invoked_from_this_account_only(
             if r["Type"] == "AWS::Lambda::Permission" and "health" in json.dumps(r["Properties"].get("SourceArn"))
         ]
         assert permissions and all(p["SourceAccount"] == "000000000000" for p in permissions)
+
+
+# -- the demo's settings ---------------------------------------------------------------------------------
+
+
+def test_the_demo_takes_its_regions_account_and_zone_from_context():
+    context = {
+        "globalItemsDemo:regions": "eu-central-1, ap-southeast-2",
+        "globalItemsDemo:account": "210987654321",
+        "globalItemsDemo:domainName": "items.shop.example",
+        "globalItemsDemo:hostedZoneId": "Z0SHOP",
+        "globalItemsDemo:zoneName": "shop.example",
+    }
+    app = App(context=context)
+    home = global_items_demo(app)
+    replica = app.node.find_child(REPLICA_STACK)
+    assert (home.region, replica.region, home.account, replica.account) == (
+        "eu-central-1",
+        "ap-southeast-2",
+        "210987654321",
+        "210987654321",
+    )
+    assert home.global_table.replica_regions == ("eu-central-1", "ap-southeast-2")
+    assert not GlobalItemsSettings.from_context(app).uses_placeholders
+
+
+@pytest.mark.parametrize("regions", ["us-east-1", "us-east-1,eu-west-1,ap-southeast-2"])
+def test_the_demo_refuses_anything_but_two_regions(regions):
+    with pytest.raises(ValueError, match="must name two regions"):
+        global_items_demo(App(context={"globalItemsDemo:regions": regions}))
