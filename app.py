@@ -4,6 +4,10 @@
 Baseline (default): cdk-nag's AwsSolutions and Serverless packs. Strict (``make synth STRICT=1``,
 i.e. ``-c serverless-patterns:compliance=strict``): also the NIST 800-53 R5, HIPAA Security and
 PCI DSS 3.2.1 packs and AWS Control Tower's proactive controls.
+
+``GlobalItemsDemo`` binds its two stacks to regions and an account: from the context
+(``globalItemsDemo:*``), else the CLI's account, else the placeholder ``000000000000``, which
+synthesizes but cannot deploy (docs/global-items-demo.md).
 """
 
 import json

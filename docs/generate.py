@@ -66,6 +66,10 @@ NODE_TYPES = {
     "AWS::StepFunctions::StateMachine": ("Step Functions state machine", '(("{}"))'),
     "AWS::S3::Bucket": ("S3 bucket", '[("{}")]'),
     "AWS::CloudFront::Distribution": ("CloudFront distribution", '(("{}"))'),
+    "AWS::DynamoDB::GlobalTable": ("DynamoDB global table", '[("{}")]'),
+    "AWS::ApiGateway::DomainName": ("API custom domain", '("{}")'),
+    "AWS::Route53::RecordSet": ("Route 53 record", '{{"{}"}}'),
+    "AWS::Route53::HealthCheck": ("Route 53 health check", '(("{}"))'),
 }
 _DEAD_LETTER_KIND = "SQS dead-letter queue"
 #: Edge labels for property names that say little on their own (a distribution's origin and logs, a bucket's logs).
@@ -80,6 +84,8 @@ BILLED_TYPES = {
     "AWS::Lambda::Function": "Lambda functions",
     "AWS::Lambda::EventSourceMapping": "Event source mappings",
     "AWS::DynamoDB::Table": "DynamoDB tables",
+    "AWS::DynamoDB::GlobalTable": "DynamoDB global tables",
+    "AWS::Route53::HealthCheck": "Route 53 health checks",
     "AWS::SQS::Queue": "SQS queues",
     "AWS::SNS::Topic": "SNS topics",
     "AWS::Kinesis::Stream": "Kinesis streams",
@@ -258,6 +264,13 @@ class Graph:
                 self._link(
                     self.nodes_in(props.get("ProviderARNs")), self.nodes_in(props.get("RestApiId")), "authorizer"
                 )
+            elif kind == "AWS::ApiGateway::BasePathMapping":
+                self._link(self.nodes_in(props.get("DomainName")), self.nodes_in(props.get("RestApiId")), "base path")
+            elif kind == "AWS::Route53::RecordSet" and this is not None:
+                self._link([this], self.nodes_in(props.get("AliasTarget")), "alias")
+                self._link([this], self.nodes_in(props.get("HealthCheckId")), "while healthy")
+            elif kind == "AWS::Route53::HealthCheck" and this is not None:
+                self._link([this], self.nodes_in(props.get("HealthCheckConfig")), "checks")
             elif kind == "AWS::SNS::Subscription":
                 self._subscription(props)
             elif kind == "AWS::Lambda::EventSourceMapping":

@@ -4,7 +4,8 @@ Patterns (L3 constructs): ``ApiLambdaTable``, ``FanoutQueue``, ``CanaryFunction`
 ``CognitoProtectedApi``, ``ObjectPipeline``, ``ScheduledJob``;
 ``TableEventPublisher`` turns a table's stream into events;
 ``StreamProcessor`` aggregates a stream in tumbling windows, exactly once (``StreamIngestionApi`` feeds it);
-``SagaWorkflow`` runs ordered steps with retries and compensations (a Step Functions saga).
+``SagaWorkflow`` runs ordered steps with retries and compensations (a Step Functions saga);
+``GlobalTable`` and ``RegionalEndpoint`` make a multi-region active-active service.
 Building blocks they are made of: ``SecureFunction``, ``SecureTable``, ``SecureQueue``,
 ``SecureTopic``, ``AlarmTopic``; ``route_alarms`` sends every alarm under a scope to someone;
 ``acknowledge`` records a cdk-nag acknowledgement with its reason;
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from .saga_definition import SagaRetry
     from .saga_start_api import SagaApiOptions
     from .saga_workflow import SagaStep, SagaWorkflow
+    from .global_table import GlobalTable
+    from .regional_endpoint import RegionalEndpoint
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -55,6 +58,8 @@ _EXPORTS = {
     "SagaRetry": ".saga_definition",
     "SagaStep": ".saga_workflow",
     "SagaWorkflow": ".saga_workflow",
+    "GlobalTable": ".global_table",
+    "RegionalEndpoint": ".regional_endpoint",
     "SecureFunction": ".blocks",
     "SecureQueue": ".blocks",
     "SecureTable": ".blocks",
@@ -93,6 +98,8 @@ __all__ = [
     "SagaRetry",
     "SagaStep",
     "SagaWorkflow",
+    "GlobalTable",
+    "RegionalEndpoint",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

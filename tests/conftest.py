@@ -21,7 +21,7 @@ from aws_local import FAKE_AWS_ENV, moto_server, reset_moto  # noqa: E402
 
 # Never let a test reach a real account, whatever the developer's shell exports; and synthesize the
 # demo stacks the same on every machine (ALARM_EMAIL would add a subscription to each alarm topic).
-for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "ALARM_EMAIL"):
+for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "ALARM_EMAIL", "CDK_DEFAULT_ACCOUNT"):
     os.environ.pop(_name, None)
 os.environ.update(FAKE_AWS_ENV)
 
@@ -63,7 +63,7 @@ class SynthesizedApp:
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     """Synthesize every demo stack (nag packs on) once for the whole session."""
     from app import build_app
-    from stacks import DEMO_STACKS
+    from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     error = None
@@ -71,7 +71,7 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         build_app(outdir=str(outdir)).synth()
     except RuntimeError as failure:  # cdk-nag findings make synth raise ValidationFailed
         error = str(failure)
-    return SynthesizedApp(outdir=outdir, stack_names=tuple(DEMO_STACKS), error=error)
+    return SynthesizedApp(outdir=outdir, stack_names=(*DEMO_STACKS, *EXTRA_DEMO_STACKS), error=error)
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +79,7 @@ def strict_demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     """The demo app under the strict compliance profile (all six rule sets), synthesized once."""
     from app import build_app
     from patterns.compliance import COMPLIANCE_CONTEXT
-    from stacks import DEMO_STACKS
+    from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
     outdir = tmp_path_factory.mktemp("cdk.strict.out")
     error = None
@@ -87,7 +87,7 @@ def strict_demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         build_app(outdir=str(outdir), context={COMPLIANCE_CONTEXT: "strict"}).synth()
     except RuntimeError as failure:  # unacknowledged findings make synth raise ValidationFailed
         error = str(failure)
-    return SynthesizedApp(outdir=outdir, stack_names=tuple(DEMO_STACKS), error=error)
+    return SynthesizedApp(outdir=outdir, stack_names=(*DEMO_STACKS, *EXTRA_DEMO_STACKS), error=error)
 
 
 @pytest.fixture(scope="session")

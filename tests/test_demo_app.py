@@ -8,10 +8,10 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from stacks import DEMO_STACKS
+from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 from patterns.testing import normalized_template
 
-STACKS = sorted(DEMO_STACKS)
+STACKS = sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS])
 
 #: cfn-lint rules switched off, each with the reason it does not apply.
 CFN_LINT_IGNORED = {

@@ -331,9 +331,9 @@ def extra_templates(tmp_path_factory) -> dict[str, dict]:
 
 
 def _demo_names() -> list[str]:
-    from stacks import DEMO_STACKS
+    from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
-    return sorted(DEMO_STACKS)
+    return sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS])
 
 
 @pytest.mark.parametrize("stack_name", _demo_names())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from iam_reference import ExtraResourceType, Grant, check_grant, findings, may_match, reference
-from stacks import DEMO_STACKS
+from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
 # Resource forms AWS authorizes beyond what the reference lists. Only genuine ones, each with why.
 ACKNOWLEDGED_EXCEPTIONS = (
@@ -38,7 +38,7 @@ def demo_findings(demo_app) -> dict:
     }
 
 
-@pytest.mark.parametrize("stack_name", sorted(DEMO_STACKS))
+@pytest.mark.parametrize("stack_name", sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS]))
 def test_every_grant_is_on_a_resource_type_its_action_is_authorized_on(demo_findings, stack_name):
     found = [str(finding) for finding in demo_findings[stack_name]]
     assert not found, "grants the reference does not authorize:\n" + "\n".join(found)

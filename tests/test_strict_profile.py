@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from stacks import DEMO_STACKS
+from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 from strict_check import RULE_SETS, rule_set_findings
 from test_demo_app import CFN_LINT_IGNORED
 
@@ -34,7 +34,7 @@ def test_no_unacknowledged_finding(strict_findings, rule_set):
     assert strict_findings[rule_set] == []
 
 
-@pytest.mark.parametrize("stack_name", sorted(DEMO_STACKS))
+@pytest.mark.parametrize("stack_name", sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS]))
 def test_cfn_lint_finds_nothing_under_strict(strict_demo_app, stack_name):
     template = json.dumps(strict_demo_app.template(stack_name))
     config = ManualArgs(regions=["us-east-1", "eu-west-1"], ignore_checks=sorted(CFN_LINT_IGNORED))

@@ -74,7 +74,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _run(argv: Sequence[str]) -> int:
     from .provision import parse_user
-    from .runner import LocalRun, LocalRunOptions
+    from .regions import local_run
+    from .runner import LocalRunOptions
 
     args = _run_parser().parse_args(argv)
     options = LocalRunOptions(
@@ -90,7 +91,7 @@ def _run(argv: Sequence[str]) -> int:
     )
     # `kill` (SIGTERM) stops the run as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
-    with LocalRun(options, log=_log) as run:
+    with local_run(options, log=_log) as run:  # one run per region when the stacks are bound to several
         _log("ready; Ctrl-C stops everything")
         for served in run.sign_ins:
             scopes = "".join(f" --scope {scope}" for scope in served.scopes) or " --scope SCOPE"

@@ -39,6 +39,7 @@ from assembly_stacks import DeployedStack, deployed_stacks
 from consumer.stream_cases import stream_processors, table_stream_processor
 from consumer.saga_case import saga
 from consumer.object_pipeline_case import object_pipeline
+from consumer.global_cases import GLOBAL_CASES, add_global_cases
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -173,6 +174,7 @@ CASES = {
     "two-instances": ("Twice",),
     "cross-stack": ("Shared", "SharedUsers"),
     "composed": ("Composed",),
+    **GLOBAL_CASES,  # GlobalTable and RegionalEndpoint: env-bound only (consumer/global_cases.py)
 }
 
 
@@ -202,6 +204,7 @@ def build_matrix_app(outdir: Path) -> App:
     SharedResourceUsers(app, "SharedUsers", shared)
 
     ComposedPatterns(app, "Composed", env=BOUND)
+    add_global_cases(app)
 
     Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app

@@ -10,7 +10,8 @@ import pytest
 
 from patterns.local.assembly import load_assembly
 from patterns.local.model import LocalRunError
-from stacks import DEMO_STACKS
+from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
+from stacks.global_items_demo import DEFAULT_REGIONS
 
 
 def _template(marker: str) -> dict[str, Any]:
@@ -39,8 +40,9 @@ def _write_assembly(directory: Path, artifacts: dict[str, dict[str, Any]]) -> Pa
 def test_reads_every_demo_stack(demo_app):
     stacks = load_assembly(demo_app.outdir)
 
-    # ApiLambdaTable adds the stack holding API Gateway's account-level setting.
-    assert sorted(stack.name for stack in stacks) == sorted([*DEMO_STACKS, "ApiGatewayAccountLogging"])
+    # ApiLambdaTable adds the stack holding API Gateway's account-level setting (one per region for bound stacks).
+    settings = ["ApiGatewayAccountLogging"] + [f"ApiGatewayAccountLogging-000000000000-{r}" for r in DEFAULT_REGIONS]
+    assert sorted(stack.name for stack in stacks) == sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS, *settings])
     for stack in stacks:
         assert stack.assembly_dir == demo_app.outdir
         assert stack.template == demo_app.template(stack.name)

@@ -1,0 +1,281 @@
+"""One region of a multi-region service: its API behind the shared custom domain, kept in DNS while healthy."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import jsii
+
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_route53 as route53
+from constructs import Construct
+
+from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
+from .blocks.api_strict import limit_invoke_permissions_to_account
+from .compliance import is_strict
+from .global_table import GlobalTable, check_bound
+
+#: What the health route calls on the local replica (and the replica's key for the read).
+HEALTH_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem")
+HEALTH_METRICS_NAMESPACE = "RegionalHealth"
+# DynamoDB's attribute type codes, as the health route sends the sentinel key.
+_TYPE_CODES = {
+    dynamodb.AttributeType.STRING: "S",
+    dynamodb.AttributeType.NUMBER: "N",
+    dynamodb.AttributeType.BINARY: "B",
+}
+
+
+class RegionalEndpoint(Construct):
+    """Put one region's REST API behind the service's custom domain, in DNS only while healthy.
+
+    In the stack of each region (bound to a concrete account and region), pass the region's API
+    (e.g. ``ApiLambdaTable.api``, whose function uses ``global_table.table_for(stack)``). It adds:
+
+    * ``domain_name``: a regional API Gateway custom domain (TLS 1.2) for ``domain_name``, the same
+      name in every region, mapped to the API's deployment stage; ``certificate``: its ACM certificate
+      in this region, validated by DNS records in the hosted zone;
+    * ``health_function`` and ``GET /health`` on the API (no authorization: health checkers do not
+      sign requests): 200 while the local replica is ``ACTIVE``, its key usable and a read
+      succeeds, else 503;
+    * ``health_check``: a Route 53 HTTPS health check of ``/health`` on this region's
+      ``execute-api`` host (not on ``domain_name``, which DNS may answer with another region);
+    * ``record``: an alias A record ``domain_name`` -> the custom domain, latency-routed with set
+      identifier = the region and the health check attached (or failover-routed, see ``failover``).
+
+    Attributes:
+        api, domain_name, certificate, health_function, health_check, record, table (the local
+        replica), health_alarm, replication_latency_alarms (one per other region), and ``alarms``:
+        alarms have no actions of their own; ``route_alarms`` sends them on. The API's 5XX alarm
+        is the API pattern's own (``ApiLambdaTable.server_error_alarm``).
+
+    Args:
+        api: the region's ``apigateway.RestApi`` (with a deployment stage).
+        global_table: the service's ``GlobalTable``; this stack's region must be one of its regions.
+        domain_name: the service's name, e.g. ``items.example.com``, inside the hosted zone.
+        hosted_zone_id / zone_name: the public hosted zone (no lookup at synth).
+        failover: ``route53.Failover.PRIMARY`` or ``SECONDARY`` for active-passive routing instead of
+            latency routing. Default None (latency routing, active-active).
+        health_check_interval: 10 or 30 seconds. Default 30 (10 costs more and reacts ~3x faster).
+        failure_threshold: consecutive failures before Route 53 calls the region unhealthy, 1..10. Default 3.
+        health_check_regions: where Route 53 checks from (at least 3). Default Route 53's default set.
+        replication_latency_threshold: alarm when replication from this region to another averages
+            this much over 5 minutes, twice in a row. Default one minute.
+        unhealthy_threshold: alarm when ``/health`` answered 503 this many times in 5 minutes. Default 3.
+
+    Raises ValueError for an env-agnostic stack, a stack region outside the table's regions, a domain
+    outside the hosted zone, or health-check settings Route 53 refuses.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        api: apigw.RestApi,
+        global_table: GlobalTable,
+        domain_name: str,
+        hosted_zone_id: str,
+        zone_name: str,
+        failover: Optional[route53.Failover] = None,
+        health_check_interval: Duration = Duration.seconds(30),
+        failure_threshold: int = 3,
+        health_check_regions: Optional[Sequence[str]] = None,
+        replication_latency_threshold: Duration = Duration.minutes(1),
+        unhealthy_threshold: int = 3,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        check_bound(stack, "RegionalEndpoint")
+        _validate(
+            domain_name=domain_name,
+            hosted_zone_id=hosted_zone_id,
+            zone_name=zone_name,
+            health_check_interval=health_check_interval,
+            failure_threshold=failure_threshold,
+            health_check_regions=health_check_regions,
+            unhealthy_threshold=unhealthy_threshold,
+        )
+        if stack.region not in global_table.replica_regions:
+            raise ValueError(
+                f"{stack.node.path} is in {stack.region}, which is not one of the global table's regions "
+                f"{list(global_table.replica_regions)}"
+            )
+        self.api = api
+        self.region = stack.region
+        self.table = global_table.table_for(stack)
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=hosted_zone_id, zone_name=zone_name.rstrip(".")
+        )
+        self.certificate = acm.Certificate(
+            self, "Certificate", domain_name=domain_name, validation=acm.CertificateValidation.from_dns(zone)
+        )
+        self.domain_name = apigw.DomainName(
+            self,
+            "Domain",
+            domain_name=domain_name,
+            certificate=self.certificate,
+            endpoint_type=apigw.EndpointType.REGIONAL,
+            security_policy=apigw.SecurityPolicy.TLS_1_2,
+        )
+        self.domain_name.add_base_path_mapping(api, stage=api.deployment_stage)
+
+        service_name = Names.unique_id(self)
+        self.health_function = SecureFunction(
+            self,
+            "Health",
+            code=bundled_code("regional_health"),
+            memory_size=128,
+            timeout=Duration.seconds(3),
+            service_name=service_name,
+            description=f"GET /health of {domain_name} in {stack.region}",
+            environment={
+                "TABLE_NAME": self.table.table_name,
+                "PARTITION_KEY": global_table.partition_key.name,
+                "PARTITION_KEY_TYPE": _TYPE_CODES[global_table.partition_key.type],
+                "POWERTOOLS_METRICS_NAMESPACE": HEALTH_METRICS_NAMESPACE,
+            },
+        )
+        self.table.grant(self.health_function.function, *HEALTH_TABLE_ACTIONS)
+        if self.table.encryption_key is not None:
+            self.table.encryption_key.grant(self.health_function.function, "kms:Decrypt", "kms:DescribeKey")
+        self.health_method = api.root.add_resource("health").add_method(
+            "GET",
+            apigw.LambdaIntegration(self.health_function.function, allow_test_invoke=False),
+            authorization_type=apigw.AuthorizationType.NONE,
+        )
+        reason = (
+            "Route 53 health checkers call GET /health unsigned; it reveals only whether this region's "
+            "replica is usable, and the stage's throttling bounds its cost."
+        )
+        acknowledge(self.health_method, "AwsSolutions-APIG4", reason)
+        acknowledge(self.health_method, "AwsSolutions-COG4", reason)
+        if is_strict(self):
+            limit_invoke_permissions_to_account([self.health_method])
+
+        stage_path = f"/{api.deployment_stage.stage_name}/health"
+        self.health_check = route53.HealthCheck(
+            self,
+            "HealthCheck",
+            type=route53.HealthCheckType.HTTPS,
+            fqdn=f"{api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}",
+            port=443,
+            resource_path=stage_path,
+            enable_sni=True,
+            request_interval=health_check_interval,
+            failure_threshold=failure_threshold,
+            regions=list(health_check_regions) if health_check_regions else None,
+        )
+        routing = {"failover": failover} if failover is not None else {"region": stack.region}
+        self.record = route53.ARecord(
+            self,
+            "Record",
+            zone=zone,
+            record_name=domain_name,
+            target=route53.RecordTarget.from_alias(_RegionalDomainTarget(self.domain_name)),
+            set_identifier=stack.region,
+            health_check=self.health_check,
+            **routing,
+        )
+        self._add_alarms(global_table, service_name, replication_latency_threshold, unhealthy_threshold)
+
+    @property
+    def alarms(self) -> list[cloudwatch.Alarm]:
+        """Every alarm this construct made."""
+        return [
+            self.health_alarm,
+            *self.replication_latency_alarms,
+            self.health_function.errors_alarm,
+            self.health_function.throttles_alarm,
+        ]
+
+    def _add_alarms(
+        self, global_table: GlobalTable, service_name: str, latency_threshold: Duration, unhealthy_threshold: int
+    ) -> None:
+        period = Duration.minutes(5)
+        self.health_alarm = threshold_alarm(
+            self,
+            "UnhealthyAlarm",
+            cloudwatch.Metric(
+                namespace=HEALTH_METRICS_NAMESPACE,
+                metric_name="UnhealthyResponses",
+                dimensions_map={"service": service_name},
+                statistic="Sum",
+                period=period,
+            ),
+            threshold=unhealthy_threshold,
+            description=f"{self.node.path}: GET /health answered 503 (DNS is moving users out of {self.region})",
+        )
+        # ReplicationLatency is published in the sending region, per receiving region.
+        self.replication_latency_alarms = [
+            threshold_alarm(
+                self,
+                f"ReplicationLatencyAlarm-{region}",
+                cloudwatch.Metric(
+                    namespace="AWS/DynamoDB",
+                    metric_name="ReplicationLatency",
+                    dimensions_map={"TableName": self.table.table_name, "ReceivingRegion": region},
+                    statistic="Average",
+                    period=period,
+                ),
+                threshold=latency_threshold.to_milliseconds(),
+                evaluation_periods=2,
+                description=(
+                    f"{self.node.path}: writes in {self.region} take over "
+                    f"{latency_threshold.to_seconds()} s to reach {region}"
+                ),
+            )
+            for region in global_table.replica_regions
+            if region != self.region
+        ]
+
+
+@jsii.implements(route53.IAliasRecordTarget)
+class _RegionalDomainTarget:
+    """The custom domain's regional endpoint, its target health evaluated (failover records require it)."""
+
+    def __init__(self, domain: apigw.IDomainName) -> None:
+        self._domain = domain
+
+    def bind(
+        self, _record: route53.IRecordSet, _zone: Optional[route53.IHostedZone] = None
+    ) -> route53.AliasRecordTargetConfig:
+        return route53.AliasRecordTargetConfig(
+            dns_name=self._domain.domain_name_alias_domain_name,
+            hosted_zone_id=self._domain.domain_name_alias_hosted_zone_id,
+            evaluate_target_health=True,
+        )
+
+
+def _validate(
+    *,
+    domain_name: str,
+    hosted_zone_id: str,
+    zone_name: str,
+    health_check_interval: Duration,
+    failure_threshold: int,
+    health_check_regions: Optional[Sequence[str]],
+    unhealthy_threshold: int,
+) -> None:
+    zone = zone_name.rstrip(".").lower()
+    domain = domain_name.rstrip(".").lower()
+    if not zone_name.strip(". ") or not hosted_zone_id.strip():
+        raise ValueError("hosted_zone_id and zone_name are both required (no lookup is made at synth)")
+    if not zone or not (domain == zone or domain.endswith(f".{zone}")):
+        raise ValueError(f"domain_name {domain_name!r} is not inside the hosted zone {zone_name!r}")
+    if "*" in domain:
+        raise ValueError(f"domain_name must be one name, not a wildcard, got {domain_name!r}")
+    if health_check_interval.to_seconds() not in (10, 30):
+        raise ValueError(f"health_check_interval must be 10 or 30 seconds, got {health_check_interval.to_seconds()}")
+    if not 1 <= failure_threshold <= 10:
+        raise ValueError(f"failure_threshold must be 1..10, got {failure_threshold}")
+    if health_check_regions is not None and len(set(health_check_regions)) < 3:
+        raise ValueError(
+            f"health_check_regions needs at least three distinct regions, got {list(health_check_regions)}"
+        )
+    if unhealthy_threshold < 1:
+        raise ValueError(f"unhealthy_threshold must be at least 1, got {unhealthy_threshold}")
