@@ -92,17 +92,20 @@ docs-generate: install
 snapshot-update: install
 	$(PYTHON) -m pytest tests/test_demo_app.py -k snapshot --snapshot-update
 
+# GlobalItemsDemo joins deploy, diff and destroy only once its globalItemsDemo:* settings are real (docs/global-items-demo.md).
+REAL_SETTINGS_ONLY := -c globalItemsDemo:skipWithPlaceholders=true
+
 diff: install
-	$(CDK) diff --all $(PROFILE)
+	$(CDK) diff --all $(PROFILE) $(REAL_SETTINGS_ONLY)
 
 bootstrap: install
 	$(CDK) bootstrap
 
 deploy: install
-	$(CDK) deploy --all --require-approval broadening $(PROFILE)
+	$(CDK) deploy --all --require-approval broadening $(PROFILE) $(REAL_SETTINGS_ONLY)
 
 destroy: install
-	$(CDK) destroy --all --force $(PROFILE)
+	$(CDK) destroy --all --force $(PROFILE) $(REAL_SETTINGS_ONLY)
 
 # Re-pin every transitive Python package after changing requirements-dev.txt.
 lock: $(PYTHON)

@@ -406,6 +406,26 @@ def test_the_demo_takes_its_regions_account_and_zone_from_context():
     assert not GlobalItemsSettings.from_context(app).uses_placeholders
 
 
+def test_make_deploy_leaves_the_demo_out_only_while_its_settings_are_placeholders(monkeypatch):
+    # `make deploy` sets globalItemsDemo:skipWithPlaceholders, so every other demo stack deploys.
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+    skip = {"globalItemsDemo:skipWithPlaceholders": "true"}
+    placeholders = App(context=skip)
+    assert global_items_demo(placeholders) is None
+    assert placeholders.node.children == []
+    real = App(
+        context={
+            **skip,
+            "globalItemsDemo:account": "210987654321",
+            "globalItemsDemo:hostedZoneId": "Z0SHOP",
+            "globalItemsDemo:domainName": "items.shop.example",
+            "globalItemsDemo:zoneName": "shop.example",
+        }
+    )
+    assert global_items_demo(real) is not None
+    assert real.node.try_find_child(REPLICA_STACK) is not None
+
+
 @pytest.mark.parametrize("regions", ["us-east-1", "us-east-1,eu-west-1,ap-southeast-2"])
 def test_the_demo_refuses_anything_but_two_regions(regions):
     with pytest.raises(ValueError, match="must name two regions"):
