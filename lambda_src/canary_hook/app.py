@@ -37,7 +37,7 @@ import math
 import os
 from typing import Any, Optional
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -103,11 +103,14 @@ INVOKE_TIMEOUT_SECONDS = _invoke_timeout_seconds()
 # One attempt only: botocore's ``max_attempts`` counts retries *after* the first request, so
 # ``{"max_attempts": 1}`` would invoke a hanging version twice and double the hook's run time.
 # ``total_max_attempts`` counts the first request too.
-lambda_client = boto3.client(
+# Both clients from one botocore session (it loads the endpoint data once); botocore's rather than
+# boto3's, whose session layer adds cold-start time for nothing a low-level client uses.
+_session = botocore.session.get_session()
+lambda_client = _session.create_client(
     "lambda",
     config=Config(read_timeout=INVOKE_TIMEOUT_SECONDS, retries={"total_max_attempts": 1}),
 )
-codedeploy = boto3.client("codedeploy")
+codedeploy = _session.create_client("codedeploy")
 
 
 class MalformedHookEvent(ValueError):
