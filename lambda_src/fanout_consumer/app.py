@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from datetime import datetime, timezone
 
 import botocore.session
@@ -52,7 +53,25 @@ KEY_FIELD = os.environ.get("IDEMPOTENCY_KEY_FIELD") or None
 
 logger = Logger()
 # One low-level client per execution environment, made during init.
-dynamodb = botocore.session.get_session().create_client("dynamodb")
+_session = botocore.session.get_session()
+dynamodb = _session.create_client("dynamodb")
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own client (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the old one's loader."""
+    global dynamodb
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _session.get_component("data_loader"))
+    dynamodb = session.create_client("dynamodb")
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore
+
+    register_after_restore(_after_restore)
 
 
 class MalformedMessage(ValueError):

@@ -53,6 +53,7 @@ import decimal
 import hashlib
 import json
 import os
+import random
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,7 +70,25 @@ logger = Logger()
 # One low-level client per execution environment, made during init. botocore's, and the batch loop
 # and DynamoDB JSON reader below are this module's own: boto3's session layer and Powertools' batch
 # utility cost cold-start time (tens of milliseconds of imports) for nothing this function uses.
-sns = botocore.session.get_session().create_client("sns")
+_session = botocore.session.get_session()
+sns = _session.create_client("sns")
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own client (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the old one's loader."""
+    global sns
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _session.get_component("data_loader"))
+    sns = session.create_client("sns")
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore
+
+    register_after_restore(_after_restore)
 # DynamoDB's numbers: 38 significant digits, exponents -130..125; anything else is not a stored value.
 _NUMBERS = decimal.Context(
     prec=38,
