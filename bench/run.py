@@ -48,7 +48,7 @@ from staging import Handlers  # noqa: E402
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synth-repeats", type=int, default=3, help="interleaved whole/trivial synth rounds (default 3)")
+    parser.add_argument("--synth-repeats", type=int, default=5, help="interleaved whole/trivial synth rounds (default 5)")
     parser.add_argument("--init-repeats", type=int, default=11, help="interleaved cold-init rounds (default 11; more for a tighter median)")
     parser.add_argument("--invocations", type=int, default=200, help="timed warm invocations per handler (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed warm-up invocations (default 20)")

@@ -26,6 +26,19 @@ def handler(event, context):
     return None
 '''
 
+#: A second, informational baseline: the same client made with botocore alone (no boto3 session layer),
+#: which is how the bundled handlers make theirs.
+BOTOCORE_BASELINE = "_baseline_botocore"
+BOTOCORE_BASELINE_SOURCE = '''"""Cold-init baseline without boto3: botocore and one client."""
+import botocore.session
+
+client = botocore.session.get_session().create_client("dynamodb")
+
+
+def handler(event, context):
+    return None
+'''
+
 
 class Handlers:
     """Each handler staged as CDK stages it, matched to its asset in cdk.out and its deployed env."""
@@ -41,6 +54,10 @@ class Handlers:
         baseline.mkdir(parents=True)
         (baseline / "app.py").write_text(BASELINE_SOURCE)
         self.folders[BASELINE] = baseline
+        botocore_baseline = self.stage_root / BOTOCORE_BASELINE
+        botocore_baseline.mkdir(parents=True)
+        (botocore_baseline / "app.py").write_text(BOTOCORE_BASELINE_SOURCE)
+        self.folders[BOTOCORE_BASELINE] = botocore_baseline
         self.fingerprints = {fingerprint(self.folders[name]): name for name in self.names}
         self.env: dict[str, dict] = {name: {} for name in self.names}
         self.env_source: dict[str, str] = {}

@@ -115,6 +115,9 @@ class AlarmRouting:
     def visit(self, node: IConstruct) -> None:
         if node is self.scope and isinstance(node, Stage):
             _refuse_unrouted_stages(node)
+        # Every construct of the app is visited: a Python type check first (jsii gives each construct
+        # its Python class, NestedStack included), so the many that are neither a stack nor an
+        # alarm cost no call into the CDK's Node process.
         if isinstance(node, Stack):
             if self.target is None and any(
                 routing_for(alarm) is self and not _has_actions(alarm) for alarm in _alarms_of(node)
@@ -273,7 +276,11 @@ def _differ(theirs: str, ours: str) -> bool:
 def _is_alarm(node: IConstruct) -> bool:
     if isinstance(node, cloudwatch.AlarmBase):
         return Resource.is_owned_resource(node)  # not an alarm imported by ARN
-    if not (isinstance(node, CfnResource) and node.cfn_resource_type in _L1_ALARM_TYPES):
+    # An L1 alarm is a CfnAlarm / CfnCompositeAlarm, or a plain CfnResource of that type; any other
+    # L1 class is another resource type, known without asking the CDK's Node process for it.
+    if isinstance(node, (cloudwatch.CfnAlarm, cloudwatch.CfnCompositeAlarm)):
+        pass
+    elif not (type(node) is CfnResource and node.cfn_resource_type in _L1_ALARM_TYPES):
         return False
     # The L1 inside an L2 alarm is routed through its L2.
     parent = node.node.scope
@@ -308,7 +315,7 @@ def _alarms_of(stack: Stack) -> Iterator[IConstruct]:
 
 def _stacks_under(scope: IConstruct) -> list[Stack]:
     """The stacks in ``scope``, and the stack ``scope`` is in."""
-    stacks = [node for node in scope.node.find_all() if isinstance(node, Stack)]
+    stacks = [node for node in scope.node.find_all() if isinstance(node, Stack)]  # no Node call per construct
     if not Stage.is_stage(scope) and not Stack.is_stack(scope):
         stacks.append(Stack.of(scope))
     return stacks

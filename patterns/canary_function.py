@@ -150,6 +150,12 @@ class CanaryFunction(Construct):
             and the provisioned concurrency asked for (``max_provisioned_concurrency``, else
             ``provisioned_concurrency``): Lambda refuses provisioned concurrency above a function's
             reserved concurrency, so a value given here below either raises ``ValueError``.
+        snap_start: Lambda SnapStart on the versions this construct publishes (see
+            ``SecureFunction``'s ``snap_start`` for its price, when it helps, and what Lambda refuses).
+            The alias, and so CodeDeploy's traffic, gets environments restored from each version's
+            snapshot; the smoke test's first invoke of a new version restores one too. Not with
+            ``provisioned_concurrency`` / ``max_provisioned_concurrency`` (Lambda refuses both on one
+            function: ``ValueError``). Default False.
 
     Under the strict profile the smoke-test hook, which runs only during deployments, reserves
     ``compliance.STRICT_DEPLOYMENT_RESERVED_CONCURRENCY`` (2) instead of a full function's share.
@@ -178,8 +184,14 @@ class CanaryFunction(Construct):
         provisioned_concurrency: Optional[int] = None,
         max_provisioned_concurrency: Optional[int] = None,
         reserved_concurrent_executions: Optional[int] = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        if snap_start and (provisioned_concurrency is not None or max_provisioned_concurrency is not None):
+            raise ValueError(
+                "snap_start cannot be combined with provisioned_concurrency or max_provisioned_concurrency: "
+                "Lambda refuses SnapStart on a function with provisioned concurrency; choose one"
+            )
         duration_threshold = p99_duration_threshold or Duration.millis(int(timeout.to_milliseconds() * 0.8))
         _validate(
             code=code,
@@ -212,6 +224,8 @@ class CanaryFunction(Construct):
             description=description,
             service_name=id,
             reserved_concurrent_executions=reserved_concurrent_executions,
+            snap_start=snap_start,
+            snap_start_alias=None,  # the alias below is the one CodeDeploy shifts
         )
         self.function = self.secure_function.function
         self.version = self.function.current_version

@@ -153,8 +153,10 @@ class FanoutQueue(Construct):
             Under the strict compliance profile a key made here also denies ``kms:CreateGrant``
             unless an AWS service asks for its own resource (a key you pass is left as it is).
         secure_topic: the ``SecureTopic`` building block when this construct made the topic.
-        idempotency_table: the table (TTL ``expiration``) the bundled consumers remember
-            processed events in; made with the first subscriber that runs bundled or own code.
+        idempotency_table: the table (TTL ``expiration``) for Powertools idempotency, passed to every
+            consumer made here (``IDEMPOTENCY_TABLE_NAME``) for your own code; the bundled consumer
+            never calls it (its conditional write is its guard). Made with the first subscriber that
+            runs bundled or own code.
         subscribers: the ``FanoutSubscriber``s by name.
 
     Args:
@@ -187,7 +189,8 @@ class FanoutQueue(Construct):
             twice, or a publish retried, arrives with a new one); with
             ``raw_message_delivery=False``, the SNS ``MessageId`` of the envelope (the same in
             every delivery of one publish); no other field is accepted then.
-        idempotency_ttl: how long a processed key is remembered. Default one hour.
+        idempotency_ttl: how long Powertools idempotency remembers a key (own code; the bundled
+            consumer's item remembers its key for as long as it exists). Default one hour.
     """
 
     def __init__(

@@ -35,9 +35,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from typing import Any, Optional
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -100,14 +101,33 @@ SMOKE_PAYLOAD = _smoke_payload()
 EXPECTED_STATUS_CODE = _expected_status_code()
 INVOKE_TIMEOUT_SECONDS = _invoke_timeout_seconds()
 
+# Both clients from one botocore session (it loads the endpoint data once); botocore's rather than
+# boto3's, whose session layer adds cold-start time for nothing a low-level client uses.
+_session = botocore.session.get_session()
 # One attempt only: botocore's ``max_attempts`` counts retries *after* the first request, so
 # ``{"max_attempts": 1}`` would invoke a hanging version twice and double the hook's run time.
 # ``total_max_attempts`` counts the first request too.
-lambda_client = boto3.client(
-    "lambda",
-    config=Config(read_timeout=INVOKE_TIMEOUT_SECONDS, retries={"total_max_attempts": 1}),
-)
-codedeploy = boto3.client("codedeploy")
+_LAMBDA_CONFIG = Config(read_timeout=INVOKE_TIMEOUT_SECONDS, retries={"total_max_attempts": 1})
+lambda_client = _session.create_client("lambda", config=_LAMBDA_CONFIG)
+codedeploy = _session.create_client("codedeploy")
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own clients (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the old one's loader."""
+    global lambda_client, codedeploy
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _session.get_component("data_loader"))
+    lambda_client = session.create_client("lambda", config=_LAMBDA_CONFIG)
+    codedeploy = session.create_client("codedeploy")
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore
+
+    register_after_restore(_after_restore)
 
 
 class MalformedHookEvent(ValueError):

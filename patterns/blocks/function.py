@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Optional
 
-from aws_cdk import Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -19,6 +21,9 @@ from .queue import dead_letter_alarm, standalone_dead_letter_queue
 #: The newest Python runtime this CDK version knows (cdk-nag's AwsSolutions-L1 asks for it).
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 _MAX_TIMEOUT = Duration.minutes(15)
+#: Regions where Lambda offers no SnapStart (AWS's SnapStart page: every commercial region but these).
+SNAP_START_UNSUPPORTED_REGIONS = frozenset({"ap-southeast-6", "ap-east-2"})
+_SNAP_START_PUBLISH_WARNING = "@aws-cdk/aws-lambda:snapStartRequirePublish"
 #: Log retention when none is given (under the strict profile: the profile's, a year or more).
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # What the strict profile's packs ask of every function that this one deliberately does not do.
@@ -44,7 +49,10 @@ class SecureFunction(Construct):
         profile encrypted with the stack's logs key, ``compliance_resources.logs_key``);
       * ``dead_letter_queue`` and ``dead_letter_alarm``: only when ``asynchronous=True``:
         where failed asynchronous events go (an encrypted, SSL-only queue) and its alarm;
-      * ``errors_alarm`` and ``throttles_alarm`` (no actions of their own; ``route_alarms`` sends them on).
+      * ``errors_alarm`` and ``throttles_alarm`` (no actions of their own; ``route_alarms`` sends them on);
+      * ``version`` and ``alias``: only with ``snap_start=True``: the version this synth publishes
+        and the alias on it (``snap_start_alias``), which callers must invoke to get restored
+        environments; otherwise None.
 
     Under the strict profile (``patterns.compliance``) it also acknowledges, on the function only,
     that it runs outside a VPC (NIST, HIPAA and PCI ``LambdaInsideVPC``, Control Tower
@@ -80,6 +88,21 @@ class SecureFunction(Construct):
             ``asynchronous``). When it has a customer-managed key, the role also gets
             ``kms:GenerateDataKey`` and ``kms:Decrypt`` on that key, as SQS needs from a
             sender. Default: a new ``SecureQueue`` dead-letter queue when asynchronous.
+        snap_start: Lambda SnapStart on published versions (``SnapStartConf.ON_PUBLISHED_VERSIONS``):
+            Lambda runs the init code when a version is published, snapshots the initialized
+            environment and restores new environments of that version from it. Python 3.12 or
+            newer, x86_64 or arm64; not with provisioned concurrency, EFS or more than 512 MiB of
+            ephemeral storage, and not in the regions of ``SNAP_START_UNSUPPORTED_REGIONS``; an
+            unsupported combination raises ``ValueError`` here. ``$LATEST`` is never restored from a
+            snapshot: invoke ``alias`` (or ``version``). Price: Python functions pay for caching each
+            published version's snapshot (per GB-second of memory size, at least 3 hours) and for
+            each restore (per GB); worth it for functions whose init takes long compared to how
+            often new environments start (heavy imports, latency-sensitive APIs), not for small
+            handlers whose init is a few hundred milliseconds. The bundled handlers register
+            runtime hooks (``snapshot_restore_py``) that give each restored environment new AWS
+            clients (connections, credentials) and a new random seed. Default False.
+        snap_start_alias: with ``snap_start``, the name of the alias made on the published version,
+            or None to make no alias (e.g. when a ``CanaryFunction`` makes its own). Default ``live``.
     """
 
     def __init__(
@@ -104,6 +127,8 @@ class SecureFunction(Construct):
         powertools_layer_version: Optional[lambda_.ILayerVersion] = None,
         asynchronous: bool = False,
         dead_letter_queue: Optional[sqs.IQueue] = None,
+        snap_start: bool = False,
+        snap_start_alias: Optional[str] = "live",
     ) -> None:
         super().__init__(scope, id)
         _validate(
@@ -115,6 +140,8 @@ class SecureFunction(Construct):
             reserved_concurrent_executions=reserved_concurrent_executions,
             environment=environment or {},
         )
+        if snap_start:
+            validate_snap_start(self, runtime=runtime, alias_name=snap_start_alias)
         asynchronous = asynchronous or dead_letter_queue is not None
         strict = is_strict(self)
         if reserved_concurrent_executions is None and strict:
@@ -177,8 +204,19 @@ class SecureFunction(Construct):
             reserved_concurrent_executions=reserved_concurrent_executions,
             description=description,
             dead_letter_queue=self.dead_letter_queue,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         self.tracing_policy = self._enable_tracing()
+        self.version: Optional[lambda_.Version] = None
+        self.alias: Optional[lambda_.Alias] = None
+        if snap_start:
+            # Every change publishes a version, the only thing SnapStart snapshots.
+            self.version = self.function.current_version
+            Annotations.of(self.function).acknowledge_warning(
+                _SNAP_START_PUBLISH_WARNING, "SecureFunction publishes current_version for SnapStart"
+            )
+            if snap_start_alias is not None:
+                self.alias = lambda_.Alias(self, "Alias", alias_name=snap_start_alias, version=self.version)
 
         if not asynchronous:
             for rule in ("Serverless-LambdaDLQ", *(_STRICT_DLQ_RULES if strict else ())):
@@ -234,6 +272,22 @@ class SecureFunction(Construct):
         return policy
 
 
+def validate_snap_start(scope: Construct, *, runtime: lambda_.Runtime, alias_name: Optional[str]) -> None:
+    """Raise ``ValueError`` for a SnapStart combination Lambda refuses (runtime, region, alias name)."""
+    if not runtime.supports_snap_start:
+        raise ValueError(
+            f"snap_start needs a runtime with SnapStart (Python 3.12 or newer), got {runtime.name}"
+        )
+    region = Stack.of(scope).region
+    if not Token.is_unresolved(region) and region in SNAP_START_UNSUPPORTED_REGIONS:
+        raise ValueError(f"Lambda SnapStart is not available in {region}; leave snap_start off in this region")
+    if alias_name is not None and not _ALIAS_NAME.fullmatch(alias_name):
+        raise ValueError(
+            f"snap_start_alias must be 1 to 128 letters, digits, '-' or '_', not only digits, got {alias_name!r}"
+        )
+
+
+_ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[A-Za-z0-9_-]{1,128}")
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 # Lambda's reserved environment variables (AWS_LAMBDA_EXEC_WRAPPER and the like stay settable).
 _RESERVED_ENV = frozenset(

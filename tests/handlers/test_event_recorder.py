@@ -104,3 +104,18 @@ def test_a_poison_message_ends_in_the_dlq_and_nothing_is_lost(recorder, queue):
     assert [m["Body"] for m in dead] == ["poison"]
     assert len(scan_ids()) == 4
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+def test_a_duplicate_keeps_the_first_recording_at_one_request_each(recorder, queue):
+    sqs, url, _ = queue
+    calls: list[str] = []
+    recorder.dynamodb.meta.events.register("provide-client-params.dynamodb.*", lambda model, **_: calls.append(model.name))
+    body = json.dumps({"id": "evt-dup"})
+    sqs.send_message(QueueUrl=url, MessageBody=body)
+    sqs.send_message(QueueUrl=url, MessageBody=body)  # the same event again, a new message
+    batch = receive_batch(sqs, url)
+    assert len(batch["Records"]) == 2
+    assert run_event_source(sqs, url, recorder, batch) == {"batchItemFailures": []}
+    item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"id": {"S": "evt-dup"}})["Item"]
+    assert item["message_id"]["S"] == batch["Records"][0]["messageId"]
+    assert calls == ["PutItem", "PutItem"]

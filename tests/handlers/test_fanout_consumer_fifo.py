@@ -109,8 +109,13 @@ def test_an_all_failed_fifo_batch_is_reported_record_by_record(fifo, consumer):
     assert invoke(fifo, consumer, batch) == ["not json", event("a2")]
 
 
-def test_a_standard_queue_batch_keeps_the_standard_processor(consumer):
-    standard = {"Records": [{"eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:post"}]}
-    fifo_batch = {"Records": [{"eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:post.fifo"}]}
-    assert consumer.processor_for(standard) is consumer.processor
-    assert consumer.processor_for(fifo_batch) is consumer.fifo_processor
+def test_a_standard_queue_batch_does_not_hold_back_a_group(consumer, fifo):
+    # The same records from a standard queue: a failure is its own, later records are applied.
+    records = [
+        {"messageId": f"m-{n}", "body": body, "attributes": {"MessageGroupId": "A"},
+         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:post"}
+        for n, body in enumerate((event("a1"), "not json", event("a3")))
+    ]
+    response = consumer.handler({"Records": records}, LambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert sorted(applied(fifo)) == ["a1", "a3"]

@@ -453,13 +453,10 @@ def _documented_actions(publisher: ModuleType) -> set[str]:
     return {match.group(1)}
 
 
-def test_the_only_aws_call_is_sns_publish_once_per_published_record(bridge, monkeypatch):
-    # Every client the module creates comes from the default session: hook it before loading.
-    session = boto3.Session()
-    calls: list[str] = []
-    session.events.register("before-call", lambda event_name, **_: calls.append(event_name))
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+def test_the_only_aws_call_is_sns_publish_once_per_published_record(bridge):
     publisher = bridge.load()
+    calls: list[str] = []  # every call of the module's one client
+    publisher.sns.meta.events.register("before-call", lambda event_name, **_: calls.append(event_name))
     malformed = stream_record("ARCHIVE", {"pk": "doc#9", "sk": Decimal(9)})
     big = {"pk": "doc#2", "sk": Decimal(2), "body": "x" * (300 * 1024)}
     small = product(1, "1", 1, ("t",)).item

@@ -1,0 +1,97 @@
+"""SnapStart runtime hooks of the bundled handlers: a restored environment gets its own clients and seed.
+
+Lambda sets ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` while it initializes a SnapStart version and
+ships ``snapshot_restore_py`` with its Python runtimes; here a stand-in module records what the
+handler registers, and the test runs the hooks as Lambda would after a restore.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import types
+
+import boto3
+import pytest
+
+from aws_local import create_id_table
+from handler_loader import load_handler
+from lambda_context import LambdaContext
+
+# handler -> (its environment, the module attributes holding its AWS clients)
+HANDLERS = {
+    "event_recorder": ({"TABLE_NAME": "records"}, ("dynamodb",)),
+    "fanout_consumer": ({"TABLE_NAME": "records"}, ("dynamodb",)),
+    "stream_publisher": ({"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes"}, ("sns",)),
+    "items_api": ({"TABLE_NAME": "records"}, ("dynamodb",)),
+    "canary_hook": (
+        {"TARGET_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:f:1", "SMOKE_PAYLOAD": "{}"},
+        ("lambda_client", "codedeploy"),
+    ),
+}
+
+
+@pytest.fixture
+def restore_hooks(monkeypatch) -> list:
+    """The after-restore hooks handlers register, through a stand-in ``snapshot_restore_py``."""
+    registered: list = []
+    module = types.ModuleType("snapshot_restore_py")
+    module.register_after_restore = lambda func, *args, **kwargs: registered.append((func, args, kwargs))
+    module.register_before_snapshot = lambda func, *args, **kwargs: None
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
+    return registered
+
+
+def load(function: str, monkeypatch, snap_start: bool):
+    environment, _ = HANDLERS[function]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"snap-{function}")
+    if snap_start:
+        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    else:
+        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    return load_handler(function)
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_a_restored_environment_gets_new_clients_and_a_new_seed(function, monkeypatch, restore_hooks, aws):
+    module = load(function, monkeypatch, snap_start=True)
+    assert len(restore_hooks) == 1
+    _, attributes = HANDLERS[function]
+    frozen = {name: getattr(module, name) for name in attributes}
+    random.seed(1234)  # what every copy of one snapshot would share
+    shared_state = random.getstate()
+
+    hook, args, kwargs = restore_hooks[0]
+    hook(*args, **kwargs)
+
+    for name, client in frozen.items():
+        fresh = getattr(module, name)
+        assert fresh is not client
+        assert fresh.meta.service_model.service_name == client.meta.service_model.service_name
+        assert fresh._request_signer._credentials is not client._request_signer._credentials  # resolved anew
+    assert random.getstate() != shared_state
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_without_snap_start_no_hook_is_registered(function, monkeypatch, restore_hooks, aws):
+    load(function, monkeypatch, snap_start=False)
+    assert restore_hooks == []
+
+
+def test_the_restored_client_does_the_work(monkeypatch, restore_hooks, aws):
+    create_id_table(boto3.client("dynamodb"), "records")
+    recorder = load("event_recorder", monkeypatch, snap_start=True)
+    hook, args, kwargs = restore_hooks[0]
+    hook(*args, **kwargs)
+    calls: list[str] = []
+    recorder.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+
+    batch = {"Records": [{"messageId": "m-1", "body": json.dumps({"id": "evt-1"})}]}
+    assert recorder.handler(batch, LambdaContext()) == {"batchItemFailures": []}
+    assert calls == ["PutItem"]
+    assert boto3.client("dynamodb").get_item(TableName="records", Key={"id": {"S": "evt-1"}})["Item"]
