@@ -209,7 +209,8 @@ class ScheduledJob(Construct):
                 time_to_live_attribute=CLAIM_EXPIRY_ATTRIBUTE,
                 removal_policy=removal_policy or RemovalPolicy.RETAIN,
             )
-        self.claim_table: dynamodb.ITable = claim_table or self._claims.table
+            claim_table = self._claims.table
+        self.claim_table: dynamodb.ITable = claim_table
         self.runner_environment: dict[str, str] = {
             CLAIM_TABLE_VARIABLE: self.claim_table.table_name,
             HEARTBEAT_NAMESPACE_VARIABLE: HEARTBEAT_NAMESPACE,
