@@ -8,7 +8,15 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
+from aws_cdk import (
+    Annotations,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    TimeZone,
+    aws_cloudwatch as cloudwatch,
+    aws_dynamodb as dynamodb,
+)
 from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda as lambda_, aws_scheduler as scheduler, aws_sqs as sqs
 from constructs import Construct
 
@@ -32,6 +40,11 @@ CLAIM_TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 CLAIM_EXPIRY_ATTRIBUTE = "expires_at"
 DEFAULT_RETRY_ATTEMPTS = 10
 DEFAULT_MAX_EVENT_AGE = Duration.hours(1)
+#: The longest Lambda keeps an asynchronous event (its EventInvokeConfig's MaximumEventAgeInSeconds).
+LAMBDA_MAX_EVENT_AGE = Duration.hours(6)
+#: The shortest claim retention: Scheduler may deliver up to a day late (max_event_age), and Lambda
+#: may hold the event up to 6 hours more before its last retry.
+MIN_CLAIM_RETENTION = Duration.hours(30)
 #: Where the gaps between a cron's firings are measured from when no start date is given (fixed, so a
 #: synth gives the same template whatever day it runs).
 GAP_REFERENCE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -66,17 +79,24 @@ class ScheduledJob(Construct):
         heartbeat_metric: the heartbeat (dimensions ``ScheduleGroup`` and ``Schedule``).
         heartbeat_window: how long without a heartbeat raises ``heartbeat_alarm``; None for at().
         heartbeat_alarm: no heartbeat within ``heartbeat_window`` (missing data breaches); None for
-            at() or ``heartbeat_alarm=False``.
-        errors_alarm: the target returned errors. dead_letter_alarm: the DLQ holds a message.
-        alarms: every alarm (plus the made function's throttles alarm).
+            at(), a schedule with an ``end`` (it would page forever after the end) or
+            ``heartbeat_alarm=False``.
+        errors_alarm: the target returned errors. dead_letter_alarm: the DLQ holds a message (the
+            made function's own ``dead_letter_alarm`` when this construct made the target: one
+            alarm per queue).
+        alarms: every alarm made here (with the made function's throttles alarm and the made
+            claim table's alarms).
 
     Args:
         schedule: ``rate(1 day)``, ``cron(0 3 * * ? *)`` (EventBridge's six fields, one of
             day-of-month and day-of-week ``?``) or ``at(2030-01-31T09:00:00)``. Required.
         time_zone: IANA name the cron or at() is read in. Default ``"UTC"``.
-        start / end: timezone-aware datetimes bounding the schedule. Default none.
-        flexible_window: let Scheduler fire up to this much later (1 minute..1 day, not more than
-            the shortest time between firings). Default off: a job on a clock should run on it.
+        start / end: timezone-aware datetimes bounding the schedule. Default none. ``start`` may not
+            be in the past (Scheduler refuses a start date more than 5 minutes old; drop it once it
+            has passed); a future one warns that the heartbeat alarm pages until the first run. With
+            ``end`` there is no heartbeat alarm.
+        flexible_window: let Scheduler fire up to this much later (whole minutes, 1 minute..1 day, not
+            more than the shortest time between firings). Default off: a job on a clock should run on it.
         schedule_group: a ``scheduler.ScheduleGroup``. Default: the account's ``default`` group.
         enabled: Default True. The heartbeat alarm takes no actions while the schedule is disabled.
         encryption_key: customer-managed key for the payload and the DLQ. Default: a new key (rotating).
@@ -90,17 +110,21 @@ class ScheduledJob(Construct):
             outlast them without keeping a run alive for a day.
         max_event_age: give up delivering (and send to the DLQ) after this, 1 minute..1 day.
             Default one hour, or the interval of a faster rate: a run delivered after the next one is
-            due only competes with it.
+            due only competes with it. A target made here gets it as Lambda's event age too, at most
+            6 hours (Lambda's limit).
         function_retry_attempts: Lambda's retries of a failed asynchronous run (0..2) of a target
-            made here. Default 2 (Lambda's own default): the claim makes retries safe.
+            made here (not with ``function=``). Default 2 (Lambda's own default): the claim makes
+            retries safe.
         claim_table: an existing table (partition key ``id`` string, TTL on ``expires_at``). Default: new.
-        claim_retention: how long a claim is kept (its TTL). Default 7 days, well beyond any
-            redelivery (``max_event_age`` is at most a day).
+        claim_retention: how long a claim is kept (its TTL), at least 30 hours. Default 7 days, well
+            beyond any redelivery (Scheduler's ``max_event_age`` is at most a day, Lambda keeps an
+            event at most 6 hours more).
         heartbeat_alarm: make the dead man's switch. Default True.
         heartbeat_tolerance: slack added to the longest time between firings (plus the flexible
             window and the target's timeout). Default 10% of that time, at least 5 minutes, at most
-            an hour.
-        removal_policy: of the claim table made here. Default RETAIN.
+            an hour. The window is capped at 7 days (CloudWatch's longest look-back), so a weekly
+            job gets none.
+        removal_policy: of the claim table made here (not with ``claim_table=``). Default RETAIN.
         description: of the schedule.
     """
 
@@ -126,31 +150,42 @@ class ScheduledJob(Construct):
         payload: Optional[Mapping[str, Any]] = None,
         retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
         max_event_age: Optional[Duration] = None,
-        function_retry_attempts: int = 2,
+        function_retry_attempts: Optional[int] = None,
         claim_table: Optional[dynamodb.ITable] = None,
         claim_retention: Duration = Duration.days(7),
         heartbeat_alarm: bool = True,
         heartbeat_tolerance: Optional[Duration] = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: Optional[RemovalPolicy] = None,
         description: Optional[str] = None,
     ) -> None:
         super().__init__(scope, id)
         plan = _Plan.checked(schedule, time_zone, start, end, flexible_window)
-        _check_target(function, code, handler, environment, timeout, memory_size)
+        _check_target(function, code, handler, environment, timeout, memory_size, function_retry_attempts)
+        if claim_table is not None and removal_policy is not None:
+            raise ValueError(
+                "claim_table= was given, so removal_policy cannot be: it applies to a claim table made here"
+            )
         if not 0 <= retry_attempts <= 185:
             raise ValueError(f"retry_attempts must be between 0 and 185, got {retry_attempts}")
+        if function_retry_attempts is None:
+            function_retry_attempts = 2
         if not 0 <= function_retry_attempts <= 2:
             raise ValueError(f"function_retry_attempts must be between 0 and 2, got {function_retry_attempts}")
         max_event_age = max_event_age or plan.default_max_event_age()
         if not 60 <= max_event_age.to_seconds() <= 86400:
             raise ValueError(f"max_event_age must be between 1 minute and 1 day, got {max_event_age.to_seconds()} s")
         _check_payload(payload)
-        if claim_retention.to_seconds() < 86400:
-            raise ValueError("claim_retention must be at least a day, or a late redelivery could run again")
+        if claim_retention.to_seconds() < MIN_CLAIM_RETENTION.to_seconds():
+            raise ValueError(
+                "claim_retention must be at least 30 hours (Scheduler may deliver a day late and Lambda may retry "
+                "6 hours after that), or a late redelivery could run again"
+            )
         target_timeout = (timeout or Duration.minutes(1)) if function is None else function_timeout(function)
         heartbeat_window = plan.heartbeat_window(flexible_window, target_timeout, heartbeat_tolerance)
-        if heartbeat_alarm and heartbeat_window is not None:
-            heartbeat_periods(int(heartbeat_window.to_seconds()))  # raises now when CloudWatch cannot look back so far
+        # A schedule with an end stops firing: missing data breaching would page from then on, forever.
+        make_heartbeat_alarm = heartbeat_alarm and heartbeat_window is not None and end is None
+        if make_heartbeat_alarm:
+            plan.check_heartbeat_reach()
 
         self.key: kms.IKey = encryption_key or rotating_key(
             self,
@@ -166,12 +201,16 @@ class ScheduledJob(Construct):
             if function is None
             else "the schedule's dead-letter queue (Scheduler's DeadLetterConfig)",
         )
-        self.claim_table: dynamodb.ITable = (
-            claim_table
-            or SecureTable(
-                self, "Claims", time_to_live_attribute=CLAIM_EXPIRY_ATTRIBUTE, removal_policy=removal_policy
-            ).table
-        )
+        self._claims: Optional[SecureTable] = None
+        if claim_table is None:
+            self._claims = SecureTable(
+                self,
+                "Claims",
+                time_to_live_attribute=CLAIM_EXPIRY_ATTRIBUTE,
+                removal_policy=removal_policy or RemovalPolicy.RETAIN,
+            )
+            claim_table = self._claims.table
+        self.claim_table: dynamodb.ITable = claim_table
         self.runner_environment: dict[str, str] = {
             CLAIM_TABLE_VARIABLE: self.claim_table.table_name,
             HEARTBEAT_NAMESPACE_VARIABLE: HEARTBEAT_NAMESPACE,
@@ -194,7 +233,10 @@ class ScheduledJob(Construct):
                 dead_letter_queue=self.dead_letter_queue,
             )
             function = self.secure_function.function
-            function.configure_async_invoke(retry_attempts=function_retry_attempts, max_event_age=max_event_age)
+            function.configure_async_invoke(
+                retry_attempts=function_retry_attempts,
+                max_event_age=Duration.seconds(min(max_event_age.to_seconds(), LAMBDA_MAX_EVENT_AGE.to_seconds())),
+            )
             acknowledge(
                 function.node.find_child("EventInvokeConfig"),
                 "Serverless-LambdaAsyncFailureDestination",
@@ -238,23 +280,36 @@ class ScheduledJob(Construct):
         )
         self.heartbeat_window: Optional[Duration] = heartbeat_window
         self.heartbeat_alarm: Optional[cloudwatch.Alarm] = None
-        if heartbeat_alarm and self.heartbeat_window is not None:
-            self.heartbeat_alarm = self._heartbeat_alarm(self.heartbeat_window, enabled)
-        self.errors_alarm = (
-            self.secure_function.errors_alarm
-            if self.secure_function is not None
-            else function_errors_alarm(self, "ErrorsAlarm", function, consequence=": a scheduled run failed")
-        )
-        self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
+        if make_heartbeat_alarm:
+            assert heartbeat_window is not None
+            self.heartbeat_alarm = self._heartbeat_alarm(heartbeat_window, enabled)
+            if start is not None:
+                Annotations.of(self).add_warning_v2(
+                    "serverless-patterns:scheduled-job-future-start",
+                    f"the heartbeat alarm is in ALARM from the deployment until the first run after start "
+                    f"({start.isoformat()}) succeeds; deploy closer to start, or route its alarms once it runs",
+                )
+        if self.secure_function is not None:
+            # The made function already alarms on its dead-letter queue, this very queue: one alarm, one page.
+            assert self.secure_function.dead_letter_alarm is not None
+            self.errors_alarm = self.secure_function.errors_alarm
+            self.dead_letter_alarm = self.secure_function.dead_letter_alarm
+        else:
+            self.errors_alarm = function_errors_alarm(
+                self, "ErrorsAlarm", function, consequence=": a scheduled run failed"
+            )
+            self.dead_letter_alarm = dead_letter_alarm(self, self.dead_letter_queue)
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
-        """Every alarm of the job."""
-        alarms = [self.errors_alarm, self.dead_letter_alarm]
-        if self.heartbeat_alarm is not None:
-            alarms.insert(0, self.heartbeat_alarm)
+        """Every alarm made here: heartbeat, target errors, DLQ, and those of the function and table made here."""
+        alarms = [] if self.heartbeat_alarm is None else [self.heartbeat_alarm]
         if self.secure_function is not None:
-            alarms.append(self.secure_function.throttles_alarm)
+            alarms += self.secure_function.alarms
+        else:
+            alarms += [self.errors_alarm, self.dead_letter_alarm]
+        if self._claims is not None:
+            alarms += self._claims.alarms
         return alarms
 
     def _grant_runner(self, function: lambda_.IFunction) -> None:
@@ -364,10 +419,20 @@ class _Plan:
                 raise ValueError(f"{label} must be a timezone-aware datetime (e.g. datetime(..., tzinfo=timezone.utc))")
         if start is not None and end is not None and end <= start:
             raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
+        if start is not None and start < datetime.now(timezone.utc):
+            raise ValueError(
+                f"start ({start.isoformat()}) is in the past: Scheduler refuses a start date more than 5 minutes "
+                "old, so the deployment would fail; drop start (the schedule starts when it is created)"
+            )
         gaps = expressions.gaps(expression, zone, start or GAP_REFERENCE)
         if isinstance(expression, expressions.Cron) and gaps is None:
             raise ValueError(f"schedule: {text!r} fires at most once; use at(...) for a one-time job")
         if flexible_window is not None:
+            if flexible_window.to_seconds(integral=False) % 60:
+                raise ValueError(
+                    f"flexible_window must be whole minutes (Scheduler's MaximumWindowInMinutes), "
+                    f"got {flexible_window.to_seconds(integral=False)} s"
+                )
             minutes = flexible_window.to_minutes()
             if not 1 <= minutes <= 1440:
                 raise ValueError(f"flexible_window must be between 1 minute and 1 day, got {minutes} minutes")
@@ -393,7 +458,21 @@ class _Plan:
         if tolerance is not None and slack < 60:
             raise ValueError("heartbeat_tolerance must be at least a minute")
         extra = (flexible_window.to_seconds() if flexible_window else 0) + (timeout.to_seconds() if timeout else 900)
-        return Duration.seconds(math.ceil((longest + slack + extra) / 60) * 60)
+        window = math.ceil((longest + slack + extra) / 60) * 60
+        if longest <= _SEVEN_DAYS:
+            # CloudWatch looks back 7 days at most: a weekly job's window is the week itself, without slack.
+            window = min(window, _SEVEN_DAYS)
+        return Duration.seconds(window)
+
+    def check_heartbeat_reach(self) -> None:
+        """Raise when firings can be further apart than a CloudWatch alarm looks back (7 days)."""
+        if self.gaps is not None and self.gaps[1] > _SEVEN_DAYS:
+            raise ValueError(
+                f"schedule: {self.text!r} in {self.zone_name} can go {self.gaps[1]} s ({self.gaps[1] / 86400:.2f} days) "
+                "without firing, over the 7 days a CloudWatch alarm can look back, so no heartbeat alarm can watch it. "
+                "Run it at least weekly (a weekly cron in a time zone with daylight saving is 7 days + 1 hour apart "
+                "once a year: schedule it in UTC) or pass heartbeat_alarm=False"
+            )
 
 
 def _check_payload(payload: Optional[Mapping[str, Any]]) -> None:
@@ -414,6 +493,7 @@ def _check_target(
     environment: Optional[Mapping[str, str]],
     timeout: Optional[Duration],
     memory_size: Optional[int],
+    function_retry_attempts: Optional[int],
 ) -> None:
     if function is None and code is None:
         raise ValueError("give the job's code= (and handler=) or an existing function=")
@@ -426,11 +506,15 @@ def _check_target(
                 ("environment", environment),
                 ("timeout", timeout),
                 ("memory_size", memory_size),
+                ("function_retry_attempts", function_retry_attempts),
             )
             if value is not None
         ]
         if given:
-            raise ValueError(f"function= was given, so {', '.join(given)} cannot be: they configure a new function")
+            raise ValueError(
+                f"function= was given, so {', '.join(given)} cannot be: they configure a function made here "
+                "(set your function's own settings, e.g. configure_async_invoke, yourself)"
+            )
 
 
 @jsii.implements(scheduler.IScheduleTarget)

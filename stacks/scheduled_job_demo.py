@@ -30,6 +30,6 @@ class ScheduledJobDemo(Stack):
             payload={"job": "purge-expired-items"},
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.items.table.grant(self.purge.function, "dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:PutItem")
+        self.items.table.grant(self.purge.function, "dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
         CfnOutput(self, "ScheduleName", value=self.purge.schedule.schedule_name)
         CfnOutput(self, "ItemsTableName", value=self.items.table.table_name)

@@ -3,12 +3,14 @@
 DynamoDB's TTL deletes expired items eventually (within days); this job deletes them by the
 scheduled time, so reports and scans never see them. It runs through ``run_once``: a duplicate
 delivery does nothing, and a retried run purges what an earlier attempt left (the cut-off is the
-scheduled time, not the clock) and writes the day's summary row in place of any earlier one.
+scheduled time, not the clock). Each delete and the count on the day's summary row are one
+transaction, so the row counts every item purged that day, by whichever attempt purged it.
 
 An item whose ``expires_at`` is not epoch seconds fails the run: a silently skipped item would
 never be purged; the failed run is retried and then lands in the dead-letter queue.
 
-Environment: ``ITEMS_TABLE_NAME`` (plus the runner's). DynamoDB actions: Scan, DeleteItem, PutItem.
+Environment: ``ITEMS_TABLE_NAME`` (plus the runner's). DynamoDB actions: Scan, DeleteItem, UpdateItem
+(TransactWriteItems is authorized as the delete and the update it holds).
 """
 
 from __future__ import annotations
@@ -52,21 +54,47 @@ def expired_ids(cutoff: int) -> list[str]:
     return expired
 
 
-def purge(ids: list[str], cutoff: int) -> int:
-    """Delete the items still expired at ``cutoff`` (one whose expiry was extended meanwhile stays)."""
+def summary_key(run: ScheduledRun) -> dict[str, Any]:
+    """The key of the summary row of the run's day (UTC)."""
+    return {"id": {"S": f"{SUMMARY_PREFIX}{run.scheduled_at.date().isoformat()}"}}
+
+
+def purge(run: ScheduledRun, ids: list[str], cutoff: int) -> int:
+    """Delete the items still expired at ``cutoff`` (one whose expiry was extended meanwhile stays).
+
+    Each delete adds one to the day's summary row in the same transaction: an attempt that fails
+    halfway leaves a count that matches what it deleted, and its retry adds the rest.
+    """
     purged = 0
     for item_id in ids:
         try:
-            dynamodb.delete_item(
-                TableName=ITEMS_TABLE_NAME,
-                Key={"id": {"S": item_id}},
-                ConditionExpression="#expiry < :cutoff",
-                ExpressionAttributeNames={"#expiry": EXPIRY_ATTRIBUTE},
-                ExpressionAttributeValues={":cutoff": {"N": str(cutoff)}},
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": ITEMS_TABLE_NAME,
+                            "Key": {"id": {"S": item_id}},
+                            "ConditionExpression": "#expiry < :cutoff",
+                            "ExpressionAttributeNames": {"#expiry": EXPIRY_ATTRIBUTE},
+                            "ExpressionAttributeValues": {":cutoff": {"N": str(cutoff)}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": ITEMS_TABLE_NAME,
+                            "Key": summary_key(run),
+                            "UpdateExpression": "ADD purged :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
             )
             purged += 1
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            logger.info("item no longer expired; kept", extra={"item_id": item_id})
+        except dynamodb.exceptions.TransactionCanceledException as cancelled:
+            reasons = cancelled.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") != "ConditionalCheckFailed":
+                raise
+            logger.info("item no longer expired or already purged; kept", extra={"item_id": item_id})
     return purged
 
 
@@ -74,16 +102,20 @@ def purge(ids: list[str], cutoff: int) -> int:
 @run_once
 def handler(run: ScheduledRun, context: Any) -> dict[str, Any]:
     cutoff = int(run.scheduled_at.timestamp())
-    purged = purge(expired_ids(cutoff), cutoff)
-    day = run.scheduled_at.date().isoformat()
-    dynamodb.put_item(
+    purged = purge(run, expired_ids(cutoff), cutoff)
+    # The row exists on a day nothing expired too; ADD 0 keeps the count earlier attempts made.
+    summary = dynamodb.update_item(
         TableName=ITEMS_TABLE_NAME,
-        Item={
-            "id": {"S": f"{SUMMARY_PREFIX}{day}"},
-            "purged": {"N": str(purged)},
-            "scheduled_time": {"S": run.scheduled_time},
-            "schedule": {"S": run.schedule_name},
+        Key=summary_key(run),
+        UpdateExpression="SET scheduled_time = :time, #schedule = :schedule ADD purged :zero",
+        ExpressionAttributeNames={"#schedule": "schedule"},
+        ExpressionAttributeValues={
+            ":time": {"S": run.scheduled_time},
+            ":schedule": {"S": run.schedule_name},
+            ":zero": {"N": "0"},
         },
+        ReturnValues="ALL_NEW",
     )
-    logger.info("purge done", extra={"purged": purged, "scheduled_time": run.scheduled_time})
-    return {"purged": purged, "summary": f"{SUMMARY_PREFIX}{day}"}
+    total = int(summary["Attributes"]["purged"]["N"])
+    logger.info("purge done", extra={"purged": purged, "purged_today": total, "scheduled_time": run.scheduled_time})
+    return {"purged": purged, "purged_today": total, "summary": summary_key(run)["id"]["S"]}

@@ -12,13 +12,22 @@ EventBridge Scheduler delivers at least once, and Lambda retries a failed asynch
 the job runs, the runner claims ``<group>/<schedule>@<scheduled time>`` in the claim table with one
 conditional write; the claim succeeds when the item is new, when the earlier run recorded a failure,
 or when the earlier run's lease ran out. The lease is the claiming invocation's remaining time (plus
-a few seconds for clock skew): by then Lambda has stopped that invocation whatever happened to it,
-so a run that crashed (time-out, out of memory) is claimable by the retry Lambda makes a minute or
-more later, while a duplicate delivered during a live run finds it leased and does nothing.
+a few seconds for clock skew): by then Lambda has stopped that invocation whatever happened to it.
+Each attempt claims under an owner id of its own (the request id and a random suffix: Lambda may
+reuse a request id when it retries an asynchronous event).
+
+When the claim is held:
+
+* ``SUCCEEDED``: the run is done; the delivery does nothing and returns ``{"status": "skipped"}``.
+* ``RUNNING`` under a live lease: another attempt is running, or crashed (time-out, out of memory)
+  and nothing recorded its end. The runner raises ``ClaimBusy``: Lambda retries the event later
+  (about one and two minutes after), and one that finds the lease ended claims the run; when every
+  retry finds it busy, the event goes to the dead-letter queue instead of being lost as a success.
 
 After the job: ``SUCCEEDED`` (later deliveries do nothing) and one ``Heartbeat`` data point
-(dimensions ``ScheduleGroup``, ``Schedule``); or ``FAILED`` with the error, and the exception is
-raised again so Lambda retries and finally sends the event to the dead-letter queue.
+(dimensions ``ScheduleGroup``, ``Schedule``); or ``FAILED`` with the error, and the job's exception
+is raised again (also when recording the failure fails) so Lambda retries and finally sends the
+event to the dead-letter queue.
 
 Environment: ``RUN_ONCE_TABLE_NAME``, ``HEARTBEAT_NAMESPACE``, ``RUN_ONCE_RETENTION_SECONDS`` (how
 long a claim is kept, default 7 days). Calls: ``dynamodb:UpdateItem`` on the table,
@@ -32,6 +41,7 @@ import logging
 import math
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -54,6 +64,10 @@ cloudwatch = boto3.client("cloudwatch")
 
 class MalformedScheduledEvent(ValueError):
     """The event is not the payload a ``ScheduledJob`` schedule sends."""
+
+
+class ClaimBusy(RuntimeError):
+    """Another attempt holds the run's claim under a live lease; raised so that Lambda retries the event later."""
 
 
 @dataclass(frozen=True)
@@ -197,20 +211,30 @@ def run_once(job: Callable[[ScheduledRun, Any], Any]) -> Callable[[Any, Any], di
     @functools.wraps(job)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         run = ScheduledRun.from_event(event)
-        owner = context.aws_request_id
+        owner = f"{context.aws_request_id}/{uuid.uuid4().hex}"
         lease = context.get_remaining_time_in_millis() / 1000
         holder = claim(run, owner, lease)
         if holder is not None:
             status = holder.get("status", {}).get("S", "unknown")
-            logger.info("run skipped: already claimed", extra={"claim": run.claim_id, "claim_status": status})
-            return {"status": "skipped", "claim": run.claim_id, "claim_status": status}
+            if status == SUCCEEDED:
+                logger.info("run skipped: already succeeded", extra={"claim": run.claim_id})
+                return {"status": "skipped", "claim": run.claim_id, "claim_status": status}
+            lease_until = holder.get("lease_until", {}).get("N", "?")
+            logger.warning(
+                "claim busy: retry later",
+                extra={"claim": run.claim_id, "claim_status": status, "lease_until": lease_until},
+            )
+            raise ClaimBusy(f"{run.claim_id} is {status} under a lease until {lease_until} (epoch seconds)")
         logger.info("run claimed", extra={"claim": run.claim_id, "attempt_number": run.attempt_number})
         try:
             result = job(run, context)
         except Exception as error:
-            finish(run, owner, FAILED, f"{type(error).__name__}: {error}")
+            try:
+                finish(run, owner, FAILED, f"{type(error).__name__}: {error}")
+            except Exception:  # the job's own error is the one to raise; the lease frees the claim anyway
+                logger.exception("could not record the failure", extra={"claim": run.claim_id})
             logger.exception("run failed", extra={"claim": run.claim_id})
-            raise
+            raise error
         if not finish(run, owner, SUCCEEDED):
             # Only when this run outlived its lease, which Lambda's time-out prevents; say so loudly.
             logger.error("run finished after its claim passed to another run", extra={"claim": run.claim_id})

@@ -60,6 +60,11 @@ def claim_item(scheduled_time: str = NIGHT) -> dict:
     return boto3.client("dynamodb").get_item(TableName=CLAIMS, Key=key).get("Item", {})
 
 
+def summary_row(day: str = "2026-11-23") -> dict:
+    key = {"id": {"S": f"summary#{day}"}}
+    return boto3.client("dynamodb").get_item(TableName=ITEMS, Key=key).get("Item", {})
+
+
 HEARTBEAT_DIMENSIONS = [{"Name": "ScheduleGroup", "Value": "default"}, {"Name": "Schedule", "Value": "nightly-purge"}]
 
 
@@ -86,9 +91,10 @@ def test_a_run_purges_what_expired_before_the_scheduled_time_and_writes_the_summ
     assert result == {
         "status": "succeeded",
         "claim": f"default/nightly-purge@{NIGHT}",
-        "result": {"purged": 1, "summary": "summary#2026-11-23"},
+        "result": {"purged": 1, "purged_today": 1, "summary": "summary#2026-11-23"},
     }
     assert item_ids() == ["forever", "later", "summary#2026-11-23"]
+    assert summary_row()["purged"]["N"] == "1"
     claim = claim_item()
     assert claim["status"]["S"] == "SUCCEEDED" and claim["attempts"]["N"] == "1"
     assert int(claim["expires_at"]["N"]) > NIGHT_EPOCH  # kept for a week, then DynamoDB's TTL removes it
@@ -143,12 +149,74 @@ def test_a_crashed_run_holds_its_claim_until_its_lease_ends_then_a_retry_runs(jo
     monkeypatch.setattr(runner, "now", lambda: clock[0])
     # A run claims with 60 s left and dies (time-out, out of memory): nothing records its end.
     assert runner.claim(run, "crashed-request", lease_seconds=60) is None
-    clock[0] += 30  # a duplicate delivered while it could still be running does nothing
-    assert app.handler(event(), LambdaContext())["claim_status"] == "RUNNING"
+    clock[0] += 30  # a delivery while it could still be running raises, so that Lambda retries it later
+    with pytest.raises(runner.ClaimBusy, match="RUNNING"):
+        app.handler(event(), LambdaContext())
     clock[0] += 60  # past the lease (and its margin): Lambda's retry claims the run again
     assert app.handler(event(), LambdaContext())["status"] == "succeeded"
     assert claim_item()["attempts"]["N"] == "2"
     assert heartbeats() == 1
+
+
+def test_a_retry_after_an_early_crash_is_not_taken_for_a_success(job, monkeypatch):
+    app, runner = job
+    put_item("old", NIGHT_EPOCH - 60)
+    run = runner.ScheduledRun.from_event(event())
+    clock = [float(NIGHT_EPOCH)]
+    monkeypatch.setattr(runner, "now", lambda: clock[0])
+    # A run with 15 minutes left crashes at once; Lambda's first retry comes about a minute later.
+    assert runner.claim(run, "crashed-request", lease_seconds=900) is None
+    clock[0] += 90
+    with pytest.raises(runner.ClaimBusy):
+        app.handler(event(), LambdaContext())
+    assert claim_item()["status"]["S"] == "RUNNING" and "old" in item_ids()  # nothing ran, nothing is lost
+    assert heartbeats() == 0
+
+
+def test_each_attempt_claims_under_an_owner_of_its_own(job, monkeypatch):
+    app, runner = job
+    owners: list[str] = []
+    claim = runner.claim
+    monkeypatch.setattr(runner, "claim", lambda run, owner, lease: owners.append(owner) or claim(run, owner, lease))
+    reused = LambdaContext(aws_request_id="request-1")  # Lambda may keep the request id of a retried event
+    app.handler(event(), reused)
+    app.handler(event("2026-11-24T02:30:00Z"), reused)
+    assert len(set(owners)) == 2 and all(owner.startswith("request-1/") for owner in owners)
+    assert claim_item()["owner"]["S"] == owners[0]
+
+
+def test_a_failure_to_record_the_failure_does_not_hide_the_jobs_error(job, monkeypatch):
+    app, runner = job
+    put_item("bad", "tomorrow")
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(runner, "finish", unreachable)
+    with pytest.raises(app.MalformedExpiry, match="'bad'"):
+        app.handler(event(), LambdaContext())
+
+
+def test_a_retry_after_a_run_that_failed_halfway_counts_every_purged_item(job, monkeypatch):
+    app, _ = job
+    for number in range(4):
+        put_item(f"old-{number}", NIGHT_EPOCH - 60)
+    transact = app.dynamodb.transact_write_items
+    calls = [0]
+
+    def fails_on_the_third(**kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise ConnectionError("connection reset")
+        return transact(**kwargs)
+
+    monkeypatch.setattr(app.dynamodb, "transact_write_items", fails_on_the_third)
+    with pytest.raises(ConnectionError):
+        app.handler(event(), LambdaContext())
+    assert len([i for i in item_ids() if i.startswith("old-")]) == 2 and summary_row()["purged"]["N"] == "2"
+    result = app.handler(event(), LambdaContext())  # Lambda's retry purges the rest
+    assert result["result"] == {"purged": 2, "purged_today": 4, "summary": "summary#2026-11-23"}
+    assert item_ids() == ["summary#2026-11-23"] and summary_row()["purged"]["N"] == "4"
 
 
 @pytest.mark.parametrize(

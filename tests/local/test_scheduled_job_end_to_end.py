@@ -76,7 +76,7 @@ def test_a_fired_run_purges_and_a_duplicate_delivery_does_nothing(run, schedule)
     put(run, schedule, "fresh", {"N": str(night + 86400)})
     fired = run.schedules.firer.fire(schedule, NIGHT)
     assert fired.outcome == "succeeded"
-    assert fired.invocations[-1].payload["result"] == {"purged": 1, "summary": "summary#2026-11-23"}
+    assert fired.invocations[-1].payload["result"] == {"purged": 1, "purged_today": 1, "summary": "summary#2026-11-23"}
     assert {"fresh", "summary#2026-11-23"} <= item_ids(run, schedule) and "expired" not in item_ids(run, schedule)
 
     heartbeat = client(run, "cloudwatch").get_metric_statistics(

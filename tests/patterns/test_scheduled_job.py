@@ -6,8 +6,9 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_lambda as lambda_, aws_scheduler as scheduler
-from aws_cdk.assertions import Template
+from aws_cdk import App, Duration, RemovalPolicy, Stack, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_, aws_scheduler as scheduler
+from aws_cdk.assertions import Annotations, Match, Template
 
 from patterns import ScheduledJob, SecureFunction, bundled_code
 from patterns.scheduled_job import HEARTBEAT_NAMESPACE, heartbeat_periods
@@ -199,7 +200,28 @@ def test_the_heartbeat_alarm_fires_when_no_run_succeeded_within_the_interval_and
         {"Name": "Schedule", "Value": {"Ref": schedule_id}},
         {"Name": "ScheduleGroup", "Value": "default"},
     ]
-    assert jobs["rate"].alarms[0] is jobs["rate"].heartbeat_alarm and len(jobs["rate"].alarms) == 4
+    assert jobs["rate"].alarms[0] is jobs["rate"].heartbeat_alarm
+
+
+def test_alarms_lists_every_alarm_made_and_each_dlq_has_one_alarm(built):
+    template, jobs = built
+    for name, made in jobs.items():
+        found = {alarm.node.path for alarm in made.node.find_all() if isinstance(alarm, cloudwatch.Alarm)}
+        listed = [alarm.node.path for alarm in made.alarms]
+        assert sorted(listed) == sorted(found), name
+    # The made function's dead-letter alarm watches the job's DLQ: reused, not doubled.
+    assert jobs["rate"].dead_letter_alarm is jobs["rate"].secure_function.dead_letter_alarm
+    queues = [k for k in template.find_resources("AWS::SQS::Queue") if "DeadLetterQueue" in k]
+    for queue_id in queues:
+        watching = [
+            alarm
+            for alarm in template.find_resources(
+                "AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "ApproximateNumberOfMessagesVisible"}}
+            ).values()
+            if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+            in alarm["Properties"]["Dimensions"]
+        ]
+        assert len(watching) == 1, queue_id
 
 
 def test_a_job_at_a_time_that_daylight_saving_skips_gets_a_two_day_window():
@@ -209,6 +231,59 @@ def test_a_job_at_a_time_that_daylight_saving_skips_gets_a_two_day_window():
     every_day = job(stack, "NoGap", schedule="cron(30 3 * * ? *)", time_zone="Europe/Berlin")
     assert skipped_once_a_year.heartbeat_window.to_seconds() == (47 + 1) * 3600 + 60  # + tolerance + timeout
     assert every_day.heartbeat_window.to_seconds() == (25 + 1) * 3600 + 60
+
+
+@pytest.fixture(scope="module")
+def edges() -> tuple[Stack, Template, dict[str, ScheduledJob]]:
+    stack = Stack(App(), "Edges")
+    jobs = {
+        "weekly_cron": job(stack, "WeeklyCron", schedule="cron(0 3 ? * SUN *)"),
+        "weekly_rate": job(stack, "WeeklyRate", schedule="rate(7 days)"),
+        "old_events": job(stack, "OldEvents", schedule="rate(1 day)", max_event_age=Duration.hours(7)),
+        "ended": job(stack, "Ended", schedule="rate(1 hour)", end=datetime(2030, 1, 1, tzinfo=UTC)),
+        "later": job(stack, "Later", schedule="rate(1 hour)", start=datetime(2030, 1, 1, tzinfo=UTC)),
+    }
+    return stack, Template.from_stack(stack), jobs
+
+
+@pytest.mark.parametrize("name", ["weekly_cron", "weekly_rate"])
+def test_a_weekly_job_gets_a_heartbeat_alarm_over_the_seven_days_cloudwatch_allows(edges, name):
+    _, template, jobs = edges
+    weekly = jobs[name]
+    assert weekly.heartbeat_window.to_seconds() == 7 * 86400
+    _, alarm = resource(template, "AWS::CloudWatch::Alarm", weekly.node.id + "HeartbeatAlarm")
+    assert (alarm["Properties"]["Period"], alarm["Properties"]["EvaluationPeriods"]) == (3600, 168)
+
+
+def test_a_weekly_cron_in_a_daylight_saving_zone_says_what_to_do():
+    with pytest.raises(ValueError, match="7 days \\+ 1 hour apart.*UTC.*heartbeat_alarm=False"):
+        job(Stack(App(), "Berlin"), schedule="cron(0 3 ? * SUN *)", time_zone="Europe/Berlin")
+
+
+def test_an_event_age_over_six_hours_is_lambdas_six_hours_and_schedulers_own(edges):
+    _, template, jobs = edges
+    function_id, _ = resource(template, "AWS::Lambda::Function", "OldEventsJobFunction")
+    _, schedule = resource(template, "AWS::Scheduler::Schedule", "OldEventsSchedule")
+    assert schedule["Properties"]["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"] == 7 * 3600
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"FunctionName": {"Ref": function_id}, "MaximumEventAgeInSeconds": 21600}
+    )
+
+
+def test_a_schedule_with_an_end_has_no_heartbeat_alarm_to_page_after_it(edges):
+    _, template, jobs = edges
+    assert jobs["ended"].heartbeat_alarm is None and jobs["ended"].heartbeat_window is not None
+    assert not [k for k in template.find_resources("AWS::CloudWatch::Alarm") if k.startswith("EndedHeartbeat")]
+    assert jobs["ended"].dead_letter_alarm in jobs["ended"].alarms
+
+
+def test_a_future_start_warns_that_the_heartbeat_alarm_pages_until_the_first_run(edges):
+    stack, _, jobs = edges
+    assert jobs["later"].heartbeat_alarm is not None
+    Annotations.from_stack(stack).has_warning(
+        "/Edges/Later", Match.string_like_regexp("heartbeat alarm is in ALARM .* until the first run after start")
+    )
+    Annotations.from_stack(stack).has_no_warning("/Edges/Ended", Match.any_value())
 
 
 def test_a_one_time_job_has_no_heartbeat_alarm(built):
@@ -255,13 +330,15 @@ BAD_PROPS = [
         "after start",
     ),
     ({"schedule": "rate(1 hour)", "start": datetime(2027, 1, 1)}, "timezone-aware"),
+    ({"schedule": "rate(1 hour)", "start": datetime(2026, 1, 1, tzinfo=UTC)}, "start .* is in the past"),
+    ({"schedule": "rate(1 hour)", "flexible_window": Duration.seconds(90)}, "flexible_window must be whole minutes"),
     ({"schedule": "rate(10 minutes)", "flexible_window": Duration.minutes(15)}, "longer than the interval"),
     ({"schedule": "rate(2 days)", "flexible_window": Duration.hours(25)}, "between 1 minute and 1 day"),
     ({"schedule": "cron(0 3 1 * ? *)"}, "7 days"),
     ({"schedule": "rate(1 hour)", "retry_attempts": 186}, "retry_attempts"),
     ({"schedule": "rate(1 hour)", "max_event_age": Duration.seconds(30)}, "max_event_age"),
     ({"schedule": "rate(1 hour)", "function_retry_attempts": 3}, "function_retry_attempts"),
-    ({"schedule": "rate(1 hour)", "claim_retention": Duration.hours(1)}, "claim_retention"),
+    ({"schedule": "rate(1 hour)", "claim_retention": Duration.hours(29)}, "claim_retention must be at least 30 hours"),
     ({"schedule": "rate(1 hour)", "heartbeat_tolerance": Duration.seconds(10)}, "heartbeat_tolerance"),
     ({"schedule": "rate(1 hour)", "payload": {"when": datetime(2027, 1, 1)}}, "JSON-serializable"),
 ]
@@ -287,6 +364,16 @@ def test_the_target_is_code_or_a_function_not_both_nor_neither():
             code=bundled_code("scheduled_job"),
             environment=ENV,
         )
+
+
+def test_props_that_would_be_ignored_raise():
+    stack = Stack(App(), "Ignored")
+    function = lambda_.Function.from_function_name(stack, "Imported", "existing")
+    table = dynamodb.Table.from_table_name(stack, "Table", "claims")
+    with pytest.raises(ValueError, match="function= was given, so function_retry_attempts cannot be"):
+        ScheduledJob(stack, "Retries", schedule="rate(1 hour)", function=function, function_retry_attempts=0)
+    with pytest.raises(ValueError, match="claim_table= was given, so removal_policy cannot be"):
+        job(stack, "Removal", schedule="rate(1 hour)", claim_table=table, removal_policy=RemovalPolicy.DESTROY)
 
 
 def test_a_monthly_job_may_go_without_a_heartbeat_alarm():
