@@ -344,7 +344,13 @@ BAD_PROPS = [
 ]
 
 
-@pytest.mark.parametrize(("props", "message"), BAD_PROPS, ids=[str(p[0]) for p in BAD_PROPS])
+def _case_id(props: dict) -> str:
+    # Stable across xdist workers: a Duration is shown by its seconds, not its object address.
+    shown = {k: (f"{v.to_seconds()}s" if hasattr(v, "to_seconds") else v) for k, v in props.items()}
+    return str(shown)
+
+
+@pytest.mark.parametrize(("props", "message"), BAD_PROPS, ids=[_case_id(p[0]) for p in BAD_PROPS])
 def test_bad_props_raise_at_synth(props, message):
     with pytest.raises(ValueError, match=message):
         job(Stack(App(), "Bad"), **props)
