@@ -98,12 +98,14 @@ class FanoutSubscriber(Construct):
             if code is None:
                 self.table = SecureTable(self, "Processed", removal_policy=removal_policy).table
                 env["TABLE_NAME"] = self.table.table_name
-            if idempotency_table is not None:
+            # The bundled consumer's conditional write is its own guard: it gets the key field only. Own code
+            # gets Powertools idempotency's table too.
+            if code is not None and idempotency_table is not None:
                 env["IDEMPOTENCY_TABLE_NAME"] = idempotency_table.table_name
                 env["IDEMPOTENCY_TTL_SECONDS"] = str(int(idempotency_ttl.to_seconds()))
-                key_field = idempotency_key_field or (None if raw_message_delivery else SNS_MESSAGE_ID_FIELD)
-                if key_field:
-                    env["IDEMPOTENCY_KEY_FIELD"] = key_field
+            key_field = idempotency_key_field or (None if raw_message_delivery else SNS_MESSAGE_ID_FIELD)
+            if key_field:
+                env["IDEMPOTENCY_KEY_FIELD"] = key_field
             self.secure_function = SecureFunction(
                 self,
                 "Consumer",
@@ -117,7 +119,7 @@ class FanoutSubscriber(Construct):
             function = self.secure_function.function
             if self.table is not None:
                 self.table.grant(function, *CONSUMER_TABLE_ACTIONS)
-            if idempotency_table is not None:
+            if code is not None and idempotency_table is not None:
                 idempotency_table.grant(function, *IDEMPOTENCY_TABLE_ACTIONS)
         self.function = function
         self.event_source_mapping = self.secure_queue.add_consumer(
@@ -154,9 +156,9 @@ class FanoutQueue(Construct):
             unless an AWS service asks for its own resource (a key you pass is left as it is).
         secure_topic: the ``SecureTopic`` building block when this construct made the topic.
         idempotency_table: the table (TTL ``expiration``) for Powertools idempotency, passed to every
-            consumer made here (``IDEMPOTENCY_TABLE_NAME``) for your own code; the bundled consumer
-            never calls it (its conditional write is its guard). Made with the first subscriber that
-            runs bundled or own code.
+            consumer made here from your own ``code`` (``IDEMPOTENCY_TABLE_NAME``, with exactly the
+            actions Powertools calls). Made with the first such subscriber; None while every consumer is
+            the bundled one, whose conditional write is its own guard and needs no table.
         subscribers: the ``FanoutSubscriber``s by name.
 
     Args:
@@ -297,7 +299,7 @@ class FanoutQueue(Construct):
             raise ValueError(
                 f"visibility_timeout must be at least {VISIBILITY_TO_FUNCTION_TIMEOUT}x the consumer's timeout"
             )
-        if function is None and self.idempotency_table is None:
+        if code is not None and function is None and self.idempotency_table is None:
             self.idempotency_table = SecureTable(
                 self, "Idempotency", time_to_live_attribute="expiration", removal_policy=self._removal_policy
             ).table
@@ -308,7 +310,7 @@ class FanoutQueue(Construct):
             encryption_key=self.queue_key,
             fifo=self._fifo,
             content_based_deduplication=self._content_based_deduplication,
-            idempotency_table=self.idempotency_table if function is None else None,
+            idempotency_table=self.idempotency_table if code is not None and function is None else None,
             function=function,
             code=code,
             handler=handler,

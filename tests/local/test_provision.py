@@ -57,10 +57,9 @@ def _claims(token: str) -> dict[str, Any]:
 # -- the demo stack ----------------------------------------------------------------------------------
 
 
-def test_tables_are_created_with_keys_streams_and_ttl(items_service):
+def test_tables_are_created_with_keys_and_streams(items_service):
     dynamodb = boto3.client("dynamodb")
     items_table = items_service.refs[_logical_id(items_service, "AWS::DynamoDB::Table", "ItemsTable")]
-    idempotency_table = items_service.refs[_logical_id(items_service, "AWS::DynamoDB::Table", "Idempotency")]
 
     items = dynamodb.describe_table(TableName=items_table)["Table"]
     assert items_table == f"ItemsServiceDemo-{_logical_id(items_service, 'AWS::DynamoDB::Table', 'ItemsTable')}"
@@ -69,8 +68,13 @@ def test_tables_are_created_with_keys_streams_and_ttl(items_service):
     items_id = _logical_id(items_service, "AWS::DynamoDB::Table", "ItemsTable")
     assert items_service.attributes[(items_id, "StreamArn")] == items["LatestStreamArn"]
     assert items_service.attributes[(items_id, "Arn")] == items["TableArn"]
-    ttl = dynamodb.describe_time_to_live(TableName=idempotency_table)["TimeToLiveDescription"]
-    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiration"}
+
+
+def test_tables_get_their_time_to_live(aws, demo_app):
+    jobs = provision(load_assembly(demo_app.outdir, ["ScheduledJobDemo"]), aws).stack("ScheduledJobDemo")
+    claims = jobs.refs[_logical_id(jobs, "AWS::DynamoDB::Table", "Claims")]
+    ttl = boto3.client("dynamodb").describe_time_to_live(TableName=claims)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
 
 
 def test_queues_redrive_to_their_dead_letter_queues(items_service):

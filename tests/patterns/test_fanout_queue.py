@@ -79,7 +79,7 @@ def test_each_subscriber_gets_its_own_queue_dlq_function_and_table(two_subscribe
     template.resource_count_is("AWS::Lambda::Function", 2)
     template.resource_count_is("AWS::SNS::Subscription", 2)
     template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
-    template.resource_count_is("AWS::DynamoDB::Table", 3)  # one per subscriber + the shared idempotency table
+    template.resource_count_is("AWS::DynamoDB::Table", 2)  # one per subscriber; bundled consumers need no idempotency table
     billing = fanout.subscribers["Billing"]
     assert billing.queue is billing.secure_queue.queue
     assert billing.dead_letter_queue is billing.secure_queue.dead_letter_queue
@@ -165,11 +165,11 @@ def test_consumer_may_consume_only_its_own_queue_and_write_only_its_tables(two_s
     statements = role_statements(template, "OrdersBillingConsumerRoleDefaultPolicy")
     queue = logical_id(template, "AWS::SQS::Queue", "OrdersBillingInboxQueue")
     table = logical_id(template, "AWS::DynamoDB::Table", "OrdersBillingProcessed")
-    idempotency = logical_id(template, "AWS::DynamoDB::Table", "OrdersIdempotency")
     queue_key = logical_id(template, "AWS::KMS::Key", "OrdersQueueKey")
     by_resource = {str(r): s["Action"] for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
     assert by_resource[str({"Fn::GetAtt": [table, "Arn"]})] == "dynamodb:PutItem"
-    assert sorted(by_resource[str({"Fn::GetAtt": [idempotency, "Arn"]})]) == sorted(IDEMPOTENCY_TABLE_ACTIONS)
+    # The conditional write is the bundled consumer's guard: no idempotency table, so no grant on one.
+    assert "dynamodb:GetItem" not in str(statements) and "dynamodb:DeleteItem" not in str(statements)
     assert "sqs:ReceiveMessage" in by_resource[str({"Fn::GetAtt": [queue, "Arn"]})]
     assert "sqs:SendMessage" not in str(statements)
     assert by_resource[str({"Fn::GetAtt": [queue_key, "Arn"]})] == "kms:Decrypt"
@@ -186,9 +186,8 @@ def test_consumer_environment_names_its_tables_and_idempotency_key(two_subscribe
                 "Variables": Match.object_like(
                     {
                         "TABLE_NAME": {"Ref": Match.string_like_regexp("^OrdersBillingProcessed")},
-                        "IDEMPOTENCY_TABLE_NAME": {"Ref": Match.string_like_regexp("^OrdersIdempotency")},
                         "IDEMPOTENCY_KEY_FIELD": "event_id",
-                        "IDEMPOTENCY_TTL_SECONDS": "3600",
+                        "IDEMPOTENCY_TABLE_NAME": Match.absent(),
                     }
                 )
             }
@@ -217,12 +216,10 @@ def test_with_raw_delivery_and_no_key_field_the_consumer_keys_on_the_sqs_message
     assert "IDEMPOTENCY_KEY_FIELD" not in _consumer_variables(template, "OrdersShippingConsumer")
 
 
-def test_idempotency_table_expires_records(two_subscribers):
-    _, template = two_subscribers
-    template.has_resource_properties(
-        "AWS::DynamoDB::Table",
-        {"TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}},
-    )
+def test_bundled_consumers_need_no_idempotency_table(two_subscribers):
+    fanout, template = two_subscribers
+    assert fanout.idempotency_table is None
+    assert not template.find_resources("AWS::DynamoDB::Table", {"Properties": {"TimeToLiveSpecification": Match.any_value()}})
 
 
 def test_alarms_cover_dlq_message_age_and_consumer_errors(two_subscribers):
@@ -270,12 +267,23 @@ def test_an_existing_topic_and_an_existing_consumer_can_be_used():
     )
 
 
-def test_own_code_gets_the_idempotency_table_but_no_processed_table():
+def test_own_code_gets_the_idempotency_table_with_powertools_actions_but_no_processed_table():
     stack = new_stack()
     fanout = FanoutQueue(stack, "Orders")
     subscriber = fanout.add_subscriber("Custom", code=INLINE, handler="index.handler")
-    assert subscriber.table is None
-    Template.from_stack(stack).resource_count_is("AWS::DynamoDB::Table", 1)
+    fanout.add_subscriber("Bundled")
+    assert subscriber.table is None and fanout.idempotency_table is not None
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::DynamoDB::Table", 2)  # the idempotency table, the bundled consumer's table
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table", {"TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}}
+    )
+    idempotency = logical_id(template, "AWS::DynamoDB::Table", "OrdersIdempotency")
+    custom = role_statements(template, "OrdersCustomConsumerRoleDefaultPolicy")
+    granted = [s["Action"] for s in custom if idempotency in str(s["Resource"])]
+    assert [sorted(a) for a in granted] == [sorted(IDEMPOTENCY_TABLE_ACTIONS)]
+    assert idempotency not in str(role_statements(template, "OrdersBundledConsumerRoleDefaultPolicy"))
+    assert _consumer_variables(template, "OrdersCustomConsumer")["IDEMPOTENCY_TABLE_NAME"] == {"Ref": idempotency}
 
 
 def test_two_fanouts_and_all_options_pass_the_nag_packs(tmp_path):
