@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+
+#: With the flag `@aws-cdk/core:annotationsInValidationReport` (the demo app sets it), construct warnings join the
+#: validation report as a plugin of their own; the rule sets are every other plugin.
+ANNOTATIONS_PLUGIN = "Construct Annotations"
+
+
+def rule_set_reports(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's plugin reports of the rule sets (cdk-nag packs, Guard), without construct annotations."""
+    return [plugin for plugin in report.get("pluginReports", []) if plugin["pluginName"] != ANNOTATIONS_PLUGIN]
 
 
 def nag_app(outdir: Path) -> App:
@@ -25,7 +36,7 @@ def nag_findings(app: App) -> dict[str, list[tuple[str, str]]]:
             raise
     report = json.loads((Path(app.outdir) / "validation-report.json").read_text())
     found: dict[str, list[tuple[str, str]]] = {"violations": [], "acknowledged": []}
-    for plugin in report["pluginReports"]:
+    for plugin in rule_set_reports(report):
         for key, label in (("violations", "violations"), ("suppressedViolations", "acknowledged")):
             for violation in plugin.get(key, []):
                 for construct in violation["violatingConstructs"]:
@@ -50,6 +61,6 @@ def acknowledgements_used(outdir: Path) -> set[tuple[str, str]]:
     report = json.loads((Path(outdir) / "validation-report.json").read_text())
     return {
         (violation["acknowledgedAt"], violation["acknowledgedId"])
-        for plugin in report["pluginReports"]
+        for plugin in rule_set_reports(report)
         for violation in plugin.get("suppressedViolations", [])
     }

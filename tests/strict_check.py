@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nag_check import rule_set_reports
 from aws_cdk import App
 
 #: The plugin names the six rule sets of the strict profile report under.
@@ -28,7 +29,7 @@ def rule_set_findings(outdir: Path) -> dict[str, list[tuple[str, str]]]:
             for violation in plugin.get("violations", [])
             for construct in violation.get("violatingConstructs", [])
         ]
-        for plugin in report["pluginReports"]
+        for plugin in rule_set_reports(report)
     }
 
 

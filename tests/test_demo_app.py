@@ -9,6 +9,7 @@ from cfnlint.api import ManualArgs, lint
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
+from nag_check import ANNOTATIONS_PLUGIN
 from patterns.testing import normalized_template
 
 STACKS = sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS])
@@ -34,16 +35,13 @@ def test_synth_passes_the_nag_packs(demo_app):
     assert demo_app.error is None, demo_app.error
 
 
-# With the flag `@aws-cdk/core:annotationsInValidationReport`, construct warnings join the report as a plugin
-# of their own; the rule sets are every other plugin.
-ANNOTATIONS = "Construct Annotations"
 UNSUBSCRIBED_ALARM_TOPIC = "Annotation::serverless-patterns:alarm-topic-without-subscriber"
 
 
 def _findings(report: dict, key: str, stack_name: str, annotations: bool = False) -> list[dict]:
     found = []
     for plugin in report.get("pluginReports", []):
-        if (plugin["pluginName"] == ANNOTATIONS) != annotations:
+        if (plugin["pluginName"] == ANNOTATIONS_PLUGIN) != annotations:
             continue
         for violation in plugin.get(key, []):
             paths = [c["constructPath"] for c in violation["violatingConstructs"]]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from aws_cdk import App, Environment, NestedStack, RemovalPolicy, Stack, Stage, Validations
-from aws_cdk import aws_cognito as cognito, aws_dynamodb as dynamodb
+from aws_cdk import aws_apigateway as apigw, aws_cognito as cognito, aws_dynamodb as dynamodb
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import Construct
 
@@ -36,6 +36,7 @@ from patterns import (
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from assembly_stacks import DeployedStack, deployed_stacks
+from nag_check import rule_set_reports
 from consumer.stream_cases import stream_processors, table_stream_processor
 from consumer.saga_case import saga
 from consumer.object_pipeline_case import object_pipeline
@@ -58,6 +59,13 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     ``cognito_available=False`` leaves out ``CognitoProtectedApi`` (CloudFormation's registry has no
     Cognito user pool types in the aws-cn regions).
     """
+    table, items = service_constructs(scope, cognito_available=cognito_available)
+    workload_constructs(scope, table=table.table, api=items.api)
+    route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
+
+
+def service_constructs(scope: Construct, *, cognito_available: bool = True) -> tuple[SecureTable, ApiLambdaTable]:
+    """The building blocks and the service patterns: items API, fan-out, table events, canary, Cognito."""
     table = SecureTable(scope, "Table", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=DESTROY)
     topic = SecureTopic(scope, "Topic")
     queue = SecureQueue(scope, "Queue")
@@ -70,18 +78,22 @@ def every_construct(scope: Construct, *, cognito_available: bool = True) -> None
     SecureFunction(scope, "Notifier", code=bundled_code("hello"), asynchronous=True)
 
     items = ApiLambdaTable(scope, "Items", table_removal_policy=DESTROY)
-    object_pipeline(scope, items.api)
     events = FanoutQueue(scope, "Events", removal_policy=DESTROY)
     events.add_subscriber("Audit", idempotency_key_field="event_id")
     TableEventPublisher(scope, "Changes", table=table.table, topic=events.topic, encryption_key=events.key)
     CanaryFunction(scope, "Greeter")
-    ScheduledJob(scope, "Nightly", schedule="cron(0 3 * * ? *)", code=bundled_code("scheduled_job"),
-                 environment={"ITEMS_TABLE_NAME": table.table.table_name})
-    stream_processors(scope, table=table.table)
     if cognito_available:
         CognitoProtectedApi(scope, "Secured", removal_policy=DESTROY, table_removal_policy=DESTROY)
+    return table, items
+
+
+def workload_constructs(scope: Construct, *, table: dynamodb.ITable, api: Optional[apigw.RestApi]) -> None:
+    """The workload patterns: image pipeline (uploads on ``api``, or its own API), scheduled job, streams, saga."""
+    object_pipeline(scope, api)
+    ScheduledJob(scope, "Nightly", schedule="cron(0 3 * * ? *)", code=bundled_code("scheduled_job"),
+                 environment={"ITEMS_TABLE_NAME": table.table_name})
+    stream_processors(scope, table=table)
     saga(scope)
-    route_alarms(scope, AlarmTopic(scope, "Ops", email="ops@example.com"))
 
 
 class EveryConstructStack(Stack):
@@ -171,7 +183,7 @@ CASES = {
     "aws-us-gov": ("Partitions/GovCloud", f"Partitions/{SETTINGS}-333333333333-us-gov-west-1"),
     "stage": ("Prod/Service", f"Prod/{SETTINGS}-{ACCOUNT}-us-east-1"),
     "nested-stack": ("NestedParent",),
-    "two-instances": ("Twice",),
+    "two-instances": ("Twice", "TwiceWorkloads"),
     "cross-stack": ("Shared", "SharedUsers"),
     "composed": ("Composed",),
     **GLOBAL_CASES,  # GlobalTable and RegionalEndpoint: env-bound only (consumer/global_cases.py)
@@ -196,9 +208,20 @@ def build_matrix_app(outdir: Path) -> App:
 
     NestedEveryConstruct(Stack(app, "NestedParent", env=BOUND), "Nested")
 
+    # Two instances of every construct side by side; in two stacks, as all of them twice would pass
+    # CloudFormation's 500 resources per stack.
     twice = Stack(app, "Twice", env=BOUND)
-    every_construct(Construct(twice, "First"))
-    every_construct(Construct(twice, "Second"))
+    twice_workloads = Stack(app, "TwiceWorkloads", env=BOUND)
+    for instance in ("First", "Second"):
+        services = Construct(twice, instance)
+        service_constructs(services)
+        route_alarms(services, AlarmTopic(services, "Ops", email="ops@example.com"))
+        workloads = Construct(twice_workloads, instance)
+        stream_table = SecureTable(
+            workloads, "Table", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=DESTROY
+        )
+        workload_constructs(workloads, table=stream_table.table, api=None)
+        route_alarms(workloads, AlarmTopic(workloads, "Ops", email="ops@example.com"))
 
     shared = SharedResources(app, "Shared")
     SharedResourceUsers(app, "SharedUsers", shared)
@@ -223,7 +246,7 @@ class SynthesizedMatrix:
         """(rule, construct path) of the report's ``key`` ("violations" or "suppressedViolations") in ``case``."""
         prefixes = CASES[case]
         found = []
-        for plugin in self.report().get("pluginReports", []):
+        for plugin in rule_set_reports(self.report()):
             for violation in plugin.get(key, []):
                 for construct in violation["violatingConstructs"]:
                     path = construct["constructPath"]

@@ -61,7 +61,7 @@ def test_other_partitions_never_get_a_commercial_arn(matrix, stack, partition):
     assert f"arn:{partition}:" in text
 
 
-@pytest.mark.parametrize("stack", ["EnvBound", "Prod/Service", "Partitions/China", "Twice", "Composed"])
+@pytest.mark.parametrize("stack", ["EnvBound", "Prod/Service", "Partitions/China", "Twice", "TwiceWorkloads", "Composed"])
 def test_an_env_bound_stack_names_only_its_own_account(matrix, stack):
     accounts = set(ACCOUNT_ID.findall(json.dumps(matrix.template(stack))))
     expected = {"222222222222"} if stack == "Partitions/China" else {ACCOUNT}
@@ -86,18 +86,35 @@ def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(
 
 
 def test_two_instances_in_one_stack_share_the_account_setting_and_nothing_else(matrix):
-    template = matrix.template("Twice")
-    assert resources(template, "AWS::ApiGateway::Account") == {}  # in the environment's settings stack
     assert len(resources(matrix.template(f"{SETTINGS}-{ACCOUNT}-eu-west-1"), "AWS::ApiGateway::Account")) == 1
-    apis = resources(template, "AWS::ApiGateway::RestApi")
-    assert len(apis) == 8  # ApiLambdaTable, CognitoProtectedApi, StreamProcessor's ingestion API, the saga start API: twice each
-    names = [api["Properties"].get("Name") for api in apis.values()]
-    assert len(set(names)) == len(names), names
+    # ApiLambdaTable and CognitoProtectedApi; the image pipeline's own upload API, StreamProcessor's ingestion API
+    # and the saga's start API: twice each.
+    for stack, count in (("Twice", 4), ("TwiceWorkloads", 6)):
+        template = matrix.template(stack)
+        assert resources(template, "AWS::ApiGateway::Account") == {}  # in the environment's settings stack
+        apis = resources(template, "AWS::ApiGateway::RestApi")
+        assert len(apis) == count
+        names = [api["Properties"].get("Name") for api in apis.values()]
+        assert len(set(names)) == len(names), names
+
+
+def _alarm_paths_by_instance(template: dict) -> dict[str, list[str]]:
+    """Each instance's alarms, by their logical id below the instance (``First...``, ``Second...``), hash dropped."""
+    paths: dict[str, list[str]] = {}
+    for logical_id in resources(template, "AWS::CloudWatch::Alarm"):
+        instance = next(name for name in ("First", "Second") if logical_id.startswith(name))
+        paths.setdefault(instance, []).append(logical_id[len(instance) : -8])
+    return {instance: sorted(below) for instance, below in paths.items()}
 
 
 def test_two_instances_make_twice_the_alarms(matrix):
     once = len(resources(matrix.template("EnvBound"), "AWS::CloudWatch::Alarm"))
-    assert len(resources(matrix.template("Twice"), "AWS::CloudWatch::Alarm")) == 2 * once
+    made = 0
+    for stack in ("Twice", "TwiceWorkloads"):
+        by_instance = _alarm_paths_by_instance(matrix.template(stack))
+        assert sorted(by_instance) == ["First", "Second"] and by_instance["First"] == by_instance["Second"]
+        made += len(by_instance["First"])
+    assert made >= once  # every construct's alarms, each instance its own
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +161,7 @@ def test_canary_aliases_sit_behind_both_apis(matrix):
     assert targets == set(aliases)
 
 
-@pytest.mark.parametrize("stack", ["EnvAgnostic", "EnvBound", "Partitions/China", "Partitions/GovCloud", "Prod/Service", "Twice"])
+@pytest.mark.parametrize("stack", ["EnvAgnostic", "EnvBound", "Partitions/China", "Partitions/GovCloud", "Prod/Service", "Twice", "TwiceWorkloads"])
 def test_every_alarm_reaches_the_ops_topic_of_its_own_stack(matrix, stack):
     template = matrix.template(stack)
     topics = set(resources(template, "AWS::SNS::Topic"))

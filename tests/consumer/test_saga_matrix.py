@@ -8,7 +8,7 @@ from consumer.test_matrix import resources
 
 
 def test_two_sagas_in_one_stack_get_their_own_state_machine_log_group_and_api(matrix):
-    template = matrix.template("Twice")
+    template = matrix.template("TwiceWorkloads")
     assert len(resources(template, "AWS::StepFunctions::StateMachine")) == 2
     groups = [
         json.dumps(group["Properties"]["LogGroupName"])

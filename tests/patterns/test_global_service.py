@@ -13,6 +13,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Match, Template
 
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
+from nag_check import rule_set_reports
 from strict_check import findings_under, rule_set_findings
 from stacks.global_items_demo import (
     DEFAULT_REGIONS,
@@ -48,7 +49,7 @@ class Synthesized:
 def two_regions(demo_app) -> Synthesized:
     stacks = dict(zip(DEFAULT_REGIONS, (HOME_STACK, REPLICA_STACK), strict=True))
     findings: dict[str, list[tuple[str, str]]] = {"violations": [], "acknowledged": []}
-    for plugin in demo_app.validation_report()["pluginReports"]:
+    for plugin in rule_set_reports(demo_app.validation_report()):
         for key, label in (("violations", "violations"), ("suppressedViolations", "acknowledged")):
             for violation in plugin.get(key, []):
                 for construct in violation["violatingConstructs"]:
