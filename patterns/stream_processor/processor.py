@@ -13,6 +13,7 @@ from ..blocks import SecureFunction, SecureTable, acknowledge, bundled_code, thr
 from ..blocks.alarms import function_errors_alarm, function_throttles_alarm
 from ..blocks.compliance_resources import rotating_key
 from ..blocks.queue import dead_letter_alarm, standalone_dead_letter_queue
+from ..table_events import grant_list_streams
 from .ingestion import StreamIngestionApi
 from .validation import check_destination, check_function, check_mapping, check_source
 
@@ -176,6 +177,7 @@ class StreamProcessor(Construct):
             value_field=value_field,
             tumbling_window=tumbling_window,
             table_given=table is not None,
+            report_batch_item_failures=report_batch_item_failures,
         )
         if source_table is not None:
             source_retention = _DYNAMODB_STREAM_RETENTION
@@ -261,14 +263,20 @@ class StreamProcessor(Construct):
                     self.table.encryption_key.grant(function, "kms:Decrypt", "kms:GenerateDataKey")
         self.function: lambda_.IFunction = function
 
-        self.failure_destination: sqs.IQueue = failure_destination or standalone_dead_letter_queue(
-            self,
-            "FailedBatches",
-            dead_letter_queue_of="the stream mapping's on-failure destination: it describes each batch given up",
-        )
+        if failure_destination is None:
+            failure_destination = standalone_dead_letter_queue(
+                self,
+                "FailedBatches",
+                dead_letter_queue_of="the stream mapping's on-failure destination: it describes each batch given up",
+            )
+            # It describes the records to replay from the stream: it lives as long as the stream does.
+            failure_destination.apply_removal_policy(removal_policy)
+        self.failure_destination: sqs.IQueue = failure_destination
         self._grant_destination(self.failure_destination)
 
         self.consumer: Optional[kinesis.StreamConsumer] = None
+        #: The ``dynamodb:ListStreams`` policy of a table source (see ``TableEventPublisher``), else None.
+        self.stream_listing_policy: Optional[Construct] = None
         source_arn = self._grant_source(source_table, enhanced_fan_out)
         self.event_source = lambda_.EventSourceMapping(
             self,
@@ -291,6 +299,8 @@ class StreamProcessor(Construct):
             for child in function.role.node.children:
                 if isinstance(child, (iam.Policy, iam.ManagedPolicy)):
                     self.event_source.node.add_dependency(child)
+        if self.stream_listing_policy is not None:
+            self.event_source.node.add_dependency(self.stream_listing_policy)
 
         self._key_field = key_field or DEFAULT_KEY_FIELD
         #: The ingestion API, once ``add_ingestion_api`` made it.
@@ -309,6 +319,8 @@ class StreamProcessor(Construct):
             # A table with its own key encrypts its stream with it.
             if source_table.encryption_key is not None:
                 source_table.encryption_key.grant(self.function, "kms:Decrypt")
+            assert self.function.role is not None  # check_function refused a function without one
+            self.stream_listing_policy = grant_list_streams(self, self.function.role)
             return source_table.table_stream_arn
         assert self.stream is not None
         iam.Grant.add_to_principal(
@@ -330,7 +342,9 @@ class StreamProcessor(Construct):
 
     def _grant_destination(self, queue: sqs.IQueue) -> None:
         iam.Grant.add_to_principal(grantee=self.function, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn])
-        # SQS calls KMS as the sender when the queue has its own key.
+        # SQS calls KMS as the sender when the queue has its own key. An imported queue's key is known
+        # only when it was imported with it (``Queue.from_queue_attributes(key=...)``): otherwise the
+        # grant is the app's to make, and a missing one shows as ``delivery_failures_alarm``.
         if queue.encryption_master_key is not None:
             queue.encryption_master_key.grant(self.function, "kms:GenerateDataKey", "kms:Decrypt")
 
@@ -365,12 +379,13 @@ class StreamProcessor(Construct):
     # -- alarms ----------------------------------------------------------------------------------
 
     def _add_alarms(self, max_iterator_age: Duration) -> None:
+        behind = f"more than {max_iterator_age.to_seconds():.0f} s behind the stream"
         self.iterator_age_alarm = threshold_alarm(
             self,
             "IteratorAgeAlarm",
             self.function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum"),
             threshold=max_iterator_age.to_milliseconds(),
-            description=f"{self.node.path}: more than {max_iterator_age.to_seconds():.0f} s behind the stream",
+            description=f"{self.node.path}: {behind}",
         )
         if self.secure_function is not None:
             self.errors_alarm = self.secure_function.errors_alarm
@@ -382,15 +397,89 @@ class StreamProcessor(Construct):
                 self, "ThrottlesAlarm", self.function, consequence=consequence
             )
         self.failure_destination_alarm = dead_letter_alarm(self, self.failure_destination, id="FailedBatchesAlarm")
+        # A batch given up that Lambda could not describe to the destination (no permission, a key it may not
+        # use, a deleted queue) is lost without a trace but this metric.
+        self.delivery_failures_alarm = threshold_alarm(
+            self,
+            "DeliveryFailuresAlarm",
+            self.function.metric("DestinationDeliveryFailures", period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            description=f"{self.node.path}: a failed batch could not be sent to the failure destination",
+        )
+        self.stream_iterator_age_alarm: Optional[cloudwatch.Alarm] = None
+        self.stalled_alarm: Optional[cloudwatch.Alarm] = None
+        self.put_records_alarm: Optional[cloudwatch.Alarm] = None
+        if self.stream is not None:
+            self._add_stream_alarms(max_iterator_age, behind)
+
+    def _add_stream_alarms(self, max_iterator_age: Duration, behind: str) -> None:
+        """The stream's own view: Lambda's metrics stop, rather than grow, when its mapping stops."""
+        assert self.stream is not None
+        five_minutes = Duration.minutes(5)
+        if self.consumer is None:
+            age = self.stream.metric("GetRecords.IteratorAgeMilliseconds", period=Duration.minutes(1))
+        else:
+            age = cloudwatch.Metric(
+                namespace="AWS/Kinesis",
+                metric_name="SubscribeToShardEvent.MillisBehindLatest",
+                dimensions_map={
+                    "StreamName": self.stream.stream_name,
+                    "ConsumerName": self.consumer.stream_consumer_name,
+                },
+                period=Duration.minutes(1),
+            )
+        self.stream_iterator_age_alarm = threshold_alarm(
+            self,
+            "StreamIteratorAgeAlarm",
+            age.with_(statistic="Maximum"),
+            threshold=max_iterator_age.to_milliseconds(),
+            description=f"{self.node.path}: the stream's reader is {behind}",
+        )
+        # Records arrive but the function is not invoked: a disabled, deleted or failing mapping.
+        self.stalled_alarm = threshold_alarm(
+            self,
+            "StalledAlarm",
+            cloudwatch.MathExpression(
+                expression="IF(FILL(incoming, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)",
+                using_metrics={
+                    "incoming": self.stream.metric("IncomingRecords", statistic="Sum", period=five_minutes),
+                    "invocations": self.function.metric("Invocations", statistic="Sum", period=five_minutes),
+                },
+                period=five_minutes,
+            ),
+            threshold=1,
+            evaluation_periods=3,
+            description=f"{self.node.path}: records reach the stream but the function has not run for 15 minutes",
+        )
+        # PutRecords answers 200 even when it refused some records: producers must retry those.
+        self.put_records_alarm = threshold_alarm(
+            self,
+            "RefusedRecordsAlarm",
+            cloudwatch.MathExpression(
+                expression="FILL(failed, 0) + FILL(throttled, 0)",
+                using_metrics={
+                    "failed": self.stream.metric("PutRecords.FailedRecords", statistic="Sum", period=five_minutes),
+                    "throttled": self.stream.metric(
+                        "PutRecords.ThrottledRecords", statistic="Sum", period=five_minutes
+                    ),
+                },
+                period=five_minutes,
+            ),
+            threshold=1,
+            description=f"{self.node.path}: the stream refused records of a PutRecords call (failed or throttled)",
+        )
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm of the processor."""
         ingestion = self.ingestion_api.alarms if self.ingestion_api is not None else []
+        stream = [self.stream_iterator_age_alarm, self.stalled_alarm, self.put_records_alarm]
         return [
             self.iterator_age_alarm,
             self.errors_alarm,
             self.throttles_alarm,
             self.failure_destination_alarm,
+            self.delivery_failures_alarm,
+            *(alarm for alarm in stream if alarm is not None),
             *ingestion,
         ]
