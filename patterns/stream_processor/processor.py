@@ -73,7 +73,14 @@ class StreamProcessor(Construct):
         failure_destination: the queue told about every batch given up (standard, encrypted).
         table: the aggregate table of the bundled aggregator (partition key ``key``, sort key
             ``window_start``, both strings); None with your own code.
-        iterator_age_alarm, errors_alarm, throttles_alarm, failure_destination_alarm, and ``alarms``.
+        stream_listing_policy: with ``source_table``, the ``dynamodb:ListStreams`` policy (as
+            ``TableEventPublisher``'s); else None.
+        iterator_age_alarm, errors_alarm, throttles_alarm, failure_destination_alarm,
+        delivery_failures_alarm (a given-up batch Lambda could not send to the destination);
+        for a Kinesis source (else None) stream_iterator_age_alarm (the stream's view: GetRecords,
+        or the consumer's MillisBehindLatest), stalled_alarm (records arrive, the function is not
+        invoked: a stopped mapping) and put_records_alarm (PutRecords failed or throttled
+        records); and ``alarms``, every one of them and the ingestion API's.
 
     Source (one of):
         stream: an existing Kinesis stream. Its key (``stream.encryption_key``, or
@@ -90,7 +97,8 @@ class StreamProcessor(Construct):
         max_batching_window: wait up to this to fill a batch, 0..5 min. Default 1 second: aggregates
             tolerate a second of delay, and fuller batches mean fewer invocations.
         parallelization_factor: concurrent batches per shard, 1..10. Default 1: records of a
-            partition key stay in order, and one window state per shard.
+            partition key stay in order, and one window state per shard. Must be 1 with a
+            tumbling window: Lambda keeps one state per shard, which concurrent batches would race on.
         starting_position: TRIM_HORIZON (default: records put before the mapping is enabled are
             processed, not skipped) or LATEST.
         bisect_batch_on_error: split a failing batch in two to isolate a poison record. Default True.
@@ -98,12 +106,14 @@ class StreamProcessor(Construct):
             unlimited, which holds the shard until the records expire).
         max_record_age: older records are given up unprocessed, 1 min..7 days and at most the
             stream's retention. Default 1 hour: a backlog that old is an incident, not traffic.
-        report_batch_item_failures: partial batch responses. Default True (the aggregator uses them).
+        report_batch_item_failures: partial batch responses. Default True; the bundled aggregator
+            requires them (it reports a poison record after good ones as a partial failure).
         tumbling_window: aggregate in windows of this length, 1 s..15 min. Default 1 minute with the
             bundled aggregator, none with your own code.
         failure_destination: an existing standard queue for failed batches. Default a new queue
-            (SSE, SSL-only, 14 days). The function gets ``sqs:SendMessage`` on it, and
-            ``kms:GenerateDataKey``/``kms:Decrypt`` on its key if it has one.
+            (SSE, SSL-only, 14 days, ``removal_policy``). The function gets ``sqs:SendMessage`` on
+            it, and ``kms:GenerateDataKey``/``kms:Decrypt`` on its key when known (an imported queue:
+            only if imported with its key; otherwise grant it yourself).
         enhanced_fan_out: read through a dedicated consumer (own 2 MB/s per shard, push, ~70 ms
             latency) instead of shared throughput. Default False (costs per consumer-shard hour).
 
@@ -111,12 +121,14 @@ class StreamProcessor(Construct):
         function: an existing ``IFunction`` (alias included) with a role this app can change.
         code / handler: your own code (``handler`` default ``app.handler``).
         environment, memory_size (default 256), timeout (default 60 s: a batch of 100 plus a window's
-            writes), for a function made here.
+            writes, 8 in parallel: about 10,000 keys per shard per window is the practical cap, see
+            the docs), for a function made here.
         key_field: the bundled aggregator's grouping field. Default ``key``.
         value_field: a numeric field it also sums. Default none (counts only).
         table: an existing aggregate table (keys ``key``/``window_start``, strings). Default a new
             ``SecureTable``.
-        removal_policy: of the aggregate table, the stream and its key made here. Default RETAIN
+        removal_policy: of the aggregate table, and the stream, its key and the failure queue made
+            here. Default RETAIN
             (records and counts outlive the stack unless you say otherwise).
 
     Alarms:
