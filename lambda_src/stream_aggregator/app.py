@@ -26,11 +26,10 @@ cheap request each) and the rest are written.
 
 A record that cannot be read (not JSON, no key, a non-numeric value, a number DynamoDB cannot
 store: more than 38 significant digits, magnitude outside 1E-130..9.99E+125, or one that would
-make its key's sum inexact) is reported as the batch's
-first failure, so the records before it keep their place in the state; when it is the first
-record of its batch the invocation fails instead, so that bisect-on-error isolates it and the
-mapping, after its retries, describes it to the on-failure destination and moves on: one poison
-record does not block its shard.
+make its key's sum inexact) is reported as the batch's first failure, so the records before it
+keep their place in the state; when it is the first record of its batch the invocation fails
+instead, so that bisect-on-error isolates it and the mapping, after its retries, describes it to
+the on-failure destination and moves on: one poison record does not block its shard.
 
 DynamoDB stream records: INSERT is counted (an item created); MODIFY and REMOVE (TTL deletions
 included), which have no new item to count, are skipped.
@@ -162,7 +161,8 @@ def storable(number: Decimal) -> bool:
     if number.is_zero():
         return True
     digits = "".join(map(str, number.as_tuple().digits)).strip("0")
-    return len(digits) <= 38 and _SMALLEST <= abs(number) < _LARGEST
+    # copy_abs, not abs(): abs() rounds to the default context's 28 digits.
+    return len(digits) <= 38 and _SMALLEST <= number.copy_abs() < _LARGEST
 
 
 def sequence_number(record: dict[str, Any]) -> str:

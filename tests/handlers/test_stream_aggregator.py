@@ -197,6 +197,11 @@ def test_a_number_dynamodb_cannot_store_is_a_bad_record(aggregator, ms):
     assert response["batchItemFailures"] == [{"itemIdentifier": bad["kinesis"]["sequenceNumber"]}]
 
 
+def test_the_largest_and_smallest_numbers_dynamodb_stores_are_read(aggregator):
+    for ms in ("9" * 38 + "E+88", "-" + "9" * 38 + "E+88", "1E-130", "0"):
+        assert aggregator.read_record(kinesis_record(b'{"page": "/a", "ms": ' + ms.encode() + b"}"))
+
+
 def test_sums_keep_38_digits_and_a_sum_that_would_round_is_a_bad_record(aggregator):
     big = "1" * 37  # 37 digits: the sum of three is 38 digits, exactly
     records = [kinesis_record(b'{"page": "/a", "ms": ' + big.encode() + b"}") for _ in range(3)]
