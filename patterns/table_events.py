@@ -18,6 +18,28 @@ from .blocks.topic import grant_publish
 EVENT_TYPES = {"INSERT": "item.created", "MODIFY": "item.updated", "REMOVE": "item.deleted"}
 
 
+def grant_list_streams(scope: Construct, role: iam.IRole, id: str = "StreamListingPolicy") -> Construct:
+    """Let ``role`` call ``dynamodb:ListStreams``, which Lambda's polling of a table's stream calls.
+
+    The action takes no resource, so it sits in a policy of its own (made under ``scope``; a managed
+    one under the strict profile) whose wildcard acknowledgement cannot cover any other grant of the
+    role. Returns the policy: make the event source mapping depend on it.
+    """
+    listing = separate_policy(
+        scope,
+        id,
+        statements=[iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])],
+        roles=[role],
+    )
+    acknowledge(
+        listing,
+        "AwsSolutions-IAM5",
+        "dynamodb:ListStreams supports no resource-level permissions; Lambda's stream polling calls it.",
+        findings=["Resource::*"],
+    )
+    return listing
+
+
 class TableEventPublisher(Construct):
     """Publish ``item.created`` / ``item.updated`` / ``item.deleted`` events from a table's stream.
 
@@ -148,21 +170,7 @@ class TableEventPublisher(Construct):
         # A stream of a table with its own key is encrypted with that key: reading it needs Decrypt.
         if table.encryption_key is not None:
             table.encryption_key.grant_decrypt(self.function)
-        # ListStreams takes no resource; it sits in a policy of its own so that its wildcard
-        # acknowledgement cannot cover any other grant of the bridge (a managed one under strict).
-        listing = separate_policy(
-            self,
-            "StreamListingPolicy",
-            statements=[iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=["*"])],
-            roles=[self.function.role],  # type: ignore[list-item]
-        )
-        acknowledge(
-            listing,
-            "AwsSolutions-IAM5",
-            "dynamodb:ListStreams supports no resource-level permissions; Lambda's stream polling calls it.",
-            findings=["Resource::*"],
-        )
-        return listing
+        return grant_list_streams(self, self.function.role)  # type: ignore[arg-type]
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:

@@ -259,7 +259,7 @@ class _ApiReader:
                 for kind, template in self.resolver.resolve(integration.get("RequestTemplates", {})).items()
             },
             responses=tuple(
-                self._mock_response(logical_id, self.resolver.resolve(item))
+                self._mock_response(logical_id, self.resolver.resolve(item), keep_vtl=True)
                 for item in integration.get("IntegrationResponses", [])
             ),
         )
@@ -283,7 +283,8 @@ class _ApiReader:
         )
         return MockIntegration(status.group(1) if status else "200", responses)
 
-    def _mock_response(self, logical_id: str, response: Mapping[str, Any]) -> MockResponse:
+    def _mock_response(self, logical_id: str, response: Mapping[str, Any], keep_vtl: bool = False) -> MockResponse:
+        """An integration response; ``keep_vtl``: its VTL template is kept for the service's own renderer."""
         headers = []
         for target, source in response.get("ResponseParameters", {}).items():
             name = str(target).removeprefix("method.response.header.")
@@ -296,7 +297,7 @@ class _ApiReader:
                 )
         templates = response.get("ResponseTemplates", {})
         body = str(templates.get("application/json", next(iter(templates.values()), ""))) if templates else ""
-        if "$" in body or "#" in body:
+        if ("$" in body or "#" in body) and not keep_vtl:
             self.notes.append(
                 f"MOCK method {logical_id}: its response template is VTL, which is not evaluated locally "
                 "(static header values are served as they are)"

@@ -26,6 +26,10 @@ ServiceHandler = Callable[[ServiceIntegration, Call, LocalEnvironment], tuple[in
 _HANDLERS: dict[tuple[str, str], ServiceHandler] = {
     ("kinesis", "PutRecords"): gateway_kinesis.put_records,
 }
+#: (service, action) -> how its integration response templates apply: (template, status, body) -> (status, body).
+_RENDERERS: dict[tuple[str, str], Callable[[str, int, str], tuple[int, str]]] = {
+    ("kinesis", "PutRecords"): gateway_kinesis.render,
+}
 
 
 def served(service: str, action: str) -> bool:
@@ -41,7 +45,11 @@ def serve(integration: ServiceIntegration, call: Call, environment: LocalEnviron
         action = f"{integration.service}:{integration.action}"
         raise internal(f"{action} answered {status}, which no integration response maps")
     # A response without a template passes the service's body through, as API Gateway does.
-    response = Response(chosen.body or body, status=chosen.status, content_type="application/json")
+    answer_status, answer = chosen.status, chosen.body or body
+    render = _RENDERERS.get((integration.service, integration.action))
+    if chosen.body and render is not None:
+        answer_status, answer = render(chosen.body, chosen.status, body)
+    response = Response(answer, status=answer_status, content_type="application/json")
     for name, source in chosen.headers:
         if source.startswith("'") and source.endswith("'"):
             response.headers[name] = source[1:-1]

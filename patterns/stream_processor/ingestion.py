@@ -51,6 +51,30 @@ def events_schema(partition_key_field: str, event_schema: Optional[apigw.JsonSch
     )
 
 
+#: ``$util.escapeJavaScript`` escapes ``'`` as ``\'``, which is not JSON: API Gateway's documented fix.
+_UNESCAPE_APOSTROPHE = """.replaceAll("\\\\'","'")"""
+
+#: Status of a PutRecords answer with ``FailedRecordCount`` > 0: some records were taken, some not.
+#: 207 (Multi-Status), not a 5XX: retrying the whole request would put the taken records again.
+PARTIAL_FAILURE_STATUS = 207
+#: Kinesis (and KMS) errors that a later retry can get past: throughput and rate limits.
+_RETRYABLE_ERRORS = "ProvisionedThroughputExceeded|LimitExceeded|Throttling"
+
+#: The 200 answer: Kinesis' own, its status overridden when some records were refused.
+SUCCESS_RESPONSE_TEMPLATE = (
+    "#if($input.path('$.FailedRecordCount') > 0)"
+    f"#set($context.responseOverride.status = {PARTIAL_FAILURE_STATUS})#end"
+    "$input.json('$')"
+)
+#: A 4XX from Kinesis: 400 with its error type (oversize, invalid, access denied: retrying cannot help),
+#: except throughput and rate limits: 503, retry later.
+REFUSED_RESPONSE_TEMPLATE = (
+    "#set($type = \"$!input.path('$.__type')\")"
+    f"#if($type.matches('.*({_RETRYABLE_ERRORS}).*'))#set($context.responseOverride.status = 503)#end"
+    '{"message": "the stream refused the events", "type": "$util.escapeJavaScript($type)"}'
+)
+
+
 def put_records_template(stream_name: str, partition_key_field: str) -> str:
     """The integration's request template: each event, as JSON, becomes one record keyed by its field."""
     field = json.dumps(partition_key_field)[1:-1]
@@ -58,7 +82,7 @@ def put_records_template(stream_name: str, partition_key_field: str) -> str:
         '{"StreamName": "' + stream_name + '", "Records": ['
         "#foreach($event in $input.path('$.events'))"
         '{"Data": "$util.base64Encode($input.json("$.events[$foreach.index]"))", '
-        f'"PartitionKey": "$util.escapeJavaScript($event.get(\'{field}\'))"}}'
+        f'"PartitionKey": "$util.escapeJavaScript($event.get(\'{field}\')){_UNESCAPE_APOSTROPHE}"}}'
         "#if($foreach.hasNext),#end#end]}"
     )
 
@@ -93,7 +117,10 @@ class StreamIngestionApi(Construct):
     before anything is put); each event becomes one record, its JSON as the data, its
     ``partition_key_field`` as the partition key: all records of a key land in one shard, in order,
     so a windowed aggregate of that key is written once per window. The answer is Kinesis' own
-    (``FailedRecordCount`` and a result per record; retry the failed ones).
+    (``FailedRecordCount`` and a result per record): 200 when every record was taken, 207 when
+    some were refused (retry only those with an ``ErrorCode``: the others are on the stream), 400
+    with the error ``type`` when Kinesis refused the call for good (a record too big, access
+    denied), 503 when a retry can succeed (throughput or rate exceeded, Kinesis unavailable).
 
     Attributes:
         api: the ``RestApi`` (regional, X-Ray, JSON access logs, stage throttling).
@@ -227,11 +254,18 @@ class StreamIngestionApi(Construct):
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                 request_templates={"application/json": put_records_template(stream.stream_name, partition_key_field)},
                 integration_responses=[
-                    apigw.IntegrationResponse(status_code="200"),
-                    # Kinesis refused the call (throughput exceeded, the stream being updated): retry later.
+                    apigw.IntegrationResponse(
+                        status_code="200", response_templates={"application/json": SUCCESS_RESPONSE_TEMPLATE}
+                    ),
+                    apigw.IntegrationResponse(
+                        status_code="400",
+                        selection_pattern="4\\d{2}",
+                        response_templates={"application/json": REFUSED_RESPONSE_TEMPLATE},
+                    ),
+                    # Kinesis could not take the call (an internal error, unavailable): retry later.
                     apigw.IntegrationResponse(
                         status_code="503",
-                        selection_pattern="4\\d{2}|5\\d{2}",
+                        selection_pattern="5\\d{2}",
                         response_templates={"application/json": '{"message": "the stream did not take the events"}'},
                     ),
                 ],
@@ -251,7 +285,9 @@ class StreamIngestionApi(Construct):
             integration,
             request_validator=validator,
             request_models={"application/json": model},
-            method_responses=[apigw.MethodResponse(status_code="200"), apigw.MethodResponse(status_code="503")],
+            method_responses=[
+                apigw.MethodResponse(status_code=str(status)) for status in (200, PARTIAL_FAILURE_STATUS, 400, 503)
+            ],
             **authorization,
         )
         if authorizer is None or authorizer.authorization_type != apigw.AuthorizationType.COGNITO:

@@ -13,6 +13,7 @@ from ..blocks import SecureFunction, SecureTable, acknowledge, bundled_code, thr
 from ..blocks.alarms import function_errors_alarm, function_throttles_alarm
 from ..blocks.compliance_resources import rotating_key
 from ..blocks.queue import dead_letter_alarm, standalone_dead_letter_queue
+from ..table_events import grant_list_streams
 from .ingestion import StreamIngestionApi
 from .validation import check_destination, check_function, check_mapping, check_source
 
@@ -72,7 +73,14 @@ class StreamProcessor(Construct):
         failure_destination: the queue told about every batch given up (standard, encrypted).
         table: the aggregate table of the bundled aggregator (partition key ``key``, sort key
             ``window_start``, both strings); None with your own code.
-        iterator_age_alarm, errors_alarm, throttles_alarm, failure_destination_alarm, and ``alarms``.
+        stream_listing_policy: with ``source_table``, the ``dynamodb:ListStreams`` policy (as
+            ``TableEventPublisher``'s); else None.
+        iterator_age_alarm, errors_alarm, throttles_alarm, failure_destination_alarm,
+        delivery_failures_alarm (a given-up batch Lambda could not send to the destination);
+        for a Kinesis source (else None) stream_iterator_age_alarm (the stream's view: GetRecords,
+        or the consumer's MillisBehindLatest), stalled_alarm (records arrive, the function is not
+        invoked: a stopped mapping) and put_records_alarm (PutRecords failed or throttled
+        records); and ``alarms``, every one of them and the ingestion API's.
 
     Source (one of):
         stream: an existing Kinesis stream. Its key (``stream.encryption_key``, or
@@ -89,7 +97,8 @@ class StreamProcessor(Construct):
         max_batching_window: wait up to this to fill a batch, 0..5 min. Default 1 second: aggregates
             tolerate a second of delay, and fuller batches mean fewer invocations.
         parallelization_factor: concurrent batches per shard, 1..10. Default 1: records of a
-            partition key stay in order, and one window state per shard.
+            partition key stay in order, and one window state per shard. Must be 1 with a
+            tumbling window: Lambda keeps one state per shard, which concurrent batches would race on.
         starting_position: TRIM_HORIZON (default: records put before the mapping is enabled are
             processed, not skipped) or LATEST.
         bisect_batch_on_error: split a failing batch in two to isolate a poison record. Default True.
@@ -97,12 +106,14 @@ class StreamProcessor(Construct):
             unlimited, which holds the shard until the records expire).
         max_record_age: older records are given up unprocessed, 1 min..7 days and at most the
             stream's retention. Default 1 hour: a backlog that old is an incident, not traffic.
-        report_batch_item_failures: partial batch responses. Default True (the aggregator uses them).
+        report_batch_item_failures: partial batch responses. Default True; the bundled aggregator
+            requires them (it reports a poison record after good ones as a partial failure).
         tumbling_window: aggregate in windows of this length, 1 s..15 min. Default 1 minute with the
             bundled aggregator, none with your own code.
         failure_destination: an existing standard queue for failed batches. Default a new queue
-            (SSE, SSL-only, 14 days). The function gets ``sqs:SendMessage`` on it, and
-            ``kms:GenerateDataKey``/``kms:Decrypt`` on its key if it has one.
+            (SSE, SSL-only, 14 days, ``removal_policy``). The function gets ``sqs:SendMessage`` on
+            it, and ``kms:GenerateDataKey``/``kms:Decrypt`` on its key when known (an imported queue:
+            only if imported with its key; otherwise grant it yourself).
         enhanced_fan_out: read through a dedicated consumer (own 2 MB/s per shard, push, ~70 ms
             latency) instead of shared throughput. Default False (costs per consumer-shard hour).
 
@@ -110,12 +121,14 @@ class StreamProcessor(Construct):
         function: an existing ``IFunction`` (alias included) with a role this app can change.
         code / handler: your own code (``handler`` default ``app.handler``).
         environment, memory_size (default 256), timeout (default 60 s: a batch of 100 plus a window's
-            writes), for a function made here.
+            writes, 8 in parallel: about 10,000 keys per shard per window is the practical cap, see
+            the docs), for a function made here.
         key_field: the bundled aggregator's grouping field. Default ``key``.
         value_field: a numeric field it also sums. Default none (counts only).
         table: an existing aggregate table (keys ``key``/``window_start``, strings). Default a new
             ``SecureTable``.
-        removal_policy: of the aggregate table, the stream and its key made here. Default RETAIN
+        removal_policy: of the aggregate table, and the stream, its key and the failure queue made
+            here. Default RETAIN
             (records and counts outlive the stack unless you say otherwise).
 
     Alarms:
@@ -176,6 +189,7 @@ class StreamProcessor(Construct):
             value_field=value_field,
             tumbling_window=tumbling_window,
             table_given=table is not None,
+            report_batch_item_failures=report_batch_item_failures,
         )
         if source_table is not None:
             source_retention = _DYNAMODB_STREAM_RETENTION
@@ -261,14 +275,20 @@ class StreamProcessor(Construct):
                     self.table.encryption_key.grant(function, "kms:Decrypt", "kms:GenerateDataKey")
         self.function: lambda_.IFunction = function
 
-        self.failure_destination: sqs.IQueue = failure_destination or standalone_dead_letter_queue(
-            self,
-            "FailedBatches",
-            dead_letter_queue_of="the stream mapping's on-failure destination: it describes each batch given up",
-        )
+        if failure_destination is None:
+            failure_destination = standalone_dead_letter_queue(
+                self,
+                "FailedBatches",
+                dead_letter_queue_of="the stream mapping's on-failure destination: it describes each batch given up",
+            )
+            # It describes the records to replay from the stream: it lives as long as the stream does.
+            failure_destination.apply_removal_policy(removal_policy)
+        self.failure_destination: sqs.IQueue = failure_destination
         self._grant_destination(self.failure_destination)
 
         self.consumer: Optional[kinesis.StreamConsumer] = None
+        #: The ``dynamodb:ListStreams`` policy of a table source (see ``TableEventPublisher``), else None.
+        self.stream_listing_policy: Optional[Construct] = None
         source_arn = self._grant_source(source_table, enhanced_fan_out)
         self.event_source = lambda_.EventSourceMapping(
             self,
@@ -291,6 +311,8 @@ class StreamProcessor(Construct):
             for child in function.role.node.children:
                 if isinstance(child, (iam.Policy, iam.ManagedPolicy)):
                     self.event_source.node.add_dependency(child)
+        if self.stream_listing_policy is not None:
+            self.event_source.node.add_dependency(self.stream_listing_policy)
 
         self._key_field = key_field or DEFAULT_KEY_FIELD
         #: The ingestion API, once ``add_ingestion_api`` made it.
@@ -309,6 +331,8 @@ class StreamProcessor(Construct):
             # A table with its own key encrypts its stream with it.
             if source_table.encryption_key is not None:
                 source_table.encryption_key.grant(self.function, "kms:Decrypt")
+            assert self.function.role is not None  # check_function refused a function without one
+            self.stream_listing_policy = grant_list_streams(self, self.function.role)
             return source_table.table_stream_arn
         assert self.stream is not None
         iam.Grant.add_to_principal(
@@ -330,7 +354,9 @@ class StreamProcessor(Construct):
 
     def _grant_destination(self, queue: sqs.IQueue) -> None:
         iam.Grant.add_to_principal(grantee=self.function, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn])
-        # SQS calls KMS as the sender when the queue has its own key.
+        # SQS calls KMS as the sender when the queue has its own key. An imported queue's key is known
+        # only when it was imported with it (``Queue.from_queue_attributes(key=...)``): otherwise the
+        # grant is the app's to make, and a missing one shows as ``delivery_failures_alarm``.
         if queue.encryption_master_key is not None:
             queue.encryption_master_key.grant(self.function, "kms:GenerateDataKey", "kms:Decrypt")
 
@@ -365,12 +391,13 @@ class StreamProcessor(Construct):
     # -- alarms ----------------------------------------------------------------------------------
 
     def _add_alarms(self, max_iterator_age: Duration) -> None:
+        behind = f"more than {max_iterator_age.to_seconds():.0f} s behind the stream"
         self.iterator_age_alarm = threshold_alarm(
             self,
             "IteratorAgeAlarm",
             self.function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum"),
             threshold=max_iterator_age.to_milliseconds(),
-            description=f"{self.node.path}: more than {max_iterator_age.to_seconds():.0f} s behind the stream",
+            description=f"{self.node.path}: {behind}",
         )
         if self.secure_function is not None:
             self.errors_alarm = self.secure_function.errors_alarm
@@ -382,15 +409,89 @@ class StreamProcessor(Construct):
                 self, "ThrottlesAlarm", self.function, consequence=consequence
             )
         self.failure_destination_alarm = dead_letter_alarm(self, self.failure_destination, id="FailedBatchesAlarm")
+        # A batch given up that Lambda could not describe to the destination (no permission, a key it may not
+        # use, a deleted queue) is lost without a trace but this metric.
+        self.delivery_failures_alarm = threshold_alarm(
+            self,
+            "DeliveryFailuresAlarm",
+            self.function.metric("DestinationDeliveryFailures", period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            description=f"{self.node.path}: a failed batch could not be sent to the failure destination",
+        )
+        self.stream_iterator_age_alarm: Optional[cloudwatch.Alarm] = None
+        self.stalled_alarm: Optional[cloudwatch.Alarm] = None
+        self.put_records_alarm: Optional[cloudwatch.Alarm] = None
+        if self.stream is not None:
+            self._add_stream_alarms(max_iterator_age, behind)
+
+    def _add_stream_alarms(self, max_iterator_age: Duration, behind: str) -> None:
+        """The stream's own view: Lambda's metrics stop, rather than grow, when its mapping stops."""
+        assert self.stream is not None
+        five_minutes = Duration.minutes(5)
+        if self.consumer is None:
+            age = self.stream.metric("GetRecords.IteratorAgeMilliseconds", period=Duration.minutes(1))
+        else:
+            age = cloudwatch.Metric(
+                namespace="AWS/Kinesis",
+                metric_name="SubscribeToShardEvent.MillisBehindLatest",
+                dimensions_map={
+                    "StreamName": self.stream.stream_name,
+                    "ConsumerName": self.consumer.stream_consumer_name,
+                },
+                period=Duration.minutes(1),
+            )
+        self.stream_iterator_age_alarm = threshold_alarm(
+            self,
+            "StreamIteratorAgeAlarm",
+            age.with_(statistic="Maximum"),
+            threshold=max_iterator_age.to_milliseconds(),
+            description=f"{self.node.path}: the stream's reader is {behind}",
+        )
+        # Records arrive but the function is not invoked: a disabled, deleted or failing mapping.
+        self.stalled_alarm = threshold_alarm(
+            self,
+            "StalledAlarm",
+            cloudwatch.MathExpression(
+                expression="IF(FILL(incoming, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)",
+                using_metrics={
+                    "incoming": self.stream.metric("IncomingRecords", statistic="Sum", period=five_minutes),
+                    "invocations": self.function.metric("Invocations", statistic="Sum", period=five_minutes),
+                },
+                period=five_minutes,
+            ),
+            threshold=1,
+            evaluation_periods=3,
+            description=f"{self.node.path}: records reach the stream but the function has not run for 15 minutes",
+        )
+        # PutRecords answers 200 even when it refused some records: producers must retry those.
+        self.put_records_alarm = threshold_alarm(
+            self,
+            "RefusedRecordsAlarm",
+            cloudwatch.MathExpression(
+                expression="FILL(failed, 0) + FILL(throttled, 0)",
+                using_metrics={
+                    "failed": self.stream.metric("PutRecords.FailedRecords", statistic="Sum", period=five_minutes),
+                    "throttled": self.stream.metric(
+                        "PutRecords.ThrottledRecords", statistic="Sum", period=five_minutes
+                    ),
+                },
+                period=five_minutes,
+            ),
+            threshold=1,
+            description=f"{self.node.path}: the stream refused records of a PutRecords call (failed or throttled)",
+        )
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm of the processor."""
         ingestion = self.ingestion_api.alarms if self.ingestion_api is not None else []
+        stream = [self.stream_iterator_age_alarm, self.stalled_alarm, self.put_records_alarm]
         return [
             self.iterator_age_alarm,
             self.errors_alarm,
             self.throttles_alarm,
             self.failure_destination_alarm,
+            self.delivery_failures_alarm,
+            *(alarm for alarm in stream if alarm is not None),
             *ingestion,
         ]

@@ -87,6 +87,12 @@ def check_mapping(
         )
     if tumbling_window is not None and not 1 <= _seconds(tumbling_window) <= _seconds(MAX_TUMBLING_WINDOW):
         raise ValueError("tumbling_window must be between 1 second and 15 minutes")
+    if tumbling_window is not None and _seconds(tumbling_window) > 0 and parallelization_factor != 1:
+        raise ValueError(
+            f"parallelization_factor must be 1 with a tumbling window, got {parallelization_factor}: Lambda keeps "
+            "one window state per shard, and concurrent batches of a shard would race on it and on the "
+            "window's applied sequence range (counts lost without an error)"
+        )
     if _seconds(max_iterator_age) <= 0:
         raise ValueError("max_iterator_age must be positive")
 
@@ -100,6 +106,7 @@ def check_function(
     value_field: Optional[str],
     tumbling_window: Optional[Duration],
     table_given: bool,
+    report_batch_item_failures: bool,
 ) -> None:
     """Bundled aggregator, your code, or your function: each with the props that apply to it."""
     if function is not None and code is not None:
@@ -110,6 +117,11 @@ def check_function(
     if not bundled and (key_field is not None or value_field is not None or table_given):
         raise ValueError(
             "key_field, value_field and table configure the bundled aggregator: not with function= or code="
+        )
+    if bundled and not report_batch_item_failures:
+        raise ValueError(
+            "the bundled aggregator needs report_batch_item_failures=True: it reports a poison record after "
+            "good ones as a partial failure, which without it would read as a success and the rest be dropped"
         )
     if bundled and tumbling_window is not None and _seconds(tumbling_window) == 0:
         raise ValueError("the bundled aggregator needs a tumbling window: it writes each window when it closes")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import threading
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -72,9 +74,13 @@ def aggregator(aws, monkeypatch):
     monkeypatch.setenv("VALUE_FIELD", "ms")
     module = load_handler("stream_aggregator")
     module.requests = Counter()
-    module.dynamodb.meta.events.register(
-        "before-call.dynamodb.*", lambda model, **_: module.requests.update([model.name])
-    )
+    lock = threading.Lock()  # a closing window writes from several threads
+
+    def count(model, **_) -> None:
+        with lock:
+            module.requests.update([model.name])
+
+    module.dynamodb.meta.events.register("before-call.dynamodb.*", count)
     return module
 
 
@@ -159,19 +165,95 @@ def test_a_poison_record_at_the_head_of_a_batch_fails_the_invocation_so_it_is_bi
         )
 
 
-def test_dynamodb_stream_records_are_read_from_the_new_image(aggregator):
-    def change(name: str, sequence: str, image: dict | None) -> dict:
-        record = {"eventName": name, "dynamodb": {"SequenceNumber": sequence}, "eventSource": "aws:dynamodb"}
-        if image is not None:
-            record["dynamodb"]["NewImage"] = image
-        return record
+def change(name: str, sequence: str, image: dict | None) -> dict:
+    """A DynamoDB stream record (a REMOVE, TTL's included, has no new image)."""
+    record = {"eventName": name, "dynamodb": {"SequenceNumber": sequence}, "eventSource": "aws:dynamodb"}
+    if image is not None:
+        record["dynamodb"]["NewImage"] = image
+    return record
 
+
+def test_dynamodb_stream_inserts_are_counted_and_removes_and_modifies_skipped(aggregator):
     batch = [
         change("INSERT", "100", {"page": {"S": "/home"}, "ms": {"N": "4"}}),
-        change("MODIFY", "200", {"page": {"S": "/home"}, "ms": {"N": "6"}}),
+        change("REMOVE", "200", None),
+        change("MODIFY", "300", {"page": {"S": "/home"}, "ms": {"N": "6"}}),
+        change("INSERT", "400", {"page": {"S": "/home"}, "ms": {"N": "6"}}),
     ]
-    run_window(aggregator, [batch])
+    final = run_window(aggregator, [batch])  # asserts no batch item failures
+    assert final == {"state": {}, "batchItemFailures": []}
     assert counts() == {"/home": (2, Decimal("10"))}
+
+
+@pytest.mark.parametrize(
+    "ms",
+    ["1" * 39, "1E+126", "-1E+126", "1E-131", "Infinity", "NaN"],
+    ids=["39-digits", "too-large", "too-negative", "too-small", "infinity", "nan"],
+)
+def test_a_number_dynamodb_cannot_store_is_a_bad_record(aggregator, ms):
+    good = kinesis_record({"page": "/a", "ms": 1})
+    bad = kinesis_record(b'{"page": "/a", "ms": ' + ms.encode() + b"}")
+    response = aggregator.handler(window_event([good, bad]), LambdaContext())
+    assert response["batchItemFailures"] == [{"itemIdentifier": bad["kinesis"]["sequenceNumber"]}]
+
+
+def test_the_largest_and_smallest_numbers_dynamodb_stores_are_read(aggregator):
+    for ms in ("9" * 38 + "E+88", "-" + "9" * 38 + "E+88", "1E-130", "0"):
+        assert aggregator.read_record(kinesis_record(b'{"page": "/a", "ms": ' + ms.encode() + b"}"))
+
+
+def test_sums_keep_38_digits_and_a_sum_that_would_round_is_a_bad_record(aggregator):
+    big = "1" * 37  # 37 digits: the sum of three is 38 digits, exactly
+    records = [kinesis_record(b'{"page": "/a", "ms": ' + big.encode() + b"}") for _ in range(3)]
+    run_window(aggregator, [records])
+    assert counts() == {"/a": (3, Decimal("3" * 37))}  # at 28 digits of precision this would be rounded
+
+    tiny = kinesis_record(b'{"page": "/b", "ms": 1E-10}')
+    rounds = kinesis_record(b'{"page": "/b", "ms": ' + big.encode() + b"}")
+    response = aggregator.handler(window_event([tiny, rounds]), LambdaContext())
+    assert response["batchItemFailures"] == [{"itemIdentifier": rounds["kinesis"]["sequenceNumber"]}]
+
+
+def test_a_closing_window_of_many_keys_is_written_in_parallel_and_each_key_once_across_a_timeout(
+    aggregator, monkeypatch
+):
+    """The writes are slow (30 ms each); the first final invocation runs out of time and fails, its retry
+    finishes: every key is added exactly once, the retry's repeats refused by their condition."""
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(**_):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.03)
+        with lock:
+            in_flight[0] -= 1
+
+    aggregator.dynamodb.meta.events.register("before-send.dynamodb.UpdateItem", slow)
+    monkeypatch.setattr(aggregator, "TIME_MARGIN_MS", 0)
+    pages = [f"/p{index}" for index in range(60)]
+    state = aggregator.handler(
+        window_event([kinesis_record({"page": page, "ms": 1}) for page in pages]), LambdaContext()
+    )["state"]
+
+    with pytest.raises(aggregator.WindowIncomplete):
+        aggregator.handler(window_event([], state, final=True), LambdaContext(timeout_ms=150))
+    first_try = aggregator.requests["UpdateItem"]
+    assert 0 < first_try < len(pages)
+    assert most[0] > 1  # in parallel
+
+    final = aggregator.handler(window_event([], state, final=True), LambdaContext())
+    assert final == {"state": {}, "batchItemFailures": []}
+    assert aggregator.requests["UpdateItem"] == first_try + len(pages)
+    assert counts() == {page: (1, Decimal("1")) for page in pages}
+
+
+def test_sequence_numbers_are_compared_at_129_digits(aggregator):
+    earlier, later = int("9" * 70), 10**70  # a 70-digit and a (greater) 71-digit sequence number
+    run_window(aggregator, [[kinesis_record({"page": "/a", "ms": 1}, sequence=earlier)]])
+    run_window(aggregator, [[kinesis_record({"page": "/a", "ms": 1}, sequence=later)]])
+    assert counts() == {"/a": (2, Decimal("2"))}  # compared as text unpadded, the later range looked older
 
 
 def test_an_empty_window_writes_nothing(aggregator):

@@ -24,7 +24,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from aws_local import FAKE_AWS_ENV, moto_server
+from patterns.local import gateway_kinesis
 from patterns.local.runner import LocalRun, LocalRunOptions
+from patterns.stream_processor.ingestion import REFUSED_RESPONSE_TEMPLATE, SUCCESS_RESPONSE_TEMPLATE
 from polling import eventually
 
 STACK = "ClickstreamDemo"
@@ -133,6 +135,39 @@ def test_a_poison_record_goes_to_the_failure_queue_without_blocking_its_shard(ru
     (failure,) = [json.loads(message["Body"]) for message in messages]
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["KinesisBatchInfo"]["batchSize"] == 1  # bisected down to the poison record alone
+
+
+def test_a_partition_key_with_an_apostrophe_reaches_the_stream_and_is_counted(run, endpoint):
+    status, answer = post(run, views("/it's", "/it's"))
+    assert status == 200 and answer["FailedRecordCount"] == 0
+    table = outputs(run)["table"]
+    eventually(lambda: counts(endpoint, table)["/it's"] == 2, timeout=15)
+
+
+def test_a_call_kinesis_refuses_for_good_is_a_400_with_its_type_not_a_retry_later(run):
+    status, answer = post(run, {"events": [{"page": "/big", "padding": "x" * (1024 * 1024 + 1)}]})
+    assert status == 400, answer
+    assert "type" in answer, answer
+    assert answer["type"] and answer["message"] == "the stream refused the events", answer
+
+
+@pytest.mark.parametrize(
+    ("template", "status", "body", "expected"),
+    [
+        ("success", 200, {"FailedRecordCount": 0, "Records": []}, 200),
+        ("success", 200, {"FailedRecordCount": 2, "Records": []}, 207),
+        ("refused", 400, {"__type": "ProvisionedThroughputExceededException"}, 503),
+        ("refused", 400, {"__type": "KMSThrottlingException"}, 503),
+        ("refused", 400, {"__type": "AccessDeniedException"}, 400),
+    ],
+)
+def test_the_local_gateway_applies_the_response_templates_moto_cannot_reach(template, status, body, expected):
+    """moto never refuses a single record nor throttles: the templates' overrides are checked directly."""
+    templates = {"success": SUCCESS_RESPONSE_TEMPLATE, "refused": REFUSED_RESPONSE_TEMPLATE}
+    answer_status, answer = gateway_kinesis.render(templates[template], status, json.dumps(body))
+    assert answer_status == expected
+    if template == "refused":
+        assert json.loads(answer)["type"] == body["__type"]
 
 
 def refused_keys(lines: list[str]) -> set[str]:

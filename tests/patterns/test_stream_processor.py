@@ -223,11 +223,69 @@ def test_the_ingestion_api_validates_authorizes_and_puts_records_without_a_funct
     )
 
 
+def test_the_ingestion_api_passes_refusals_on_and_flags_partial_failures(built):
+    method = next(r for r in built["raw"]["Resources"].values() if r["Type"] == "AWS::ApiGateway::Method")
+    integration = method["Properties"]["Integration"]
+    responses = {r["StatusCode"]: r for r in integration["IntegrationResponses"]}
+    assert set(responses) == {"200", "400", "503"}
+    assert "SelectionPattern" not in responses["200"]
+    assert (responses["400"]["SelectionPattern"], responses["503"]["SelectionPattern"]) == ("4\\d{2}", "5\\d{2}")
+    success = responses["200"]["ResponseTemplates"]["application/json"]
+    assert "FailedRecordCount') > 0)#set($context.responseOverride.status = 207)" in success
+    refused = responses["400"]["ResponseTemplates"]["application/json"]
+    assert "ProvisionedThroughputExceeded" in refused and "responseOverride.status = 503" in refused
+    assert {r["StatusCode"] for r in method["Properties"]["MethodResponses"]} == {"200", "207", "400", "503"}
+    # escapeJavaScript turns ' into \', which is not JSON: undone as API Gateway's docs advise
+    request = json.dumps(integration["RequestTemplates"])
+    assert json.dumps(""".replaceAll("\\\\'","'")""")[1:-1] in request
+
+
+def metric_names(alarm) -> set[str]:
+    """The metrics an alarm reads: its own, or those of its math expression."""
+    resource = alarm.node.default_child
+    if resource.metric_name:
+        return {resource.metric_name}
+    return {query.metric_stat.metric.metric_name for query in resource.metrics if query.metric_stat is not None}
+
+
 def test_alarms_cover_iterator_age_errors_throttles_the_destination_and_the_api(built):
     clicks = built["clicks"]
-    assert len(clicks.alarms) == 5
-    metrics = {alarm.node.default_child.metric_name for alarm in clicks.alarms}
-    assert metrics == {"IteratorAge", "Errors", "Throttles", "ApproximateNumberOfMessagesVisible", "5XXError"}
+    assert len(clicks.alarms) == 9
+    metrics = set().union(*(metric_names(alarm) for alarm in clicks.alarms))
+    assert metrics == {
+        "IteratorAge",
+        "Errors",
+        "Throttles",
+        "ApproximateNumberOfMessagesVisible",
+        "DestinationDeliveryFailures",
+        "GetRecords.IteratorAgeMilliseconds",
+        "IncomingRecords",
+        "Invocations",
+        "PutRecords.FailedRecords",
+        "PutRecords.ThrottledRecords",
+        "5XXError",
+    }
+    stream_age = built["raw"]["Resources"][logical_id(built, clicks.stream_iterator_age_alarm)]["Properties"]
+    assert (stream_age["Threshold"], stream_age["Statistic"]) == (300_000, "Maximum")
+    assert stream_age["Dimensions"] == [{"Name": "StreamName", "Value": {"Ref": logical_id(built, clicks.stream)}}]
+
+
+def test_alarms_are_routed(built):
+    for processor in ("clicks", "changes", "own", "yours"):
+        for alarm in built[processor].alarms:
+            assert built["raw"]["Resources"][logical_id(built, alarm)]["Properties"].get("AlarmActions")
+
+
+def test_an_enhanced_fan_out_reader_is_watched_through_its_consumer(built):
+    own = built["own"]
+    assert metric_names(own.stream_iterator_age_alarm) == {"SubscribeToShardEvent.MillisBehindLatest"}
+    assert own.stalled_alarm is not None and own.put_records_alarm is not None
+
+
+def test_a_table_source_has_no_stream_alarms(built):
+    changes = built["changes"]
+    assert (changes.stream_iterator_age_alarm, changes.stalled_alarm, changes.put_records_alarm) == (None, None, None)
+    assert len(changes.alarms) == 5  # iterator age, errors, throttles, the destination and its deliveries
 
 
 def test_a_table_source_reads_the_table_stream(built):
@@ -237,6 +295,24 @@ def test_a_table_source_reads_the_table_stream(built):
     assert mapping_of(built, changes)["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
     read = next(s for s in statements_of(built, changes.function.role) if "dynamodb:GetRecords" in actions(s))
     assert read["Resource"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+
+
+def test_a_table_source_may_list_streams_in_a_policy_of_its_own_the_mapping_waits_for(built):
+    changes = built["changes"]
+    listing_id = logical_id(built, changes.stream_listing_policy)
+    listing = built["raw"]["Resources"][listing_id]
+    assert listing["Type"] == "AWS::IAM::ManagedPolicy"  # the strict profile
+    assert listing["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "dynamodb:ListStreams", "Effect": "Allow", "Resource": "*"}
+    ]
+    assert listing_id in built["raw"]["Resources"][logical_id(built, changes.event_source)]["DependsOn"]
+    assert built["clicks"].stream_listing_policy is None
+
+
+def test_the_failure_queue_is_kept_or_removed_with_the_stream(built):
+    resources = built["raw"]["Resources"]
+    assert resources[logical_id(built, built["clicks"].failure_destination)]["DeletionPolicy"] == "Delete"
+    assert resources[logical_id(built, built["changes"].failure_destination)]["DeletionPolicy"] == "Retain"
 
 
 def test_enhanced_fan_out_reads_through_a_consumer_it_may_subscribe_to(built):
@@ -256,7 +332,7 @@ def test_an_existing_function_gets_the_mapping_grants_and_alarms(built):
     statements = statements_of(built, yours.function.role)
     assert any("sqs:SendMessage" in actions(s) for s in statements)
     assert any("kms:Decrypt" in actions(s) for s in statements)  # the existing stream's key
-    assert len(yours.alarms) == 4
+    assert len(yours.alarms) == 8
 
 
 # --- bad props --------------------------------------------------------------------------------------
@@ -275,6 +351,12 @@ def fresh() -> Stack:
         ({"tumbling_window": Duration.seconds(0)}, "needs a tumbling window"),
         ({"parallelization_factor": 0}, "parallelization_factor"),
         ({"parallelization_factor": 11}, "parallelization_factor"),
+        ({"parallelization_factor": 2}, "parallelization_factor must be 1 with a tumbling window"),
+        (
+            {"code": INLINE, "tumbling_window": Duration.minutes(1), "parallelization_factor": 10},
+            "parallelization_factor must be 1 with a tumbling window",
+        ),
+        ({"report_batch_item_failures": False}, "report_batch_item_failures"),
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": 10_001}, "batch_size"),
         ({"max_batching_window": Duration.minutes(6)}, "max_batching_window"),
@@ -323,6 +405,31 @@ def test_a_table_source_has_no_ingestion_api_nor_producers():
         processor.add_ingestion_api()
     with pytest.raises(ValueError, match="table's stream"):
         processor.grant_write(iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()))
+
+
+def test_an_imported_failure_queue_key_is_granted_only_when_known():
+    stack = fresh()
+    key = kms.Key(stack, "QueueKey")
+    with_key = sqs.Queue.from_queue_attributes(
+        stack, "WithKey", queue_arn="arn:aws:sqs:us-east-1:123456789012:failed", key_arn=key.key_arn
+    )
+    without = sqs.Queue.from_queue_arn(stack, "Without", "arn:aws:sqs:us-east-1:123456789012:failed2")
+    known = StreamProcessor(stack, "Known", failure_destination=with_key)
+    unknown = StreamProcessor(stack, "Unknown", failure_destination=without)
+    template = Template.from_stack(stack).to_json()
+
+    def key_actions(processor) -> list:
+        role_id = stack.get_logical_id(processor.function.role.node.default_child)
+        return [
+            sorted(statement["Action"])
+            for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            if statement.get("Resource") == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
+        ]
+
+    assert key_actions(known) == [["kms:Decrypt", "kms:GenerateDataKey"]]
+    assert key_actions(unknown) == []
 
 
 def test_bundled_code_is_shipped():
