@@ -33,6 +33,7 @@ _STEP_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
 _EXPRESS_MAX = Duration.minutes(5)
 _DEFAULT_STANDARD_TIMEOUT = Duration.minutes(15)
 _LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+_STATE_MACHINE_NAME_LIMIT = 80
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,11 @@ class SagaStep:
 
     Each function is either yours (``action`` / ``compensation``: any ``IFunction``, alias
     included) or made here as a ``SecureFunction`` from ``action_code`` / ``compensation_code``.
-    Every function receives the run's state: the start input plus ``results.<Step>`` of the
-    steps before it, and must be idempotent (a retry or a repeated compensation must not do it twice).
+    Every function receives the run's state: the start input plus the run's reserved ``saga`` key
+    (``execution_id``: the run's id, to record as the owner of what it writes; ``results.<Step>`` of
+    the steps before it). Each must be idempotent (a retry or a repeated compensation must not do it
+    twice), and a compensation must accept "nothing to undo": it also runs when its own action failed,
+    which may have written before failing, or not at all.
 
     Args:
         name: ``PascalCase``, unique in the saga (1-40 letters and digits): the state's name.
@@ -85,14 +89,19 @@ class SagaWorkflow(Construct):
     """An orchestrated saga: a state machine that runs ordered steps and undoes the completed ones on failure.
 
     Each action is a Lambda task retried on transient errors; when it still fails, the catch records
-    the step, error and cause, the compensations of the steps completed before it run in reverse
-    order (each retried), and the run ends in ``RolledBack`` (error ``Saga.RolledBack``) or, when a
-    compensation failed too, in ``CompensationFailed`` (error ``Saga.CompensationFailed``, and the
-    ``CompensationFailed`` metric the ``compensation_failed_alarm`` watches). Both causes name the
-    failed step. See ``patterns.saga_definition`` for the states.
+    the step, error and cause, the failed step's own compensation and then those of the steps
+    completed before it run in reverse order (each retried), and the run ends in ``RolledBack``
+    (error ``Saga.RolledBack``) or, when compensations failed too, in ``CompensationFailed`` (error
+    ``Saga.CompensationFailed``, and the ``CompensationFailed`` metric the
+    ``compensation_failed_alarm`` watches). Both causes name the failed step; the latter every
+    compensation that failed. See ``patterns.saga_definition`` for the states.
+
+    The state machine has a fixed name (from the construct path and the type): replacing it (a new
+    type, a new name) stops its runs in progress, leaving their sagas half-done; deploy such a change
+    when no run is in flight.
 
     Attributes:
-        state_machine: the ``sfn.StateMachine`` (X-Ray tracing, logging ``ALL`` events to
+        state_machine: the ``sfn.StateMachine`` (named ``<unique path>-Standard`` or ``-Express``, X-Ray tracing, logging ``ALL`` events to
             ``log_group``, encrypted with ``encryption_key``).
         steps: the ``SagaWorkflowStep`` s in order (action and compensation functions and states).
         states: every state by role (``saga_definition.SagaStates``).
@@ -112,7 +121,8 @@ class SagaWorkflow(Construct):
         steps: the ordered ``SagaStep`` s; at least one, unique names.
         state_machine_type: STANDARD (default: exactly-once starts per execution name for 90 days,
             up to a year per run, full history) or EXPRESS (high-volume, short runs under 5 minutes,
-            at-least-once starts; history only in the logs).
+            at-least-once starts; history only in the logs). Express refuses retry policies whose
+            waits, added up over every action and compensation, exceed its ``timeout``.
         timeout: of one run. Default 15 minutes (Standard), 5 minutes (Express, its maximum).
         retry / compensation_retry: defaults for every step (``saga_definition.DEFAULT_RETRY``,
             ``DEFAULT_COMPENSATION_RETRY``).
@@ -177,6 +187,7 @@ class SagaWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=_state_machine_name(self, express),
             definition_body=sfn.DefinitionBody.from_chainable(self.states.start),
             state_machine_type=state_machine_type,
             timeout=timeout,
@@ -378,6 +389,18 @@ class SagaWorkflow(Construct):
         )
 
 
+def _state_machine_name(saga: Construct, express: bool) -> str:
+    """A name unique to the construct path, ending in the type.
+
+    The state machine needs a name known at synth: its role's KMS permissions are conditioned on
+    ``kms:EncryptionContext:aws:states:stateMachineArn``, which names the exact ARN. The type is part
+    of the name because changing it replaces the state machine, and a replacement needs a new name.
+    """
+    suffix = "-Express" if express else "-Standard"
+    prefix = Names.unique_resource_name(saga, max_length=_STATE_MACHINE_NAME_LIMIT - len(suffix), separator="-")
+    return prefix + suffix
+
+
 def _validate(
     steps: Sequence[SagaStep],
     retry: SagaRetry,
@@ -413,6 +436,17 @@ def _validate(
     seconds = timeout.to_seconds()
     if express and seconds > _EXPRESS_MAX.to_seconds():
         raise ValueError(f"an EXPRESS state machine runs at most 5 minutes, timeout is {seconds} s")
+    if express:
+        waits = sum((step.retry or retry).worst_wait_seconds() for step in steps) + sum(
+            (step.compensation_retry or compensation_retry).worst_wait_seconds()
+            for step in steps
+            if step.compensation is not None or step.compensation_code is not None
+        )
+        if waits > seconds:
+            raise ValueError(
+                f"the retry waits of every action and compensation add up to {waits:.0f} s, more than the EXPRESS "
+                f"timeout of {seconds} s: a run could time out mid-rollback; shorten the retries"
+            )
     if not 1 <= seconds <= 365 * 24 * 3600:
         raise ValueError(f"timeout must be from 1 second to a year, got {seconds} s")
     if event_bus is not None and event_pattern is None:
