@@ -3,9 +3,9 @@
 For steps ``A``, ``B``, ``C`` (``A`` and ``B`` with compensations)::
 
     Begin -> A -> B -> C -> Succeeded
-             |    |    '--(catch)--> C failed ----------> Undo B -> Undo A -> Compensated? -> RolledBack (Fail)
-             |    '--(catch)--> B failed --------------> Undo B -> Undo A ---'          '-> Report -> CompensationFailed
-             '--(catch)--> A failed ---------------------------> Undo A ---'
+             |    |    '--(catch)--> C failed --> Undo B -> Undo A -> Compensated? -> Report -> RolledBack (Fail)
+             |    '--(catch)--> B failed -------> Undo B -> Undo A --'           '-> Report -> CompensationFailed
+             '--(catch)--> A failed -------------------> Undo A --'
 
 The run keeps its bookkeeping under one reserved key of the state, ``$.saga`` (``Begin`` sets it,
 replacing whatever the input had there): ``execution_id`` (the run's own id, which every function
@@ -17,7 +17,8 @@ a charge whose answer timed out), then the earlier steps' in reverse. A compensa
 accept "nothing to undo". Each compensation is retried; one that still fails is recorded in
 ``$.saga.compensation_failures.<Step>`` and the chain goes on (the other compensations still run), so
 the run ends in ``CompensationFailed`` only after undoing everything it could, names every
-compensation that failed in its cause, and reports the ``CompensationFailed`` metric for the alarm.
+compensation that failed in its cause, and reports the ``CompensationFailed`` metric for the alarm;
+a rollback reports ``RolledBack``, so that the failed-runs alarm can leave designed rollbacks out.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
-#: The namespace, name and dimension of the metric a run reports when a compensation failed.
+#: The namespace, names and dimension of the metrics a run reports as it ends: a compensation failed,
+#: or the saga rolled back as designed (which lets the failed-runs alarm count only the other failures).
 COMPENSATION_FAILED_NAMESPACE = "ServerlessPatterns/Saga"
 COMPENSATION_FAILED_METRIC = "CompensationFailed"
+ROLLED_BACK_METRIC = "RolledBack"
 COMPENSATION_FAILED_DIMENSION = "StateMachine"
 #: The ``error`` of the Fail states a run ends in.
 ROLLED_BACK_ERROR = "Saga.RolledBack"
@@ -146,6 +149,7 @@ class SagaStates:
     rolled_back: sfn.Fail
     compensation_failed: sfn.Fail
     succeeded: sfn.Succeed
+    report_rollback: sfn.CustomState
 
 
 def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
@@ -162,8 +166,16 @@ def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
             f"compensated in reverse order', {FAILURE_PATH}.step, {FAILURE_PATH}.error, {FAILURE_PATH}.cause)"
         },
         result_path=OUTCOME_PATH,
-    ).next(rolled_back)
-    report = _report_compensation_failure(scope)
+    )
+    report_rollback = _report(scope, "ReportRollback", ROLLED_BACK_METRIC, "Count the rollback, an expected failure")
+    summarize_rollback.next(report_rollback).next(rolled_back)
+    report_rollback.add_catch(rolled_back, errors=["States.ALL"], result_path=f"{_SAGA}.metric_report")
+    report = _report(
+        scope,
+        "ReportCompensationFailure",
+        COMPENSATION_FAILED_METRIC,
+        "Count the failed compensation for the CompensationFailed alarm",
+    )
     summarize_compensation_failure = sfn.Pass(
         scope,
         "SummarizeCompensationFailure",
@@ -237,7 +249,9 @@ def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
         chain = action
         actions[step.name] = action
     chain.next(succeeded)
-    return SagaStates(begin, actions, compensations, report, rolled_back, compensation_failed, succeeded)
+    return SagaStates(
+        begin, actions, compensations, report, rolled_back, compensation_failed, succeeded, report_rollback
+    )
 
 
 def _task(scope: Construct, id: str, function: lambda_.IFunction, *, result_path: str, comment: str) -> sfn.CustomState:
@@ -251,21 +265,21 @@ def _task(scope: Construct, id: str, function: lambda_.IFunction, *, result_path
     )
 
 
-def _report_compensation_failure(scope: Construct) -> sfn.CustomState:
-    """PutMetricData of ``CompensationFailed`` for this state machine: the alarm's metric, on AWS and locally."""
+def _report(scope: Construct, id: str, metric_name: str, comment: str) -> sfn.CustomState:
+    """PutMetricData of ``metric_name`` for this state machine: an alarm's metric, on AWS and locally."""
     partition = Stack.of(scope).partition
     report = sfn.CustomState(
         scope,
-        "ReportCompensationFailure",
+        id,
         state_json={
             "Type": "Task",
-            "Comment": "Count the failed compensation for the CompensationFailed alarm",
+            "Comment": comment,
             "Resource": f"arn:{partition}:states:::aws-sdk:cloudwatch:putMetricData",
             "Parameters": {
                 "Namespace": COMPENSATION_FAILED_NAMESPACE,
                 "MetricData": [
                     {
-                        "MetricName": COMPENSATION_FAILED_METRIC,
+                        "MetricName": metric_name,
                         "Unit": "Count",
                         "Value": 1,
                         "Dimensions": [{"Name": COMPENSATION_FAILED_DIMENSION, "Value.$": "$$.StateMachine.Name"}],

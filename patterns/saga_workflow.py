@@ -21,6 +21,7 @@ from .saga_definition import (
     COMPENSATION_FAILED_METRIC,
     COMPENSATION_FAILED_NAMESPACE,
     DEFAULT_COMPENSATION_RETRY,
+    ROLLED_BACK_METRIC,
     DEFAULT_RETRY,
     SagaRetry,
     SagaStates,
@@ -114,8 +115,9 @@ class SagaWorkflow(Construct):
             given, else None.
         event_rule / event_dead_letter_queue / event_role: the EventBridge rule starting runs, its
             target's DLQ and the role it starts runs with, when ``event_pattern`` was given, else None.
-        failed_alarm, timed_out_alarm, throttled_alarm, compensation_failed_alarm (and the
-            event target DLQ's alarm), and ``alarms``.
+        failed_alarm (runs that failed other than by a rollback: ``metric_failed_unexpectedly``),
+            timed_out_alarm, throttled_alarm, compensation_failed_alarm (and the event target DLQ's
+            alarm), and ``alarms``.
 
     Args:
         steps: the ordered ``SagaStep`` s; at least one, unique names.
@@ -257,9 +259,29 @@ class SagaWorkflow(Construct):
 
     def metric_compensation_failed(self, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
         """Runs of this state machine that ended with a compensation failed (reported by the run itself)."""
+        return self._saga_metric(COMPENSATION_FAILED_METRIC, period)
+
+    def metric_rolled_back(self, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """Runs of this state machine that failed a step and undid everything (reported by the run itself)."""
+        return self._saga_metric(ROLLED_BACK_METRIC, period)
+
+    def metric_failed_unexpectedly(self, period: Duration = Duration.minutes(5)) -> cloudwatch.MathExpression:
+        """Failed runs that neither rolled back as designed nor reported a failed compensation."""
+        return cloudwatch.MathExpression(
+            expression="FILL(failed, 0) - FILL(rolledBack, 0) - FILL(compensationFailed, 0)",
+            using_metrics={
+                "failed": self.state_machine.metric_failed(period=period, statistic="Sum"),
+                "rolledBack": self.metric_rolled_back(period),
+                "compensationFailed": self.metric_compensation_failed(period),
+            },
+            label="Runs failed outside the saga's rollback",
+            period=period,
+        )
+
+    def _saga_metric(self, name: str, period: Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=COMPENSATION_FAILED_NAMESPACE,
-            metric_name=COMPENSATION_FAILED_METRIC,
+            metric_name=name,
             dimensions_map={COMPENSATION_FAILED_DIMENSION: self.state_machine.state_machine_name},
             statistic="Sum",
             period=period,
@@ -359,12 +381,15 @@ class SagaWorkflow(Construct):
     def _add_alarms(self, throttled_threshold: float) -> None:
         period = Duration.minutes(5)
         machine, path = self.state_machine, self.node.path
+        # A rollback (a declined card) is the saga working as designed: the failed-runs alarm counts
+        # only the runs that failed otherwise (a runtime error in a state, a definition bug, a
+        # rollback whose RolledBack metric could not be put).
         self.failed_alarm = threshold_alarm(
             self,
             "FailedAlarm",
-            machine.metric_failed(period=period, statistic="Sum"),
+            self.metric_failed_unexpectedly(period),
             threshold=1,
-            description=f"{path}: runs failed (rolled back or worse)",
+            description=f"{path}: runs failed outside the saga's rollback (an unexpected error)",
         )
         self.timed_out_alarm = threshold_alarm(
             self,

@@ -141,6 +141,7 @@ def test_a_declined_payment_releases_the_reservation_and_fails_the_order(saga: S
         "UndoPlaceOrder",
         "CompensationsSucceeded",
         "SummarizeRollback",
+        "ReportRollback",
         "RolledBack",
     ]
 
@@ -177,6 +178,9 @@ def test_a_failing_compensation_fails_the_run_says_why_and_reports_the_metric(sa
     (metric,) = cloudwatch.list_metrics(Namespace="ServerlessPatterns/Saga", MetricName="CompensationFailed")["Metrics"]
     machine = execution["stateMachineArn"].rsplit(":", 1)[1]
     assert metric["Dimensions"] == [{"Name": "StateMachine", "Value": machine}]
+    # Rollbacks count as expected failures, which the failed-runs alarm subtracts.
+    (rolled_back,) = cloudwatch.list_metrics(Namespace="ServerlessPatterns/Saga", MetricName="RolledBack")["Metrics"]
+    assert rolled_back["Dimensions"] == [{"Name": "StateMachine", "Value": machine}]
 
 
 def test_a_step_that_wrote_then_failed_is_compensated_too(saga: Saga):

@@ -135,6 +135,10 @@ def test_runs_end_in_fail_states_that_say_what_happened(saga):
         {"Name": "StateMachine", "Value.$": "$$.StateMachine.Name"}
     ]
     assert report["Next"] == "SummarizeCompensationFailure"
+    assert states["SummarizeRollback"]["Next"] == "ReportRollback"
+    rollback = states["ReportRollback"]
+    assert rollback["Parameters"]["MetricData"][0]["MetricName"] == "RolledBack"
+    assert rollback["Next"] == "RolledBack" and rollback["Catch"][0]["Next"] == "RolledBack"
 
 
 def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_key(saga):
@@ -256,7 +260,15 @@ def test_alarms_cover_failed_timed_out_throttled_runs_and_failed_compensations(s
         workflow.compensation_failed_alarm,
     ]
     assert all(alarm in workflow.alarms for alarm in own)
-    for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"):
+    # Failed runs, less those that rolled back as designed or reported a failed compensation.
+    failed = Stack.of(workflow).resolve(workflow.failed_alarm.node.default_child.metrics)
+    (expression,) = [query["expression"] for query in failed if "expression" in query]
+    assert expression == "FILL(failed, 0) - FILL(rolledBack, 0) - FILL(compensationFailed, 0)"
+    used = {query["id"]: query["metricStat"]["metric"] for query in failed if "metricStat" in query}
+    assert used["failed"]["metricName"] == "ExecutionsFailed" and used["failed"]["namespace"] == "AWS/States"
+    assert used["rolledBack"]["metricName"] == "RolledBack"
+    assert used["rolledBack"]["namespace"] == COMPENSATION_FAILED_NAMESPACE
+    for metric in ("ExecutionsTimedOut", "ExecutionThrottled"):
         template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": metric, "Namespace": "AWS/States"})
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
