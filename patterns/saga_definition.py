@@ -3,16 +3,22 @@
 For steps ``A``, ``B``, ``C`` (``A`` and ``B`` with compensations)::
 
     Begin -> A -> B -> C -> Succeeded
-             |    |    '--(catch)--> C failed --> Undo B -> Undo A -> Compensated? -> RolledBack (Fail)
-             |    '--(catch)--> B failed ---------------> Undo A ----'          '-> Report -> CompensationFailed (Fail)
-             '--(catch)--> A failed ------------------------------------'
+             |    |    '--(catch)--> C failed --> Undo B -> Undo A -> Compensated? -> Report -> RolledBack (Fail)
+             |    '--(catch)--> B failed -------> Undo B -> Undo A --'           '-> Report -> CompensationFailed
+             '--(catch)--> A failed -------------------> Undo A --'
 
-Every action is a Lambda task with its retry policy; its catch records the failed step, its error
-and cause in ``$.failure`` and enters the compensation chain at the last completed step that has
-a compensation. Each compensation is retried; one that still fails is recorded in
-``$.compensation_failure`` and the chain goes on (the other compensations still run), so the run
-ends in ``CompensationFailed`` only after undoing everything it could, and reports the
-``CompensationFailed`` metric for the alarm.
+The run keeps its bookkeeping under one reserved key of the state, ``$.saga`` (``Begin`` sets it,
+replacing whatever the input had there): ``execution_id`` (the run's own id, which every function
+receives and may record as the owner of what it writes), ``results.<Step>``, ``failure`` and
+``compensation_failures.<Step>``. Every action is a Lambda task with its retry policy; its catch
+records the failed step, its error and cause in ``$.saga.failure`` and enters the compensation
+chain at the failed step's **own** compensation (its action may have written before it failed, e.g.
+a charge whose answer timed out), then the earlier steps' in reverse. A compensation must therefore
+accept "nothing to undo". Each compensation is retried; one that still fails is recorded in
+``$.saga.compensation_failures.<Step>`` and the chain goes on (the other compensations still run), so
+the run ends in ``CompensationFailed`` only after undoing everything it could, names every
+compensation that failed in its cause, and reports the ``CompensationFailed`` metric for the alarm;
+a rollback reports ``RolledBack``, so that the failed-runs alarm can leave designed rollbacks out.
 """
 
 from __future__ import annotations
@@ -31,18 +37,23 @@ LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
-#: The namespace, name and dimension of the metric a run reports when a compensation failed.
+#: The namespace, names and dimension of the metrics a run reports as it ends: a compensation failed,
+#: or the saga rolled back as designed (which lets the failed-runs alarm count only the other failures).
 COMPENSATION_FAILED_NAMESPACE = "ServerlessPatterns/Saga"
 COMPENSATION_FAILED_METRIC = "CompensationFailed"
+ROLLED_BACK_METRIC = "RolledBack"
 COMPENSATION_FAILED_DIMENSION = "StateMachine"
 #: The ``error`` of the Fail states a run ends in.
 ROLLED_BACK_ERROR = "Saga.RolledBack"
 COMPENSATION_FAILED_ERROR = "Saga.CompensationFailed"
-# Where a run keeps its bookkeeping in the state: step results, the failure, a failed compensation.
-RESULTS_PATH = "$.results"
-FAILURE_PATH = "$.failure"
-COMPENSATION_FAILURE_PATH = "$.compensation_failure"
-OUTCOME_PATH = "$.outcome"
+#: The one key of the state a run keeps its bookkeeping under (set by ``Begin``).
+SAGA_KEY = "saga"
+_SAGA = f"$.{SAGA_KEY}"
+RESULTS_PATH = f"{_SAGA}.results"
+FAILURE_PATH = f"{_SAGA}.failure"
+COMPENSATION_FAILURES_PATH = f"{_SAGA}.compensation_failures"
+COMPENSATION_FAILED_FLAG_PATH = f"{_SAGA}.compensation_failed"
+OUTCOME_PATH = f"{_SAGA}.outcome"
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,11 @@ class SagaRetry:
 
     def error_names(self) -> list[str]:
         return [*(LAMBDA_TRANSIENT_ERRORS if self.errors is None else self.errors), *self.extra_errors]
+
+    def worst_wait_seconds(self) -> float:
+        """The longest a task waits between its attempts in all (every retry taken, no jitter)."""
+        interval, cap = self.interval.to_seconds(), self.max_delay.to_seconds()
+        return sum(min(interval * self.backoff_rate**attempt, cap) for attempt in range(self.max_attempts))
 
     def validate(self, what: str) -> None:
         """ValueError when a value is outside what Step Functions accepts or what a saga should wait."""
@@ -133,6 +149,7 @@ class SagaStates:
     rolled_back: sfn.Fail
     compensation_failed: sfn.Fail
     succeeded: sfn.Succeed
+    report_rollback: sfn.CustomState
 
 
 def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
@@ -145,38 +162,47 @@ def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
         scope,
         "SummarizeRollback",
         parameters={
-            "summary.$": "States.Format('Step {} failed ({}: {}); the steps completed before it were compensated "
-            "in reverse order', $.failure.step, $.failure.error, $.failure.cause)"
+            "summary.$": "States.Format('Step {} failed ({}: {}); it and the steps completed before it were "
+            f"compensated in reverse order', {FAILURE_PATH}.step, {FAILURE_PATH}.error, {FAILURE_PATH}.cause)"
         },
         result_path=OUTCOME_PATH,
-    ).next(rolled_back)
-    report = _report_compensation_failure(scope)
+    )
+    report_rollback = _report(scope, "ReportRollback", ROLLED_BACK_METRIC, "Count the rollback, an expected failure")
+    summarize_rollback.next(report_rollback).next(rolled_back)
+    report_rollback.add_catch(rolled_back, errors=["States.ALL"], result_path=f"{_SAGA}.metric_report")
+    report = _report(
+        scope,
+        "ReportCompensationFailure",
+        COMPENSATION_FAILED_METRIC,
+        "Count the failed compensation for the CompensationFailed alarm",
+    )
     summarize_compensation_failure = sfn.Pass(
         scope,
         "SummarizeCompensationFailure",
         parameters={
-            "summary.$": "States.Format('Step {} failed ({}: {}); compensating step {} failed too ({}: {}): the "
-            "saga is left half-done and needs manual repair', $.failure.step, $.failure.error, $.failure.cause, "
-            "$.compensation_failure.step, $.compensation_failure.error, $.compensation_failure.cause)"
+            "summary.$": "States.Format('Step {} failed ({}: {}); compensations that failed too, by step: {}: the "
+            f"saga is left half-done and needs manual repair', {FAILURE_PATH}.step, {FAILURE_PATH}.error, "
+            f"{FAILURE_PATH}.cause, States.JsonToString({COMPENSATION_FAILURES_PATH}))"
         },
         result_path=OUTCOME_PATH,
     )
     report.next(summarize_compensation_failure).next(compensation_failed)
     # Without the metric the execution still fails (and the failed-executions alarm still fires).
-    report.add_catch(summarize_compensation_failure, errors=["States.ALL"], result_path="$.metric_report")
+    report.add_catch(summarize_compensation_failure, errors=["States.ALL"], result_path=f"{_SAGA}.metric_report")
     compensated = (
         sfn.Choice(scope, "CompensationsSucceeded")
-        .when(sfn.Condition.is_present(COMPENSATION_FAILURE_PATH), report)
+        .when(sfn.Condition.is_present(COMPENSATION_FAILED_FLAG_PATH), report)
         .otherwise(summarize_rollback)
     )
 
-    # The compensation chain, last step first; ``entry`` is where a failure of the next step enters it.
+    # The compensation chain, last step first. ``entry`` is where the chain continues once the steps
+    # before the current one are to be undone; a failed step enters at its own compensation.
     compensations: dict[str, sfn.CustomState] = {}
-    entries: list[sfn.IChainable] = []
+    failure_targets: list[sfn.IChainable] = []
     entry: sfn.IChainable = compensated
     for step in steps:
-        entries.append(entry)
         if step.compensation is None:
+            failure_targets.append(entry)
             continue
         undo = _task(
             scope,
@@ -189,23 +215,25 @@ def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
         recorded = sfn.Pass(
             scope,
             f"Undo{step.name}Failed",
-            parameters={
-                "step": step.name,
-                "error.$": "$.compensation_failure.Error",
-                "cause.$": "$.compensation_failure.Cause",
-            },
-            result_path=COMPENSATION_FAILURE_PATH,
+            result=sfn.Result.from_boolean(True),
+            result_path=COMPENSATION_FAILED_FLAG_PATH,
         ).next(entry)
-        undo.add_catch(recorded, errors=["States.ALL"], result_path=COMPENSATION_FAILURE_PATH)
+        undo.add_catch(recorded, errors=["States.ALL"], result_path=f"{COMPENSATION_FAILURES_PATH}.{step.name}")
         undo.next(entry)
         compensations[step.name] = undo
         entry = undo
+        failure_targets.append(undo)
 
     actions: dict[str, sfn.CustomState] = {}
     succeeded = sfn.Succeed(scope, "Succeeded")
-    begin = sfn.Pass(scope, "Begin", result=sfn.Result.from_object({}), result_path=RESULTS_PATH)
+    begin = sfn.Pass(
+        scope,
+        "Begin",
+        parameters={"execution_id.$": "$$.Execution.Id", "results": {}, "compensation_failures": {}},
+        result_path=_SAGA,
+    )
     chain: sfn.INextable = begin
-    for step, entry in zip(steps, entries):
+    for step, target in zip(steps, failure_targets):
         action = _task(
             scope, step.name, step.action, result_path=f"{RESULTS_PATH}.{step.name}", comment=f"Step {step.name}"
         )
@@ -213,15 +241,17 @@ def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
         recorded = sfn.Pass(
             scope,
             f"{step.name}Failed",
-            parameters={"step": step.name, "error.$": "$.failure.Error", "cause.$": "$.failure.Cause"},
+            parameters={"step": step.name, "error.$": f"{FAILURE_PATH}.Error", "cause.$": f"{FAILURE_PATH}.Cause"},
             result_path=FAILURE_PATH,
-        ).next(entry)
+        ).next(target)
         action.add_catch(recorded, errors=["States.ALL"], result_path=FAILURE_PATH)
         chain.next(action)
         chain = action
         actions[step.name] = action
     chain.next(succeeded)
-    return SagaStates(begin, actions, compensations, report, rolled_back, compensation_failed, succeeded)
+    return SagaStates(
+        begin, actions, compensations, report, rolled_back, compensation_failed, succeeded, report_rollback
+    )
 
 
 def _task(scope: Construct, id: str, function: lambda_.IFunction, *, result_path: str, comment: str) -> sfn.CustomState:
@@ -235,28 +265,28 @@ def _task(scope: Construct, id: str, function: lambda_.IFunction, *, result_path
     )
 
 
-def _report_compensation_failure(scope: Construct) -> sfn.CustomState:
-    """PutMetricData of ``CompensationFailed`` for this state machine: the alarm's metric, on AWS and locally."""
+def _report(scope: Construct, id: str, metric_name: str, comment: str) -> sfn.CustomState:
+    """PutMetricData of ``metric_name`` for this state machine: an alarm's metric, on AWS and locally."""
     partition = Stack.of(scope).partition
     report = sfn.CustomState(
         scope,
-        "ReportCompensationFailure",
+        id,
         state_json={
             "Type": "Task",
-            "Comment": "Count the failed compensation for the CompensationFailed alarm",
+            "Comment": comment,
             "Resource": f"arn:{partition}:states:::aws-sdk:cloudwatch:putMetricData",
             "Parameters": {
                 "Namespace": COMPENSATION_FAILED_NAMESPACE,
                 "MetricData": [
                     {
-                        "MetricName": COMPENSATION_FAILED_METRIC,
+                        "MetricName": metric_name,
                         "Unit": "Count",
                         "Value": 1,
                         "Dimensions": [{"Name": COMPENSATION_FAILED_DIMENSION, "Value.$": "$$.StateMachine.Name"}],
                     }
                 ],
             },
-            "ResultPath": "$.metric_report",
+            "ResultPath": f"{_SAGA}.metric_report",
         },
     )
     report.add_retry(

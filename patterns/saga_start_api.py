@@ -3,8 +3,14 @@
 The request body is validated against your JSON Schema model, becomes the run's input, and its
 business key (e.g. ``order_id``) becomes the run's name: on a Standard state machine a request repeated
 while its run is in progress returns that run, and any request with a key already used is refused
-(400, ``ExecutionAlreadyExists``) once that run closed or when its body differs, for 90 days: one
+(409, ``ExecutionAlreadyExists``) once that run closed or when its body differs, for 90 days: one
 run per business key.
+
+Step Functions answers every error of ``StartExecution`` with HTTP 400, and an integration response
+can select on that status only, so the 400 response's template sets the method's status from the
+error's ``__type`` (``$context.responseOverride.status``, see ``ERROR_STATUSES``): the caller's
+mistakes stay 4xx, throttling is 429 (retry later), and what only the owner can fix (access, the
+key, a missing state machine, the open-executions quota) is a 5xx, which the 5XX alarm watches.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ _KEY_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Characters Step Functions accepts in an execution name, and its length limit.
 _EXECUTION_NAME_LIMIT = 80
 _STRICT_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+#: ``StartExecution`` errors (the end of ``__type``, a Java regex) and the status the start API answers
+#: with, in order: a later match wins. Anything else (``InvalidName``, ``InvalidExecutionInput``,
+#: ``ValidationException``: the request) stays 400.
+ERROR_STATUSES: tuple[tuple[str, int], ...] = (
+    (".*(AccessDenied|Kms|StateMachineDoesNotExist|StateMachineDeleting|InvalidArn|ExecutionLimitExceeded).*", 500),
+    (".*ThrottlingException", 429),
+    (".*ExecutionAlreadyExists", 409),
+)
 
 
 @dataclass(frozen=True)
@@ -223,9 +237,7 @@ class SagaStartApi(Construct):
                     apigw.IntegrationResponse(
                         status_code="400",
                         selection_pattern="4\\d{2}",
-                        response_templates={
-                            "application/json": '{"message": "$util.escapeJavaScript($input.path(\'$.message\'))"}'
-                        },
+                        response_templates={"application/json": error_template()},
                     ),
                     apigw.IntegrationResponse(
                         status_code="500",
@@ -252,7 +264,7 @@ class SagaStartApi(Construct):
             integration,
             request_models={"application/json": model},
             request_validator=validator,
-            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "500")],
+            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "409", "429", "500")],
             **authorization,
         )
         if options.authorizer is None or options.authorizer.authorization_type != apigw.AuthorizationType.COGNITO:
@@ -280,3 +292,14 @@ class SagaStartApi(Construct):
                 "the only integration here is the Step Functions API, called with IAM (the integration's role), "
                 "so there is no HTTP backend to present it to. Callers reach the stage over TLS only.",
             )
+
+
+def error_template() -> str:
+    """The 400 response's template: the message, and the status ``ERROR_STATUSES`` gives the error's type."""
+    lines = ["#set($errorType = $input.path('$.__type'))"]
+    lines += [
+        f"#if($errorType.matches('{pattern}'))#set($context.responseOverride.status = {status})#end"
+        for pattern, status in ERROR_STATUSES
+    ]
+    lines.append('{"message": "$util.escapeJavaScript($input.path(\'$.message\'))"}')
+    return "\n".join(lines)

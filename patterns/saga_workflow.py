@@ -21,6 +21,7 @@ from .saga_definition import (
     COMPENSATION_FAILED_METRIC,
     COMPENSATION_FAILED_NAMESPACE,
     DEFAULT_COMPENSATION_RETRY,
+    ROLLED_BACK_METRIC,
     DEFAULT_RETRY,
     SagaRetry,
     SagaStates,
@@ -33,6 +34,7 @@ _STEP_NAME = re.compile(r"^[A-Z][A-Za-z0-9]{0,39}$")
 _EXPRESS_MAX = Duration.minutes(5)
 _DEFAULT_STANDARD_TIMEOUT = Duration.minutes(15)
 _LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+_STATE_MACHINE_NAME_LIMIT = 80
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,11 @@ class SagaStep:
 
     Each function is either yours (``action`` / ``compensation``: any ``IFunction``, alias
     included) or made here as a ``SecureFunction`` from ``action_code`` / ``compensation_code``.
-    Every function receives the run's state: the start input plus ``results.<Step>`` of the
-    steps before it, and must be idempotent (a retry or a repeated compensation must not do it twice).
+    Every function receives the run's state: the start input plus the run's reserved ``saga`` key
+    (``execution_id``: the run's id, to record as the owner of what it writes; ``results.<Step>`` of
+    the steps before it). Each must be idempotent (a retry or a repeated compensation must not do it
+    twice), and a compensation must accept "nothing to undo": it also runs when its own action failed,
+    which may have written before failing, or not at all.
 
     Args:
         name: ``PascalCase``, unique in the saga (1-40 letters and digits): the state's name.
@@ -85,14 +90,19 @@ class SagaWorkflow(Construct):
     """An orchestrated saga: a state machine that runs ordered steps and undoes the completed ones on failure.
 
     Each action is a Lambda task retried on transient errors; when it still fails, the catch records
-    the step, error and cause, the compensations of the steps completed before it run in reverse
-    order (each retried), and the run ends in ``RolledBack`` (error ``Saga.RolledBack``) or, when a
-    compensation failed too, in ``CompensationFailed`` (error ``Saga.CompensationFailed``, and the
-    ``CompensationFailed`` metric the ``compensation_failed_alarm`` watches). Both causes name the
-    failed step. See ``patterns.saga_definition`` for the states.
+    the step, error and cause, the failed step's own compensation and then those of the steps
+    completed before it run in reverse order (each retried), and the run ends in ``RolledBack``
+    (error ``Saga.RolledBack``) or, when compensations failed too, in ``CompensationFailed`` (error
+    ``Saga.CompensationFailed``, and the ``CompensationFailed`` metric the
+    ``compensation_failed_alarm`` watches). Both causes name the failed step; the latter every
+    compensation that failed. See ``patterns.saga_definition`` for the states.
+
+    The state machine has a fixed name (from the construct path and the type): replacing it (a new
+    type, a new name) stops its runs in progress, leaving their sagas half-done; deploy such a change
+    when no run is in flight.
 
     Attributes:
-        state_machine: the ``sfn.StateMachine`` (X-Ray tracing, logging ``ALL`` events to
+        state_machine: the ``sfn.StateMachine`` (named ``<unique path>-Standard`` or ``-Express``, X-Ray tracing, logging ``ALL`` events to
             ``log_group``, encrypted with ``encryption_key``).
         steps: the ``SagaWorkflowStep`` s in order (action and compensation functions and states).
         states: every state by role (``saga_definition.SagaStates``).
@@ -105,14 +115,16 @@ class SagaWorkflow(Construct):
             given, else None.
         event_rule / event_dead_letter_queue / event_role: the EventBridge rule starting runs, its
             target's DLQ and the role it starts runs with, when ``event_pattern`` was given, else None.
-        failed_alarm, timed_out_alarm, throttled_alarm, compensation_failed_alarm (and the
-            event target DLQ's alarm), and ``alarms``.
+        failed_alarm (runs that failed other than by a rollback: ``metric_failed_unexpectedly``),
+            timed_out_alarm, throttled_alarm, compensation_failed_alarm (and the event target DLQ's
+            alarm), and ``alarms``.
 
     Args:
         steps: the ordered ``SagaStep`` s; at least one, unique names.
         state_machine_type: STANDARD (default: exactly-once starts per execution name for 90 days,
             up to a year per run, full history) or EXPRESS (high-volume, short runs under 5 minutes,
-            at-least-once starts; history only in the logs).
+            at-least-once starts; history only in the logs). Express refuses retry policies whose
+            waits, added up over every action and compensation, exceed its ``timeout``.
         timeout: of one run. Default 15 minutes (Standard), 5 minutes (Express, its maximum).
         retry / compensation_retry: defaults for every step (``saga_definition.DEFAULT_RETRY``,
             ``DEFAULT_COMPENSATION_RETRY``).
@@ -177,6 +189,7 @@ class SagaWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=_state_machine_name(self, express),
             definition_body=sfn.DefinitionBody.from_chainable(self.states.start),
             state_machine_type=state_machine_type,
             timeout=timeout,
@@ -246,9 +259,29 @@ class SagaWorkflow(Construct):
 
     def metric_compensation_failed(self, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
         """Runs of this state machine that ended with a compensation failed (reported by the run itself)."""
+        return self._saga_metric(COMPENSATION_FAILED_METRIC, period)
+
+    def metric_rolled_back(self, period: Duration = Duration.minutes(1)) -> cloudwatch.Metric:
+        """Runs of this state machine that failed a step and undid everything (reported by the run itself)."""
+        return self._saga_metric(ROLLED_BACK_METRIC, period)
+
+    def metric_failed_unexpectedly(self, period: Duration = Duration.minutes(5)) -> cloudwatch.MathExpression:
+        """Failed runs that neither rolled back as designed nor reported a failed compensation."""
+        return cloudwatch.MathExpression(
+            expression="FILL(failed, 0) - FILL(rolledBack, 0) - FILL(compensationFailed, 0)",
+            using_metrics={
+                "failed": self.state_machine.metric_failed(period=period, statistic="Sum"),
+                "rolledBack": self.metric_rolled_back(period),
+                "compensationFailed": self.metric_compensation_failed(period),
+            },
+            label="Runs failed outside the saga's rollback",
+            period=period,
+        )
+
+    def _saga_metric(self, name: str, period: Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=COMPENSATION_FAILED_NAMESPACE,
-            metric_name=COMPENSATION_FAILED_METRIC,
+            metric_name=name,
             dimensions_map={COMPENSATION_FAILED_DIMENSION: self.state_machine.state_machine_name},
             statistic="Sum",
             period=period,
@@ -348,12 +381,15 @@ class SagaWorkflow(Construct):
     def _add_alarms(self, throttled_threshold: float) -> None:
         period = Duration.minutes(5)
         machine, path = self.state_machine, self.node.path
+        # A rollback (a declined card) is the saga working as designed: the failed-runs alarm counts
+        # only the runs that failed otherwise (a runtime error in a state, a definition bug, a
+        # rollback whose RolledBack metric could not be put).
         self.failed_alarm = threshold_alarm(
             self,
             "FailedAlarm",
-            machine.metric_failed(period=period, statistic="Sum"),
+            self.metric_failed_unexpectedly(period),
             threshold=1,
-            description=f"{path}: runs failed (rolled back or worse)",
+            description=f"{path}: runs failed outside the saga's rollback (an unexpected error)",
         )
         self.timed_out_alarm = threshold_alarm(
             self,
@@ -376,6 +412,18 @@ class SagaWorkflow(Construct):
             threshold=1,
             description=f"{path}: a compensation failed after its retries; the saga is half-done and needs a human",
         )
+
+
+def _state_machine_name(saga: Construct, express: bool) -> str:
+    """A name unique to the construct path, ending in the type.
+
+    The state machine needs a name known at synth: its role's KMS permissions are conditioned on
+    ``kms:EncryptionContext:aws:states:stateMachineArn``, which names the exact ARN. The type is part
+    of the name because changing it replaces the state machine, and a replacement needs a new name.
+    """
+    suffix = "-Express" if express else "-Standard"
+    prefix = Names.unique_resource_name(saga, max_length=_STATE_MACHINE_NAME_LIMIT - len(suffix), separator="-")
+    return prefix + suffix
 
 
 def _validate(
@@ -413,6 +461,17 @@ def _validate(
     seconds = timeout.to_seconds()
     if express and seconds > _EXPRESS_MAX.to_seconds():
         raise ValueError(f"an EXPRESS state machine runs at most 5 minutes, timeout is {seconds} s")
+    if express:
+        waits = sum((step.retry or retry).worst_wait_seconds() for step in steps) + sum(
+            (step.compensation_retry or compensation_retry).worst_wait_seconds()
+            for step in steps
+            if step.compensation is not None or step.compensation_code is not None
+        )
+        if waits > seconds:
+            raise ValueError(
+                f"the retry waits of every action and compensation add up to {waits:.0f} s, more than the EXPRESS "
+                f"timeout of {seconds} s: a run could time out mid-rollback; shorten the retries"
+            )
     if not 1 <= seconds <= 365 * 24 * 3600:
         raise ValueError(f"timeout must be from 1 second to a year, got {seconds} s")
     if event_bus is not None and event_pattern is None:

@@ -27,7 +27,10 @@ ORDER_SCHEMA = apigw.JsonSchema(
 )
 # Short waits (1 s, then 2 s, full jitter) so that a run, and a local run, shows its retries within seconds;
 # the construct's defaults (2 s doubling, 3 and 5 retries) suit a production payment provider better.
-_RETRY = SagaRetry(extra_errors=("PaymentProviderUnavailable",), interval=Duration.seconds(1), max_attempts=2)
+# The handlers' own transient errors: the stub provider's outage and a DynamoDB transaction conflict.
+_RETRY = SagaRetry(
+    extra_errors=("PaymentProviderUnavailable", "ConcurrentUpdate"), interval=Duration.seconds(1), max_attempts=2
+)
 _COMPENSATION_RETRY = SagaRetry(errors=("States.ALL",), interval=Duration.seconds(1), max_attempts=2)
 
 
@@ -69,11 +72,11 @@ class OrderSagaDemo(Stack):
             start_api=SagaApiOptions(request_schema=ORDER_SCHEMA, business_key="order_id", resource_path="orders"),
         )
         place, reserve, charge, ship = self.saga.steps
-        self.orders.grant(place.action, "dynamodb:PutItem")
+        self.orders.grant(place.action, "dynamodb:PutItem", "dynamodb:GetItem")
         self.orders.grant(place.compensation, "dynamodb:UpdateItem")
         self.orders.grant(ship.action, "dynamodb:UpdateItem")
-        self.inventory.grant(reserve.action, "dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
-        self.inventory.grant(reserve.compensation, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        self.inventory.grant(reserve.action, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem")
+        self.inventory.grant(reserve.compensation, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
         self.payments.grant(charge.action, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         self.payments.grant(charge.compensation, "dynamodb:UpdateItem")
 

@@ -9,9 +9,13 @@ status and, through its template, the body.
 
 Mapping templates are Velocity (VTL); only the expressions such templates use to pass a request on
 are evaluated: ``$input.json('$')``, ``$input.path('$.field')``, ``$util.escapeJavaScript(...)``
-(optionally followed by ``.replaceAll("\\'","'")``) and ``$context.requestId``. A template with
-anything else (``#set``, ``#foreach``, other variables) is not served: the method answers 500 and the
-run's notes say why.
+(optionally followed by ``.replaceAll("\\'","'")``) and ``$context.requestId``; and, each on a line
+of its own, the directives a response template uses to choose its status from the action's error:
+``#set($name = $input.path('$.field'))`` and
+``#if($name.matches('<regex>'))#set($context.responseOverride.status = <status>)#end`` (Java's
+``matches``: the whole value; a later match wins, as a later ``#set`` would). A template with
+anything else (other ``#set`` or ``#if`` forms, ``#foreach``, other variables) is not served: the
+method answers 500 and the run's notes say why.
 """
 
 from __future__ import annotations
@@ -36,6 +40,14 @@ _EXPRESSION = re.compile(
     r"|\$context\.requestId"
 )
 _ARGUMENT = re.compile(r"\$input\.(?P<function>json|path)\('(?P<path>\$(?:\.[A-Za-z0-9_]+)*)'\)")
+_SET_LINE = re.compile(
+    r"^#set\(\$(?P<name>[A-Za-z][A-Za-z0-9]*) = \$input\.path\('(?P<path>\$(?:\.[A-Za-z0-9_]+)*)'\)\)\n?", re.M
+)
+_STATUS_LINE = re.compile(
+    r"^#if\(\$(?P<name>[A-Za-z][A-Za-z0-9]*)\.matches\('(?P<pattern>[^']*)'\)\)"
+    r"#set\(\$context\.responseOverride\.status = (?P<status>[1-5]\d\d)\)#end\n?",
+    re.M,
+)
 
 
 class UnsupportedTemplate(ValueError):
@@ -76,8 +88,11 @@ class StartExecutionIntegration:
         chosen = self._select(status)
         if chosen is None:  # API Gateway answers 500 when no integration response matches
             return Response(json.dumps({"message": "Internal server error"}), 500, mimetype="application/json")
-        text = render(chosen.template, answer, request_id) if chosen.template else json.dumps(answer)
-        return Response(text, chosen.status, mimetype="application/json")
+        if not chosen.template:
+            return Response(json.dumps(answer), chosen.status, mimetype="application/json")
+        override, template = status_override(chosen.template, answer)
+        text = render(template, answer, request_id)
+        return Response(text, override or chosen.status, mimetype="application/json")
 
     def _select(self, status: int) -> Optional[_Response]:
         for response in self.responses:
@@ -105,9 +120,23 @@ def read_integration(integration: Mapping[str, Any]) -> StartExecutionIntegratio
 
 def check_template(template: str) -> None:
     """UnsupportedTemplate when ``template`` holds VTL beyond the expressions this module evaluates."""
-    rest = _EXPRESSION.sub("", template)
+    rest = _EXPRESSION.sub("", _STATUS_LINE.sub("", _SET_LINE.sub("", template)))
     if "$" in rest or "#" in rest:
         raise UnsupportedTemplate(f"mapping template uses VTL that is not evaluated locally: {template!r}")
+
+
+def status_override(template: str, document: Any) -> tuple[Optional[int], str]:
+    """The status ``template``'s ``responseOverride`` lines set for ``document`` (or None), and the rest of it."""
+    variables: dict[str, str] = {}
+    for match in _SET_LINE.finditer(template):
+        variables[match["name"]] = _evaluate("path", match["path"], document)
+    status: Optional[int] = None
+    for match in _STATUS_LINE.finditer(template):
+        if match["name"] not in variables:
+            raise UnsupportedTemplate(f"${match['name']} is used before it is set: {template!r}")
+        if re.fullmatch(match["pattern"], variables[match["name"]]):
+            status = int(match["status"])
+    return status, _STATUS_LINE.sub("", _SET_LINE.sub("", template))
 
 
 def render(template: str, document: Any, request_id: str) -> str:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import ClientError
 
-from patterns.local.gateway_stepfunctions import UnsupportedTemplate, check_template, read_integration, render
+from patterns.local import gateway_stepfunctions
+from patterns.local.gateway_stepfunctions import (
+    UnsupportedTemplate,
+    check_template,
+    read_integration,
+    render,
+    status_override,
+)
+from patterns.saga_start_api import error_template
 
 # The request template SagaWorkflow's start API renders (state machine ARN resolved).
 REQUEST = (
@@ -59,3 +69,60 @@ def test_responses_are_selected_by_the_action_status():
 def test_an_integration_without_a_json_request_template_is_not_served():
     with pytest.raises(UnsupportedTemplate):
         read_integration({"RequestTemplates": {"text/plain": "x"}})
+
+
+class _Refusing:
+    """A Step Functions client whose StartExecution fails with one error, as the service answers it (HTTP 400)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def start_execution(self, **parameters):
+        raise ClientError(
+            {
+                "Error": {"Code": self.code, "Message": f"{self.code} happened"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "StartExecution",
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ExecutionAlreadyExists", 409),
+        ("com.amazonaws.swf.service.v2.model#ExecutionAlreadyExists", 409),
+        ("ThrottlingException", 429),
+        ("KmsThrottlingException", 429),
+        ("AccessDeniedException", 500),
+        ("KmsAccessDeniedException", 500),
+        ("StateMachineDoesNotExist", 500),
+        ("InvalidName", 400),
+        ("InvalidExecutionInput", 400),
+    ],
+)
+def test_the_start_apis_400_template_gives_each_error_its_status(monkeypatch, code, status):
+    integration = read_integration(
+        {
+            "RequestTemplates": {"application/json": REQUEST},
+            "IntegrationResponses": [
+                {"StatusCode": "200"},
+                {
+                    "StatusCode": "400",
+                    "SelectionPattern": "4\\d{2}",
+                    "ResponseTemplates": {"application/json": error_template()},
+                },
+                {"StatusCode": "500", "SelectionPattern": "5\\d{2}"},
+            ],
+        }
+    )
+    monkeypatch.setattr(gateway_stepfunctions, "local_client", lambda *args: _Refusing(code))
+    environment = SimpleNamespace(endpoint="http://127.0.0.1:1", region="us-east-1")
+    response = integration.respond(json.dumps({"order_id": "o-1"}).encode(), "req-1", environment)
+    assert response.status_code == status
+    assert json.loads(response.get_data()) == {"message": f"{code} happened"}
+
+
+def test_status_lines_are_refused_when_their_variable_was_never_set():
+    with pytest.raises(UnsupportedTemplate):
+        status_override("#if($x.matches('.*'))#set($context.responseOverride.status = 409)#end\n{}", {})

@@ -31,6 +31,7 @@ ORDERS = {
     "declined": {"order_id": "big-1", "sku": "lamp", "quantity": 1, "amount": int(PAYMENT_LIMIT) + 1, "country": "FR"},
     "retried": {"order_id": "flaky-1", "sku": "desk", "quantity": 1, "amount": 300, "country": "NL"},
     "stuck": {"order_id": "stuck-1", "sku": "desk", "quantity": 3, "amount": 90, "country": "XX"},
+    "lost": {"order_id": "lost-1", "sku": "lamp", "quantity": 1, "amount": 70, "country": "US"},
 }
 
 
@@ -85,10 +86,22 @@ def saga(demo_app) -> Iterator[Saga]:
         # The stub provider fails the retried order's first charge, and every refund of the stuck order.
         put(TableName=saga.tables["payments"], Item={"pk": {"S": "OUTAGE#charge#flaky-1"}, "remaining": {"N": "1"}})
         put(TableName=saga.tables["payments"], Item={"pk": {"S": "OUTAGE#refund#stuck-1"}, "remaining": {"N": "99"}})
+        # ... and loses the answer to every charge of the lost order, after charging it.
+        put(
+            TableName=saga.tables["payments"],
+            Item={"pk": {"S": "OUTAGE#charge-answer#lost-1"}, "remaining": {"N": "99"}},
+        )
         started = {name: saga.start(order) for name, order in ORDERS.items()}
         for name, (status, body) in started.items():
             assert status == 200, (name, body)
             saga.executions[name] = saga.wait(body["executionArn"])
+        # A second run for a shipped order (started directly, under another name) that would fail at shipping.
+        again = saga.stepfunctions.start_execution(
+            stateMachineArn=saga.executions["shipped"]["stateMachineArn"],
+            name="ok-1-again",
+            input=json.dumps({**ORDERS["shipped"], "country": "XX"}),
+        )
+        saga.executions["again"] = saga.wait(again["executionArn"])
         saga.lines = lines  # type: ignore[attr-defined]
         yield saga
 
@@ -98,7 +111,8 @@ def test_an_order_that_goes_through_is_reserved_charged_and_scheduled(saga: Saga
     assert execution["status"] == "SUCCEEDED"
     assert execution["name"] == "ok-1"  # the business key names the run
     output = json.loads(execution["output"])
-    assert output["results"]["ScheduleShipping"] == {"shipment": "SHIP#ok-1"}
+    assert output["saga"]["results"]["ScheduleShipping"] == {"shipment": "SHIP#ok-1"}
+    assert output["saga"]["execution_id"] == execution["executionArn"]
     assert saga.item("orders", "order_id", "ok-1")["status"] == "SHIPPING_SCHEDULED"
     assert saga.item("inventory", "pk", "RESERVATION#ok-1")["status"] == "RESERVED"
     assert saga.item("payments", "pk", "CHARGE#ok-1")["status"] == "CHARGED"
@@ -112,7 +126,9 @@ def test_a_declined_payment_releases_the_reservation_and_fails_the_order(saga: S
     assert "compensated in reverse order" in execution["cause"]
     assert saga.item("orders", "order_id", "big-1")["status"] == "FAILED"
     assert saga.item("inventory", "pk", "RESERVATION#big-1")["status"] == "RELEASED"
-    assert saga.item("payments", "pk", "CHARGE#big-1") == {}  # never charged, nothing to refund
+    # Never charged: the refund found nothing and left a tombstone, so a late charge is refused.
+    assert saga.item("payments", "pk", "CHARGE#big-1")["status"] == "REFUNDED"
+    assert "amount" not in saga.item("payments", "pk", "CHARGE#big-1")
     entered = [
         e["stateEnteredEventDetails"]["name"]
         for e in saga.history(execution["executionArn"])
@@ -120,10 +136,12 @@ def test_a_declined_payment_releases_the_reservation_and_fails_the_order(saga: S
     ]
     assert entered[entered.index("ChargePaymentFailed") :] == [
         "ChargePaymentFailed",
+        "UndoChargePayment",
         "UndoReserveInventory",
         "UndoPlaceOrder",
         "CompensationsSucceeded",
         "SummarizeRollback",
+        "ReportRollback",
         "RolledBack",
     ]
 
@@ -147,7 +165,9 @@ def test_a_failing_compensation_fails_the_run_says_why_and_reports_the_metric(sa
     assert execution["error"] == "Saga.CompensationFailed"
     cause = execution["cause"]
     assert cause.startswith("Step ScheduleShipping failed (ShippingUnavailable: ")
-    assert "compensating step ChargePayment failed too (PaymentProviderUnavailable: " in cause
+    failures = cause.split("compensations that failed too, by step: ", 1)[1].rsplit(": the saga", 1)[0]
+    assert list(json.loads(failures)) == ["ChargePayment"]
+    assert json.loads(failures)["ChargePayment"]["Error"] == "PaymentProviderUnavailable"
     assert cause.endswith("needs manual repair")
     # Every other compensation still ran: only the charge is left for a human.
     assert saga.item("orders", "order_id", "stuck-1")["status"] == "FAILED"
@@ -158,6 +178,28 @@ def test_a_failing_compensation_fails_the_run_says_why_and_reports_the_metric(sa
     (metric,) = cloudwatch.list_metrics(Namespace="ServerlessPatterns/Saga", MetricName="CompensationFailed")["Metrics"]
     machine = execution["stateMachineArn"].rsplit(":", 1)[1]
     assert metric["Dimensions"] == [{"Name": "StateMachine", "Value": machine}]
+    # Rollbacks count as expected failures, which the failed-runs alarm subtracts.
+    (rolled_back,) = cloudwatch.list_metrics(Namespace="ServerlessPatterns/Saga", MetricName="RolledBack")["Metrics"]
+    assert rolled_back["Dimensions"] == [{"Name": "StateMachine", "Value": machine}]
+
+
+def test_a_step_that_wrote_then_failed_is_compensated_too(saga: Saga):
+    execution = saga.executions["lost"]
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "Saga.RolledBack"
+    assert execution["cause"].startswith("Step ChargePayment failed (PaymentProviderUnavailable: ")
+    assert saga.item("payments", "pk", "CHARGE#lost-1")["status"] == "REFUNDED"  # the money went back
+    assert saga.item("inventory", "pk", "RESERVATION#lost-1")["status"] == "RELEASED"
+    assert saga.item("orders", "order_id", "lost-1")["status"] == "FAILED"
+
+
+def test_a_second_run_for_an_order_fails_without_undoing_the_first(saga: Saga):
+    execution = saga.executions["again"]
+    assert execution["status"] == "FAILED"
+    assert execution["cause"].startswith("Step PlaceOrder failed (ConflictingRun: ")
+    assert saga.item("orders", "order_id", "ok-1")["status"] == "SHIPPING_SCHEDULED"
+    assert saga.item("inventory", "pk", "RESERVATION#ok-1")["status"] == "RESERVED"
+    assert saga.item("payments", "pk", "CHARGE#ok-1")["status"] == "CHARGED"
 
 
 def test_stock_is_back_for_every_run_that_did_not_ship(saga: Saga):
@@ -166,10 +208,10 @@ def test_stock_is_back_for_every_run_that_did_not_ship(saga: Saga):
 
 
 def test_a_business_key_starts_one_run_only(saga: Saga):
-    # Step Functions (Standard) refuses a name it has seen, once the run closed or with another input.
+    # Step Functions (Standard) refuses a name it has seen, once the run closed or with another input: 409.
     for order in (ORDERS["shipped"], {**ORDERS["shipped"], "amount": 41}):
         status, body = saga.start(order)
-        assert status == 400 and "Already Exists" in body["message"]
+        assert status == 409 and "Already Exists" in body["message"]
     assert saga.item("orders", "order_id", "ok-1")["amount"] == "40"
 
 

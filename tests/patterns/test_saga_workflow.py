@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aws_cdk import App, Duration, Stack, aws_apigateway as apigw, aws_events as events, aws_kms as kms
@@ -62,7 +63,7 @@ def test_actions_run_in_order_and_end_in_succeeded(saga):
         "Ship",
         "Succeeded",
     ]
-    assert states["Charge"]["ResultPath"] == "$.results.Charge"
+    assert states["Charge"]["ResultPath"] == "$.saga.results.Charge"
     assert states["Charge"]["Resource"].startswith("<OrdersChargeActionFunction")
 
 
@@ -79,32 +80,54 @@ def test_each_action_is_retried_on_transient_errors_with_backoff_and_full_jitter
     }
 
 
-def test_a_failed_step_enters_the_compensations_of_the_completed_steps_in_reverse(saga):
+def test_the_run_keeps_its_bookkeeping_under_one_reserved_key_with_its_execution_id(saga):
+    _, template = saga
+    begin = definition(template)["States"]["Begin"]
+    assert begin["ResultPath"] == "$.saga"
+    assert begin["Parameters"] == {"execution_id.$": "$$.Execution.Id", "results": {}, "compensation_failures": {}}
+
+
+def test_a_failed_step_enters_its_own_compensation_then_the_earlier_ones_in_reverse(saga):
     _, template = saga
     states = definition(template)["States"]
-    assert states["Ship"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ShipFailed"}]
-    assert states["ShipFailed"]["Next"] == "UndoCharge"
+    assert states["Ship"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.saga.failure", "Next": "ShipFailed"}
+    ]
+    assert states["ShipFailed"]["Next"] == "UndoCharge"  # Ship has no compensation
     assert states["UndoCharge"]["Next"] == "UndoReserve"
     assert states["UndoReserve"]["Next"] == "CompensationsSucceeded"
-    assert states["ChargeFailed"]["Next"] == "UndoReserve"
-    assert states["ReserveFailed"]["Next"] == "CompensationsSucceeded"  # nothing completed before it
+    # A failed step may have written before failing (a charge whose answer timed out): it is undone too.
+    assert states["ChargeFailed"]["Next"] == "UndoCharge"
+    assert states["ReserveFailed"]["Next"] == "UndoReserve"
     assert "UndoShip" not in states
     assert states["UndoCharge"]["Retry"][0]["ErrorEquals"] == ["States.ALL"]
     assert states["UndoCharge"]["Retry"][0]["MaxAttempts"] == 5
-    # A compensation that still fails is recorded and the others run all the same.
+    # A compensation that still fails is recorded under its step and the others run all the same.
     (catch,) = states["UndoCharge"]["Catch"]
-    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.compensation_failure", "Next": "UndoChargeFailed"}
+    assert catch == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.saga.compensation_failures.Charge",
+        "Next": "UndoChargeFailed",
+    }
+    assert states["UndoChargeFailed"]["ResultPath"] == "$.saga.compensation_failed"
     assert states["UndoChargeFailed"]["Next"] == "UndoReserve"
+
+
+def test_the_compensation_failed_cause_names_every_failed_compensation(saga):
+    _, template = saga
+    summary = definition(template)["States"]["SummarizeCompensationFailure"]["Parameters"]["summary.$"]
+    assert summary.startswith("States.Format(")
+    assert summary.endswith("States.JsonToString($.saga.compensation_failures))")
 
 
 def test_runs_end_in_fail_states_that_say_what_happened(saga):
     _, template = saga
     states = definition(template)["States"]
-    assert states["RolledBack"] == {"Type": "Fail", "Error": "Saga.RolledBack", "CausePath": "$.outcome.summary"}
+    assert states["RolledBack"] == {"Type": "Fail", "Error": "Saga.RolledBack", "CausePath": "$.saga.outcome.summary"}
     assert states["CompensationFailed"]["Error"] == "Saga.CompensationFailed"
     choice = states["CompensationsSucceeded"]
     assert choice["Choices"] == [
-        {"Variable": "$.compensation_failure", "IsPresent": True, "Next": "ReportCompensationFailure"}
+        {"Variable": "$.saga.compensation_failed", "IsPresent": True, "Next": "ReportCompensationFailure"}
     ]
     report = states["ReportCompensationFailure"]
     assert report["Resource"] == "arn:<AWS::Partition>:states:::aws-sdk:cloudwatch:putMetricData"
@@ -112,6 +135,10 @@ def test_runs_end_in_fail_states_that_say_what_happened(saga):
         {"Name": "StateMachine", "Value.$": "$$.StateMachine.Name"}
     ]
     assert report["Next"] == "SummarizeCompensationFailure"
+    assert states["SummarizeRollback"]["Next"] == "ReportRollback"
+    rollback = states["ReportRollback"]
+    assert rollback["Parameters"]["MetricData"][0]["MetricName"] == "RolledBack"
+    assert rollback["Next"] == "RolledBack" and rollback["Catch"][0]["Next"] == "RolledBack"
 
 
 def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_key(saga):
@@ -132,6 +159,44 @@ def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_
     assert [name for name in names if "/aws/vendedlogs/states/" in name] == [
         '"/aws/vendedlogs/states/Test-Orders-C225794E"'
     ]
+
+
+def test_the_state_machine_is_named_so_the_roles_kms_condition_names_its_exact_arn(saga):
+    workflow, template = saga
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    name = machine["Properties"]["StateMachineName"]
+    assert name == "Test-Orders-C225794E-Standard" and len(name) <= 80
+    expected = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":states:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":stateMachine:{name}",
+            ],
+        ]
+    }
+    conditions = [
+        statement["Condition"]["StringEquals"]["kms:EncryptionContext:aws:states:stateMachineArn"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "kms:EncryptionContext:aws:states:stateMachineArn" in json.dumps(statement.get("Condition", {}))
+    ]
+    assert conditions == [expected]
+
+
+def test_the_state_machine_name_is_unique_per_path_bounded_and_carries_the_type():
+    stack = Stack(App(), "S" * 60)
+    long = SagaWorkflow(stack, "A" * 60, steps=STEPS, state_machine_type=sfn.StateMachineType.EXPRESS)
+    other = SagaWorkflow(stack, "A" * 59 + "B", steps=STEPS, state_machine_type=sfn.StateMachineType.EXPRESS)
+    names = [saga.state_machine.node.default_child.state_machine_name for saga in (long, other)]
+    assert all(len(name) <= 80 and name.endswith("-Express") for name in names)
+    assert names[0] != names[1]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", name) for name in names)
 
 
 def test_the_role_invokes_exactly_its_own_functions(saga):
@@ -195,7 +260,15 @@ def test_alarms_cover_failed_timed_out_throttled_runs_and_failed_compensations(s
         workflow.compensation_failed_alarm,
     ]
     assert all(alarm in workflow.alarms for alarm in own)
-    for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"):
+    # Failed runs, less those that rolled back as designed or reported a failed compensation.
+    failed = Stack.of(workflow).resolve(workflow.failed_alarm.node.default_child.metrics)
+    (expression,) = [query["expression"] for query in failed if "expression" in query]
+    assert expression == "FILL(failed, 0) - FILL(rolledBack, 0) - FILL(compensationFailed, 0)"
+    used = {query["id"]: query["metricStat"]["metric"] for query in failed if "metricStat" in query}
+    assert used["failed"]["metricName"] == "ExecutionsFailed" and used["failed"]["namespace"] == "AWS/States"
+    assert used["rolledBack"]["metricName"] == "RolledBack"
+    assert used["rolledBack"]["namespace"] == COMPENSATION_FAILED_NAMESPACE
+    for metric in ("ExecutionsTimedOut", "ExecutionThrottled"):
         template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": metric, "Namespace": "AWS/States"})
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
@@ -292,6 +365,11 @@ def test_two_sagas_in_one_stack_are_nag_clean_and_apart(tmp_path):
             [step("A")],
             {"state_machine_type": sfn.StateMachineType.EXPRESS, "timeout": Duration.minutes(6)},
             "at most 5 minutes",
+        ),
+        (
+            [step(name) for name in ("A", "B", "C", "D", "E")],
+            {"state_machine_type": sfn.StateMachineType.EXPRESS},
+            "retry waits of every action and compensation add up to 370 s",
         ),
         (
             [step("A")],
