@@ -53,8 +53,7 @@ class ObjectPipeline(Construct):
 
     Attributes:
         upload_bucket / output_bucket: private, versioned, SSL-only, SSE-S3 (yours if passed).
-        log_bucket: server access logs of both buckets and CloudFront's standard logs (None when both
-            buckets are yours and ``distribution_logs=False``... always made here for the distribution).
+        log_bucket: server access logs of the buckets made here and CloudFront's standard logs (always made).
         queue / dead_letter_queue: the buffer (SQS-managed encryption) that S3's object-created
             notifications (``upload_prefix`` only) go to, and its DLQ.
         function: the processor (yours with ``processor=``); ``secure_function`` when made here.
@@ -67,6 +66,8 @@ class ObjectPipeline(Construct):
             ``upload_endpoint`` is the block (grant function, ``grant_invoke``).
         dead_letter_alarm, message_age_alarm, errors_alarm, throttles_alarm, rejected_rate_alarm
         (None with ``processor=``), and ``alarms`` (plus the upload endpoint's and the table's).
+        metrics_service: the ``service`` dimension of the bundled processor's ``ObjectPipeline`` metrics,
+            ``<stack name>/<path in the stack>``: unique per account and Region.
 
     Buckets and table:
         upload_bucket / output_bucket: existing buckets instead (their encryption, logging and lifecycle
@@ -167,8 +168,7 @@ class ObjectPipeline(Construct):
         self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
         timeout = timeout or (function_timeout(processor) if processor else None) or Duration.seconds(60)
         stack = Stack.of(self)
-        #: The ``service`` dimension of the bundled processor's metrics: the stack's name (unique in an account
-        #: and Region) and this construct's path in it, so two pipelines never share a metric.
+        # The stack's name is unique in an account and Region, the path in the stack within it.
         self.metrics_service = f"{stack.stack_name}/{self.node.path[len(stack.node.path) + 1 :]}"
 
         strict = is_strict(self)
@@ -251,6 +251,8 @@ class ObjectPipeline(Construct):
                 "OUTPUT_PREFIX": output_prefix,
                 "MAX_OBJECT_BYTES": str(max_upload_bytes),
                 "MAX_PIXELS": str(max_pixels),
+                # Stop starting objects this long before the timeout (a 12-MP image takes about a second).
+                "STOP_BEFORE_TIMEOUT_MS": str(int(min(10_000, timeout.to_milliseconds() // 4))),
                 "POWERTOOLS_METRICS_NAMESPACE": _METRICS_NAMESPACE,
             }
             self.secure_function = SecureFunction(

@@ -131,7 +131,8 @@ class BucketDistribution(Construct):
             log_file_prefix=log_prefix,
             domain_names=list(domain_names) or None,
             certificate=certificate,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            # Only with a certificate of your own: the default one's policy is fixed (the CDK warns it ignores it).
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
             ssl_support_method=cloudfront.SSLMethod.SNI if certificate else None,
             web_acl_id=web_acl_id,
             geo_restriction=geo_restriction,

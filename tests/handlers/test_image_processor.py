@@ -69,7 +69,13 @@ class Pipeline:
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        defaults = {"OUTPUT_BUCKET": RENDITIONS, "TABLE_NAME": TABLE, "POWERTOOLS_METRICS_NAMESPACE": "Test"}
+        defaults = {
+            "OUTPUT_BUCKET": RENDITIONS,
+            "TABLE_NAME": TABLE,
+            "POWERTOOLS_METRICS_NAMESPACE": "Test",
+            # The test context's timeout is 10 s; ObjectPipeline sets a quarter of the function's, at most 10 s.
+            "STOP_BEFORE_TIMEOUT_MS": "2500",
+        }
         for name, value in {**defaults, **env}.items():
             monkeypatch.setenv(name, value)
         self.app = load_handler("image_processor")
@@ -222,9 +228,31 @@ def test_an_image_taller_than_webp_allows_is_narrowed_to_fit(pipeline):
 
 def test_what_an_encoder_refuses_is_rejected_not_retried(pipeline, monkeypatch):
     body = png_with_alpha(300, 200)
+
     def refuse(*args, **kwargs):
         raise OSError("encoder error -2 when writing image file")
 
     monkeypatch.setattr(Image.Image, "save", refuse)
     row = pipeline.upload_and_process("uploads/u/odd.png", body)
     assert row["status"]["S"] == "rejected" and "cannot be encoded as webp at 300x200" in row["reason"]["S"]
+
+
+class RunningOut(LambdaContext):
+    """An invocation with 20 s left at the first record and 2 s at the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.remaining = iter([20_000, 2_000])
+
+    def get_remaining_time_in_millis(self) -> int:
+        return next(self.remaining, 0)
+
+
+def test_records_not_started_before_the_timeout_are_left_for_a_later_delivery(pipeline):
+    for name in ("first", "second"):
+        pipeline.s3.put_object(Bucket=UPLOADS, Key=f"uploads/u/{name}.jpg", Body=jpeg(400, 300))
+    event = pipeline.event()
+    assert len(event["Records"]) == 2
+    failed = pipeline.app.handler(event, RunningOut())["batchItemFailures"]
+    assert [f["itemIdentifier"] for f in failed] == [event["Records"][1]["messageId"]]
+    assert len(pipeline.dynamodb.scan(TableName=TABLE)["Items"]) == 1

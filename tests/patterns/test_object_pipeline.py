@@ -166,6 +166,7 @@ def test_processor_is_arm64_on_the_layers_python_with_the_benchmarked_memory(def
                         "FORMATS": "webp,jpeg",
                         "OUTPUT_PREFIX": "renditions/",
                         "MAX_PIXELS": "50000000",
+                        "STOP_BEFORE_TIMEOUT_MS": "10000",
                     }
                 )
             },
