@@ -104,6 +104,7 @@ bootstrap: install
 deploy: install
 	$(CDK) deploy --all --require-approval broadening $(PROFILE) $(REAL_SETTINGS_ONLY)
 
+# ImagePipelineDemo's versioned buckets must be emptied first (docs/image-pipeline-demo.md#tear-it-down).
 destroy: install
 	$(CDK) destroy --all --force $(PROFILE) $(REAL_SETTINGS_ONLY)
 

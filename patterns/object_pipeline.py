@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Optional, Sequence
 
 from aws_cdk import (
@@ -10,7 +9,6 @@ from aws_cdk import (
     Duration,
     RemovalPolicy,
     Stack,
-    Token,
     aws_apigateway as apigw,
     aws_certificatemanager as acm,
 )
@@ -21,7 +19,6 @@ from constructs import Construct
 
 from .blocks import SecureFunction, SecureQueue, SecureTable, acknowledge, bundled_code, threshold_alarm
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
-from .blocks.api_cors import check_origins
 from .blocks.bucket import (
     SERVER_ACCESS_LOGS_USE_BUCKET_POLICY,
     access_log_bucket,
@@ -34,20 +31,17 @@ from .blocks.cdn import BucketDistribution
 from .blocks.pillow_layer import pillow_layer as make_pillow_layer
 from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
 from .blocks.upload_api import UploadGrantApi
+from .object_pipeline_validation import validate
 
 #: Processor memory (MiB) when none is given: the 12-megapixel JPEG benchmark's peak, with headroom (docs/object-pipeline.md).
 DEFAULT_PROCESSOR_MEMORY = 1024
 DEFAULT_WIDTHS = (320, 640, 1280)
 DEFAULT_FORMATS = ("webp", "jpeg")
 DEFAULT_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
-#: The formats the bundled processor writes.
-OUTPUT_FORMATS = ("webp", "jpeg")
 #: S3 actions of the bundled processor on uploads (GetObjectVersion: a versioned bucket's notified version).
 PROCESSOR_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 #: DynamoDB actions of the bundled processor on the metadata table.
 PROCESSOR_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
-_MAX_WIDTH = 10_000
 
 
 class ObjectPipeline(Construct):
@@ -59,8 +53,7 @@ class ObjectPipeline(Construct):
 
     Attributes:
         upload_bucket / output_bucket: private, versioned, SSL-only, SSE-S3 (yours if passed).
-        log_bucket: server access logs of both buckets and CloudFront's standard logs (None when both
-            buckets are yours and ``distribution_logs=False``... always made here for the distribution).
+        log_bucket: server access logs of the buckets made here and CloudFront's standard logs (always made).
         queue / dead_letter_queue: the buffer (SQS-managed encryption) that S3's object-created
             notifications (``upload_prefix`` only) go to, and its DLQ.
         function: the processor (yours with ``processor=``); ``secure_function`` when made here.
@@ -73,6 +66,8 @@ class ObjectPipeline(Construct):
             ``upload_endpoint`` is the block (grant function, ``grant_invoke``).
         dead_letter_alarm, message_age_alarm, errors_alarm, throttles_alarm, rejected_rate_alarm
         (None with ``processor=``), and ``alarms`` (plus the upload endpoint's and the table's).
+        metrics_service: the ``service`` dimension of the bundled processor's ``ObjectPipeline`` metrics,
+            ``<stack name>/<path in the stack>``: unique per account and Region.
 
     Buckets and table:
         upload_bucket / output_bucket: existing buckets instead (their encryption, logging and lifecycle
@@ -117,6 +112,8 @@ class ObjectPipeline(Construct):
 
     Alarms:
         rejected_rate_threshold: share of objects rejected over 15 minutes, in (0, 1]. Default 0.25.
+        rejected_rate_min_objects: fewer outcomes in 15 minutes never alarm (one bad upload of two is not an
+            incident). Default 3.
         max_message_age: the buffer's oldest message. Default 15 minutes.
     """
 
@@ -163,12 +160,16 @@ class ObjectPipeline(Construct):
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         delivery: bool = True,
         rejected_rate_threshold: float = 0.25,
+        rejected_rate_min_objects: int = 3,
         max_message_age: Duration = Duration.minutes(15),
     ) -> None:
         super().__init__(scope, id)
-        _validate(**locals(), region=Stack.of(scope).region)
+        validate(**locals(), region=Stack.of(scope).region)
         self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
         timeout = timeout or (function_timeout(processor) if processor else None) or Duration.seconds(60)
+        stack = Stack.of(self)
+        # The stack's name is unique in an account and Region, the path in the stack within it.
+        self.metrics_service = f"{stack.stack_name}/{self.node.path[len(stack.node.path) + 1 :]}"
 
         strict = is_strict(self)
         self.key: Optional[kms.Key] = None
@@ -250,6 +251,8 @@ class ObjectPipeline(Construct):
                 "OUTPUT_PREFIX": output_prefix,
                 "MAX_OBJECT_BYTES": str(max_upload_bytes),
                 "MAX_PIXELS": str(max_pixels),
+                # Stop starting objects this long before the timeout (a 12-MP image takes about a second).
+                "STOP_BEFORE_TIMEOUT_MS": str(int(min(10_000, timeout.to_milliseconds() // 4))),
                 "POWERTOOLS_METRICS_NAMESPACE": _METRICS_NAMESPACE,
             }
             self.secure_function = SecureFunction(
@@ -260,7 +263,7 @@ class ObjectPipeline(Construct):
                 memory_size=memory_size or DEFAULT_PROCESSOR_MEMORY,
                 timeout=timeout,
                 environment=environment,
-                service_name=id,
+                service_name=self.metrics_service,
             )
             processor = self.secure_function.function
             if processor_code is None:
@@ -310,11 +313,8 @@ class ObjectPipeline(Construct):
                 comment=f"Renditions of {self.node.path}",
             )
             self.distribution = self.delivery.distribution
-        if self.key is not None:
-            self.key.grant(self.function, "kms:Decrypt", "kms:GenerateDataKey")
-            if self.upload_endpoint is not None:
-                self.key.grant(self.upload_endpoint.function, "kms:GenerateDataKey")
-        self._add_alarms(rejected_rate_threshold)
+        self._grant_keys()
+        self._add_alarms(rejected_rate_threshold, rejected_rate_min_objects)
 
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
@@ -327,6 +327,22 @@ class ObjectPipeline(Construct):
         if self.secure_table is not None:
             alarms += self.secure_table.alarms
         return alarms
+
+    def _grant_keys(self) -> None:
+        """KMS on every encrypted path: the processor decrypts uploads and encrypts renditions, the grant
+        function's signature lets S3 encrypt the upload, under the buckets' keys (made here or yours)."""
+        uses = [
+            (self.upload_bucket, self.function, "kms:Decrypt"),
+            (self.output_bucket, self.function, "kms:GenerateDataKey"),
+        ]
+        if self.upload_endpoint is not None:
+            uses.append((self.upload_bucket, self.upload_endpoint.function, "kms:GenerateDataKey"))
+        actions: dict[tuple[kms.IKey, iam.IGrantable], set[str]] = {}
+        for bucket, grantee, action in uses:
+            if bucket.encryption_key is not None:
+                actions.setdefault((bucket.encryption_key, grantee), set()).add(action)
+        for (key, grantee), granted in actions.items():
+            key.grant(grantee, *sorted(granted))
 
     def _grant_processor(self, function: SecureFunction, upload_prefix: str, output_prefix: str) -> None:
         uploads = f"{self.upload_bucket.bucket_arn}/{upload_prefix}*"
@@ -344,7 +360,7 @@ class ObjectPipeline(Construct):
             findings=[f"Resource::{uploads}", f"Resource::{renditions}"],
         )
 
-    def _add_alarms(self, rejected_rate_threshold: float) -> None:
+    def _add_alarms(self, rejected_rate_threshold: float, rejected_rate_min_objects: int) -> None:
         self.dead_letter_alarm = self.buffer.dead_letter_alarm
         self.message_age_alarm = self.buffer.message_age_alarm
         if self.secure_function is not None:
@@ -357,7 +373,7 @@ class ObjectPipeline(Construct):
         if self.secure_function is None or self.pillow_layer is None:
             return  # only the bundled processor emits the outcome metrics
         period = Duration.minutes(15)
-        dimensions = {"service": self.node.id}
+        dimensions = {"service": self.metrics_service}
 
         def count(name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
@@ -372,19 +388,25 @@ class ObjectPipeline(Construct):
             self,
             "RejectedRateAlarm",
             cloudwatch.MathExpression(
-                expression="rejected / MAX([rejected + processed, 1])",
+                expression=rejected_rate_expression(rejected_rate_min_objects),
                 using_metrics={"rejected": count("RejectedObjects"), "processed": count("ProcessedObjects")},
                 period=period,
                 label="Share of objects rejected",
             ),
             threshold=rejected_rate_threshold,
-            description=f"{self.node.path}: more than {rejected_rate_threshold:.0%} of uploaded objects were rejected",
+            description=f"{self.node.path}: more than {rejected_rate_threshold:.0%} of uploaded objects were rejected "
+            f"(of at least {rejected_rate_min_objects} in 15 minutes)",
         )
 
 
+def rejected_rate_expression(min_objects: int) -> str:
+    """The share of objects rejected, 0 below ``min_objects`` outcomes. A period with rejections only has no
+    ``processed`` datapoint: FILL makes it 0, so the share is 1 instead of missing data (which does not alarm)."""
+    total = "(FILL(rejected, 0) + FILL(processed, 0))"
+    return f"IF({total} >= {min_objects}, FILL(rejected, 0) / {total}, 0)"
+
+
 _PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
-# Regions of the partitions without CloudFront Origin Access Control (aws-cn) or CloudFront at all (aws-us-gov).
-_NO_CLOUDFRONT_REGIONS = ("cn-", "us-gov-")
 _METRICS_NAMESPACE = "ObjectPipeline"
 # The id the CDK gives its bucket-notifications handler singleton (aws-s3 notifications-resource-handler).
 _NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
@@ -405,8 +427,9 @@ def _acknowledge_notifications_handler(scope: Construct, bucket: s3.IBucket) -> 
     acknowledge(
         handler,
         "AwsSolutions-IAM4",
-        f"{what}, with a role holding AWSLambdaBasicExecutionRole, which grants CloudWatch Logs writes only; "
-        "the CDK gives no way to replace that role for an imported bucket.",
+        f"{what}, with a role holding AWSLambdaBasicExecutionRole, which grants CloudWatch Logs writes only. "
+        "The CDK attaches that managed policy to the handler's role even when one is passed "
+        "(BucketProps.notifications_handler_role), and an imported bucket takes none.",
         findings=[f"Policy::{iam.ManagedPolicy.from_aws_managed_policy_name(_BASIC_EXECUTION).managed_policy_arn}"],
     )
     if not is_strict(scope):
@@ -451,118 +474,3 @@ def _acknowledge_strict_rules(pipeline: "ObjectPipeline", made: list[s3.IBucket]
 
 def _upload_cors(origins: Sequence[str]) -> s3.CorsRule:
     return s3.CorsRule(allowed_methods=[s3.HttpMethods.POST], allowed_origins=list(origins), allowed_headers=["*"])
-
-
-def _validate(
-    *,
-    processor,
-    processor_code,
-    processor_handler,
-    pillow_layer,
-    memory_size,
-    upload_prefix,
-    output_prefix,
-    widths,
-    formats,
-    max_pixels,
-    upload_bucket,
-    output_bucket,
-    serve_uploads,
-    api,
-    authorizer,
-    scopes,
-    allowed_content_types,
-    max_upload_bytes,
-    grant_expiry,
-    cors_allow_origins,
-    web_acl_arn,
-    rejected_rate_threshold,
-    expire_uploads_after,
-    delivery,
-    domain_names,
-    certificate,
-    web_acl_id,
-    geo_restriction,
-    region,
-    **_,
-) -> None:
-    if processor is not None:
-        given = [
-            name
-            for name, value in (
-                ("processor_code", processor_code),
-                ("processor_handler", processor_handler),
-                ("pillow_layer", pillow_layer),
-                ("memory_size", memory_size),
-            )
-            if value
-        ]
-        if given:
-            raise ValueError(f"processor= was given, so {', '.join(given)} cannot be: they configure a new processor")
-    if processor_handler is not None and processor_code is None:
-        raise ValueError("processor_handler= needs processor_code=: the bundled processor's entry point is fixed")
-    if pillow_layer is not None and processor_code is not None:
-        raise ValueError("pillow_layer= is for the bundled processor; with processor_code= add your own layers")
-    for label, prefix in (("upload_prefix", upload_prefix), ("output_prefix", output_prefix)):
-        if not prefix or not prefix.endswith("/") or prefix.startswith("/") or not _PREFIX.match(prefix):
-            raise ValueError(f"{label} must be a key prefix ending in '/' (letters, digits, !_.*'()-/), got {prefix!r}")
-    if upload_bucket is not None and upload_bucket is output_bucket:
-        raise ValueError(
-            "upload_bucket and output_bucket must differ: renditions written to the upload bucket "
-            "could trigger processing again"
-        )
-    if not widths or any(not isinstance(width, int) or not 1 <= width <= _MAX_WIDTH for width in widths):
-        raise ValueError(f"widths must be one or more whole numbers of pixels in 1..{_MAX_WIDTH}, got {list(widths)}")
-    unknown = sorted(set(formats) - set(OUTPUT_FORMATS))
-    if not formats or unknown:
-        raise ValueError(f"formats must be one or more of {', '.join(OUTPUT_FORMATS)}, got {list(formats)}")
-    if max_pixels < 1:
-        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
-    if not allowed_content_types or any("/" not in value for value in allowed_content_types):
-        raise ValueError(
-            f"allowed_content_types must be MIME types like 'image/jpeg', got {list(allowed_content_types)}"
-        )
-    if not 1 <= max_upload_bytes <= 5 * 1024**3:
-        raise ValueError("max_upload_bytes must be between 1 byte and 5 GiB (a single POST's limit)")
-    if not 1 <= grant_expiry.to_seconds() <= 3600:
-        raise ValueError("grant_expiry must be between 1 second and 1 hour: grants are meant to be short-lived")
-    if expire_uploads_after is not None and (
-        expire_uploads_after.to_seconds() < 86400 or expire_uploads_after.to_seconds() % 86400
-    ):
-        raise ValueError("expire_uploads_after must be a whole number of days, at least 1 (S3 lifecycle counts days)")
-    if not 0 < rejected_rate_threshold <= 1:
-        raise ValueError(f"rejected_rate_threshold is a share of objects in (0, 1], got {rejected_rate_threshold}")
-    if cors_allow_origins is not None:
-        check_origins(cors_allow_origins)
-    if delivery and not Token.is_unresolved(region) and region.startswith(_NO_CLOUDFRONT_REGIONS):
-        raise ValueError(
-            f"CloudFront with Origin Access Control is not available in {region} (aws-cn and aws-us-gov "
-            "partitions): pass delivery=False and serve output_bucket another way"
-        )
-    if not delivery:
-        given = [
-            name
-            for name, value in (
-                ("domain_names", domain_names),
-                ("certificate", certificate),
-                ("web_acl_id", web_acl_id),
-                ("geo_restriction", geo_restriction),
-            )
-            if value
-        ]
-        if given:
-            raise ValueError(f"delivery=False, so {', '.join(given)} cannot be: they configure the distribution")
-    if not serve_uploads:
-        given = [
-            name
-            for name, value in (
-                ("api", api),
-                ("authorizer", authorizer),
-                ("scopes", scopes),
-                ("cors_allow_origins", cors_allow_origins),
-                ("web_acl_arn", web_acl_arn),
-            )
-            if value
-        ]
-        if given:
-            raise ValueError(f"serve_uploads=False, so {', '.join(given)} cannot be: they configure the upload API")

@@ -9,7 +9,9 @@ here), not an accepted image, more than ``MAX_PIXELS`` pixels, or corrupt; else 
 rendition per width and format under ``OUTPUT_PREFIX`` and record ``processed``. A message that
 is not an S3 notification, or any unexpected error (S3 or DynamoDB failing), fails that record
 alone (partial batch response): it returns to the queue and, after ``maxReceiveCount``, reaches
-the DLQ. So every object ends ``processed``, ``rejected`` or in the DLQ.
+the DLQ. So every object ends ``processed``, ``rejected`` or in the DLQ. When less than
+``STOP_BEFORE_TIMEOUT_MS`` of the invocation remains, the records not yet started fail (they return to
+the queue) rather than be cut off by the timeout along with the whole batch.
 
 Output keys hold the object's version (or ETag on an unversioned bucket), so they never change
 content and the CDN may cache them for a year: ``{OUTPUT_PREFIX}{key}/{version}/{width}.{ext}``.
@@ -22,6 +24,7 @@ Environment:
     OUTPUT_PREFIX      prefix of rendition keys; default ``renditions/``.
     MAX_OBJECT_BYTES   larger objects are rejected unread; default 26214400 (25 MiB).
     MAX_PIXELS         larger images are rejected before decoding; default 50000000.
+    STOP_BEFORE_TIMEOUT_MS  the time one object may need; default 10000.
     POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: Logger and Metrics (``ProcessedObjects``,
                        ``RejectedObjects``).
 
@@ -43,6 +46,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from imaging import OUTPUT_FORMATS, Rejected, process
@@ -54,6 +58,7 @@ FORMATS = [name.strip() for name in os.environ.get("FORMATS", "webp,jpeg").split
 OUTPUT_PREFIX = os.environ.get("OUTPUT_PREFIX", "renditions/")
 MAX_OBJECT_BYTES = int(os.environ.get("MAX_OBJECT_BYTES", str(25 * 1024 * 1024)))
 MAX_PIXELS = int(os.environ.get("MAX_PIXELS", "50000000"))
+STOP_BEFORE_TIMEOUT_MS = int(os.environ.get("STOP_BEFORE_TIMEOUT_MS", "10000"))
 #: Renditions never change under their key (it holds the source version), so caches may keep them.
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 FINAL = ("processed", "rejected")
@@ -73,6 +78,10 @@ dynamodb = boto3.client("dynamodb")
 
 class NotANotification(ValueError):
     """The message is not an S3 event notification: it fails, and ends in the DLQ."""
+
+
+class OutOfTime(Exception):
+    """Too little of the invocation is left to start this record: it fails and is delivered again."""
 
 
 def notifications(record: SQSRecord) -> list[dict]:
@@ -202,7 +211,12 @@ def _ms(started: float) -> dict:
     return {"N": str(round((time.perf_counter() - started) * 1000))}
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    if lambda_context.get_remaining_time_in_millis() < STOP_BEFORE_TIMEOUT_MS:
+        logger.info(
+            "left for a later delivery: the invocation is nearly out of time", extra={"message_id": record.message_id}
+        )
+        raise OutOfTime(f"less than {STOP_BEFORE_TIMEOUT_MS} ms left")
     try:
         found = notifications(record)
     except NotANotification as error:
@@ -214,5 +228,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

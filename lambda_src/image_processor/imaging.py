@@ -19,6 +19,11 @@ OUTPUT_FORMATS = {
     "webp": ("WEBP", "webp", "image/webp", {"quality": 80, "method": 4}),
     "jpeg": ("JPEG", "jpg", "image/jpeg", {"quality": 82, "optimize": True, "progressive": True}),
 }
+#: The largest width or height each encoder writes (libwebp: 16383; libjpeg as Pillow builds it: 65500).
+MAX_DIMENSION = {"webp": 16383, "jpeg": 65500}
+#: EXIF orientations that swap width and height (a 90 or 270 degree turn, mirrored or not).
+_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_ORIENTATION_TAG = 0x0112
 
 
 class Rejected(Exception):
@@ -54,11 +59,22 @@ def target_widths(original_width: int, widths: Sequence[int]) -> list[int]:
     return sorted({min(width, original_width) for width in widths})
 
 
+def rendition_sizes(width: int, height: int, widths: Sequence[int], max_dimension: int) -> list[tuple[int, int]]:
+    """The (width, height) of each rendition of a ``width`` x ``height`` image: the target widths, each
+    narrowed when needed so that neither side exceeds ``max_dimension`` (a tall image's height would)."""
+    sizes = set()
+    for target in target_widths(width, widths):
+        target = min(target, max_dimension, max(1, width * max_dimension // height))
+        sizes.add((target, min(max_dimension, max(1, round(height * target / width)))))
+    return sorted(sizes)
+
+
 def process(data: bytes, *, widths: Sequence[int], formats: Sequence[str], max_pixels: int) -> Processed:
     """Decode ``data`` and encode one rendition per target width and output format.
 
-    Raises ``Rejected`` for what is not worth retrying: not an image, a format outside
-    ``ACCEPTED_FORMATS``, more than ``max_pixels`` pixels (a decompression bomb), or a corrupt file.
+    The recorded width and height are the image as shown, its EXIF orientation applied. Raises
+    ``Rejected`` for what is not worth retrying: not an image, a format outside ``ACCEPTED_FORMATS``,
+    more than ``max_pixels`` pixels (a decompression bomb), a corrupt file, or one the encoders refuse.
     """
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
@@ -73,33 +89,35 @@ def process(data: bytes, *, widths: Sequence[int], formats: Sequence[str], max_p
     source_format = image.format or "unknown"
     if source_format not in ACCEPTED_FORMATS:
         raise Rejected(f"image format {source_format} is not accepted")
-    original_width, original_height = image.size
-    if original_width * original_height > max_pixels:
-        raise Rejected(f"{original_width}x{original_height} is more than {max_pixels} pixels (decompression bomb)")
-    widths_to_make = target_widths(original_width, widths)
+    stored_width, stored_height = image.size
+    if stored_width * stored_height > max_pixels:
+        raise Rejected(f"{stored_width}x{stored_height} is more than {max_pixels} pixels (decompression bomb)")
     try:
+        turned = image.getexif().get(_ORIENTATION_TAG) in _TRANSPOSING_ORIENTATIONS
+        # As shown: a 90 or 270 degree orientation swaps the stored sides.
+        width, height = (stored_height, stored_width) if turned else (stored_width, stored_height)
+        sizes = rendition_sizes(width, height, widths, min(MAX_DIMENSION[name] for name in formats))
         # JPEG decodes at a reduced scale when the largest rendition is much smaller: less time and memory.
-        largest = widths_to_make[-1]
-        image.draft("RGB", (largest, max(1, round(original_height * largest / original_width))))
+        # draft() works on the stored image, so the largest rendition's sides are swapped back first.
+        largest = sizes[-1]
+        image.draft("RGB", largest[::-1] if turned else largest)
         image.load()
         image = ImageOps.exif_transpose(image)  # orientation is applied, then the EXIF itself is not kept
     except (OSError, SyntaxError, ValueError) as error:
         raise Rejected(f"corrupt image: {error}") from None
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
-    width, height = image.size
     renditions = []
-    for target in target_widths(width, widths):
-        resized = (
-            image
-            if target == width
-            else image.resize((target, max(1, round(height * target / width))), Image.Resampling.LANCZOS)
-        )
+    for size in sizes:
+        resized = image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
         for name in formats:
             pillow_format, _, _, options = OUTPUT_FORMATS[name]
             frame = resized.convert("RGB") if pillow_format == "JPEG" and resized.mode != "RGB" else resized
             buffer = io.BytesIO()
-            # A fresh save writes no EXIF, ICC or XMP unless asked: the renditions carry no metadata.
-            frame.save(buffer, pillow_format, **options)
+            try:
+                # A fresh save writes no EXIF, ICC or XMP unless asked: the renditions carry no metadata.
+                frame.save(buffer, pillow_format, **options)
+            except (OSError, ValueError) as error:
+                raise Rejected(f"cannot be encoded as {name} at {size[0]}x{size[1]}: {error}") from None
             renditions.append(Rendition(frame.width, frame.height, name, buffer.getvalue()))
-    return Processed(source_format, original_width, original_height, renditions)
+    return Processed(source_format, width, height, renditions)

@@ -6,7 +6,11 @@
 the size range (1..``MAX_UPLOAD_BYTES``), and expires after ``GRANT_EXPIRES_SECONDS``; the grant is
 signed with this function's role, which may only put objects under ``UPLOAD_PREFIX``. A content
 type outside ``ALLOWED_CONTENT_TYPES`` or a malformed body gets 400; a request without an
-authenticated caller (no Cognito ``sub``, no IAM caller) gets 403.
+authenticated caller (no Cognito ``sub``, no Lambda authorizer principal, no IAM caller) gets 403.
+
+The grant's URL is the bucket's regional, virtual-hosted endpoint
+(``https://{bucket}.s3.{region}.{partition suffix}/``): a browser's POST to the global endpoint is
+redirected (307) while a new bucket's DNS propagates, and newer Regions refuse it.
 
 Environment:
     UPLOAD_BUCKET            the bucket the grant is for.
@@ -27,6 +31,7 @@ import uuid
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.client import BaseClient
 from botocore.config import Config
 
 UPLOAD_BUCKET = os.environ["UPLOAD_BUCKET"]
@@ -42,21 +47,58 @@ _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 logger = Logger()
-# SigV4 (required for KMS-encrypted buckets and by every region launched since 2014).
-s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def s3_client() -> BaseClient:
+    """An S3 client whose presigned POSTs go to the bucket's regional endpoint in this function's Region.
+
+    SigV4 is required for KMS-encrypted buckets and by every Region launched since 2014. Virtual-hosted
+    style on the regional endpoint (us-east-1 included) gives ``{bucket}.s3.{region}.{suffix}``, the suffix
+    being the partition's (``amazonaws.com``, ``amazonaws.com.cn``...). An endpoint set in the environment
+    (``AWS_ENDPOINT_URL[_S3]``, the local run) is kept with botocore's default addressing.
+    """
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+    regional = {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
+    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4", s3=regional))
+
+
+s3 = s3_client()
+
+
+def _dict(value: object) -> dict:
+    """``value`` if it is a dict, else {}: request context fields are not trusted to have their usual shape."""
+    return value if isinstance(value, dict) else {}
+
+
+def _hashed(kind: str, value: str) -> str:
+    return f"{kind}-" + hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
 def caller_id(event: dict) -> str | None:
-    """A stable, key-safe id of the authenticated caller: the Cognito ``sub``, else a hash of the IAM caller."""
-    context = event.get("requestContext") or {}
-    claims = (context.get("authorizer") or {}).get("claims") or {}
-    if claims.get("sub"):
-        return _SAFE.sub("-", claims["sub"])
-    identity = context.get("identity") or {}
+    """A stable, key-safe id of the authenticated caller, or None.
+
+    In order: the Cognito user pool ``sub``; a Lambda authorizer's ``principalId`` (hashed); a Cognito
+    identity pool's ``cognitoIdentityId`` (hashed: its callers all share one role, so one ``userArn``
+    ending in ``CognitoIdentityCredentials``); the IAM caller's ``userArn`` (hashed).
+    """
+    context = _dict(event.get("requestContext"))
+    authorizer = _dict(context.get("authorizer"))
+    sub = _dict(authorizer.get("claims")).get("sub")
+    if isinstance(sub, str) and sub:
+        return _SAFE.sub("-", sub)
+    principal = authorizer.get("principalId")
+    if isinstance(principal, str) and principal:
+        return _hashed("principal", principal)
+    identity = _dict(context.get("identity"))
+    cognito_identity = identity.get("cognitoIdentityId")
+    if isinstance(cognito_identity, str) and cognito_identity:
+        return _hashed("identity", cognito_identity)
     # userArn on AWS; a local stand-in gateway that does not verify SigV4 knows only the access key.
     caller = identity.get("userArn") or identity.get("caller") or identity.get("accessKey")
-    if caller:
-        return "iam-" + hashlib.sha256(caller.encode()).hexdigest()[:24]
+    if isinstance(caller, str) and caller:
+        return _hashed("iam", caller)
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, aws_certificatemanager as acm, aws_cloudfront as cloudfront
+from aws_cdk import Duration, Names, Stack, aws_certificatemanager as acm, aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins, aws_s3 as s3
 from constructs import Construct
 
@@ -14,6 +14,11 @@ from .nag import acknowledge
 #: How long viewers and edge caches keep an object: its key never changes content, so a year.
 IMMUTABLE_TTL = Duration.days(365)
 _HSTS_AGE = Duration.days(730)
+# Response headers policy and OAC names are unique per account, not per Region, and CloudFormation's
+# limits on them are 128 and 64 characters; Region codes are at most 14 characters.
+_RESPONSE_HEADERS_POLICY_NAME_LENGTH = 128
+_ORIGIN_ACCESS_CONTROL_NAME_LENGTH = 64
+_REGION_LENGTH = 16
 # Control Tower's controls a distribution on the default *.cloudfront.net certificate cannot meet.
 _DEFAULT_CERTIFICATE_CONTROLS = (
     "cfn-guard:cloudfront_custom_ssl_certificate_check",
@@ -29,6 +34,8 @@ class BucketDistribution(Construct):
       * ``distribution``: reads ``bucket`` through Origin Access Control (the bucket stays private;
         its policy lets this distribution's ``s3:GetObject`` in, by ``AWS:SourceArn``), GET/HEAD only,
         HTTP/2 and 3, IPv6, standard logs to ``log_bucket`` under ``log_prefix``;
+      * ``origin_access_control``: the OAC it signs with (its name, like the response headers policy's,
+        holds the Region: both names are unique per account);
       * ``cache_policy``: a year by default and at most, nothing in the cache key but the path
         (no query strings, headers or cookies), because keys are immutable;
       * ``response_headers_policy``: HSTS (two years, subdomains), ``nosniff``, ``DENY`` framing,
@@ -80,6 +87,7 @@ class BucketDistribution(Construct):
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
+            response_headers_policy_name=_account_unique_name(self, _RESPONSE_HEADERS_POLICY_NAME_LENGTH),
             comment="Security headers for served objects",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
@@ -95,12 +103,19 @@ class BucketDistribution(Construct):
                 xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
             ),
         )
+        self.origin_access_control = cloudfront.S3OriginAccessControl(
+            self,
+            "OriginAccessControl",
+            origin_access_control_name=_account_unique_name(self, _ORIGIN_ACCESS_CONTROL_NAME_LENGTH),
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment=comment,
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.S3BucketOrigin.with_origin_access_control(bucket),
+                origin=origins.S3BucketOrigin.with_origin_access_control(
+                    bucket, origin_access_control=self.origin_access_control
+                ),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                 cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
@@ -116,7 +131,8 @@ class BucketDistribution(Construct):
             log_file_prefix=log_prefix,
             domain_names=list(domain_names) or None,
             certificate=certificate,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            # Only with a certificate of your own: the default one's policy is fixed (the CDK warns it ignores it).
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
             ssl_support_method=cloudfront.SSLMethod.SNI if certificate else None,
             web_acl_id=web_acl_id,
             geo_restriction=geo_restriction,
@@ -159,3 +175,10 @@ class BucketDistribution(Construct):
                 "Which countries may be served is a business decision only the user can make (geo_restriction=); "
                 "the renditions are meant for every viewer by default.",
             )
+
+
+def _account_unique_name(scope: Construct, max_length: int) -> str:
+    """A name unique in the account: the construct path's unique name, then the stack's Region (the same
+    stack deployed in two Regions would otherwise ask for one name twice)."""
+    base = Names.unique_resource_name(scope, max_length=max_length - _REGION_LENGTH - 1, separator="-")
+    return f"{base}-{Stack.of(scope).region}"

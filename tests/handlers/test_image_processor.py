@@ -21,14 +21,14 @@ from sqs_events import receive_sqs_event
 UPLOADS, RENDITIONS, TABLE = "uploads-bucket", "renditions-bucket", "objects"
 
 
-def jpeg(width: int, height: int, exif: bool = False) -> bytes:
+def jpeg(width: int, height: int, exif: bool = False, orientation: int = 6) -> bytes:
     image = Image.new("RGB", (width, height), (180, 90, 30))
     buffer = io.BytesIO()
     options = {}
     if exif:
         data = Image.Exif()
         data[0x010F] = "SecretCam"  # Make
-        data[0x0112] = 6  # Orientation: rotate 90
+        data[0x0112] = orientation  # 6: rotate 90
         options["exif"] = data.tobytes()
     image.save(buffer, "JPEG", quality=85, **options)
     return buffer.getvalue()
@@ -69,7 +69,13 @@ class Pipeline:
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        defaults = {"OUTPUT_BUCKET": RENDITIONS, "TABLE_NAME": TABLE, "POWERTOOLS_METRICS_NAMESPACE": "Test"}
+        defaults = {
+            "OUTPUT_BUCKET": RENDITIONS,
+            "TABLE_NAME": TABLE,
+            "POWERTOOLS_METRICS_NAMESPACE": "Test",
+            # The test context's timeout is 10 s; ObjectPipeline sets a quarter of the function's, at most 10 s.
+            "STOP_BEFORE_TIMEOUT_MS": "2500",
+        }
         for name, value in {**defaults, **env}.items():
             monkeypatch.setenv(name, value)
         self.app = load_handler("image_processor")
@@ -110,7 +116,8 @@ def test_a_photo_becomes_webp_and_jpeg_renditions_without_metadata_and_a_process
     key = "uploads/user-1/holiday photo+1.jpg"  # notifications carry it URL-encoded
     row = pipeline.upload_and_process(key, jpeg(1600, 1200, exif=True))
     assert row["status"]["S"] == "processed"
-    assert (row["format"]["S"], row["width"]["N"], row["height"]["N"]) == ("JPEG", "1600", "1200")
+    # Recorded as shown: the EXIF orientation (rotate 90) swaps the stored 1600x1200.
+    assert (row["format"]["S"], row["width"]["N"], row["height"]["N"]) == ("JPEG", "1200", "1600")
     assert int(row["size"]["N"]) > 0 and row["etag"]["S"]
     assert {"download", "process", "upload", "total"} <= set(row["timings_ms"]["M"])
     outputs = [o["M"] for o in row["outputs"]["L"]]
@@ -193,3 +200,59 @@ def test_unexpected_errors_and_foreign_messages_fail_alone_for_a_retry(pipeline)
     failed = pipeline.run({"Records": event["Records"] + extra})
     assert sorted(failed) == sorted(record["messageId"] for record in extra)
     assert pipeline.row("uploads/u/good.jpg")["status"]["S"] == "processed"
+
+
+def sizes(row: dict) -> list[tuple[int, int, str]]:
+    return sorted(
+        (int(o["M"]["width"]["N"]), int(o["M"]["height"]["N"]), o["M"]["format"]["S"]) for o in row["outputs"]["L"]
+    )
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_turned_jpeg_is_drafted_and_recorded_as_shown(pipeline, orientation):
+    row = pipeline.upload_and_process("uploads/u/tall.jpg", jpeg(8000, 1000, exif=True, orientation=orientation))
+    assert row["status"]["S"] == "processed"
+    assert (row["width"]["N"], row["height"]["N"]) == ("1000", "8000")
+    assert sizes(row) == sorted(
+        (w, h, f) for w, h in ((320, 2560), (640, 5120), (1000, 8000)) for f in ("jpeg", "webp")
+    )
+
+
+def test_an_image_taller_than_webp_allows_is_narrowed_to_fit(pipeline):
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 20000), (10, 20, 30)).save(buffer, "PNG")
+    row = pipeline.upload_and_process("uploads/u/scroll.png", buffer.getvalue())
+    assert row["status"]["S"] == "processed", row.get("reason")
+    assert sizes(row) == [(320, 16000, "jpeg"), (320, 16000, "webp"), (327, 16350, "jpeg"), (327, 16350, "webp")]
+
+
+def test_what_an_encoder_refuses_is_rejected_not_retried(pipeline, monkeypatch):
+    body = png_with_alpha(300, 200)
+
+    def refuse(*args, **kwargs):
+        raise OSError("encoder error -2 when writing image file")
+
+    monkeypatch.setattr(Image.Image, "save", refuse)
+    row = pipeline.upload_and_process("uploads/u/odd.png", body)
+    assert row["status"]["S"] == "rejected" and "cannot be encoded as webp at 300x200" in row["reason"]["S"]
+
+
+class RunningOut(LambdaContext):
+    """An invocation with 20 s left at the first record and 2 s at the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.remaining = iter([20_000, 2_000])
+
+    def get_remaining_time_in_millis(self) -> int:
+        return next(self.remaining, 0)
+
+
+def test_records_not_started_before_the_timeout_are_left_for_a_later_delivery(pipeline):
+    for name in ("first", "second"):
+        pipeline.s3.put_object(Bucket=UPLOADS, Key=f"uploads/u/{name}.jpg", Body=jpeg(400, 300))
+    event = pipeline.event()
+    assert len(event["Records"]) == 2
+    failed = pipeline.app.handler(event, RunningOut())["batchItemFailures"]
+    assert [f["itemIdentifier"] for f in failed] == [event["Records"][1]["messageId"]]
+    assert len(pipeline.dynamodb.scan(TableName=TABLE)["Items"]) == 1

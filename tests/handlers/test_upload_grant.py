@@ -96,3 +96,66 @@ def test_bad_requests_get_400(grant, body, status):
 
 def test_no_authenticated_caller_gets_403(grant):
     assert grant({"content_type": "image/jpeg"}, sub=None)[0] == 403
+
+
+def call_with_context(app, request_context: dict) -> tuple[int, dict]:
+    event = {"body": json.dumps({"content_type": "image/png"}), "requestContext": request_context, "headers": {}}
+    response = app.handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_a_lambda_authorizers_principal_gets_its_own_hashed_prefix(grant):
+    app = load_handler("upload_grant")
+    context = {"authorizer": {"principalId": "customer|42", "integrationLatency": 3}, "identity": {"userArn": None}}
+    status, body = call_with_context(app, context)
+    assert status == 201 and body["key"].startswith("uploads/principal-")
+    assert call_with_context(app, context)[1]["key"].split("/")[1] == body["key"].split("/")[1]
+    other = call_with_context(app, {**context, "authorizer": {"principalId": "customer|43"}})[1]
+    assert other["key"].split("/")[1] != body["key"].split("/")[1]
+
+
+def test_cognito_identity_pool_callers_sharing_one_role_get_prefixes_of_their_own(grant):
+    app = load_handler("upload_grant")
+    shared = "arn:aws:sts::1:assumed-role/Authenticated/CognitoIdentityCredentials"
+    prefixes = {
+        call_with_context(app, {"identity": {"userArn": shared, "cognitoIdentityId": f"eu-west-1:{n}"}})[1][
+            "key"
+        ].split("/")[1]
+        for n in ("a", "b")
+    }
+    assert len(prefixes) == 2 and all(prefix.startswith("identity-") for prefix in prefixes)
+
+
+@pytest.mark.parametrize(
+    "request_context",
+    [
+        {"authorizer": {"claims": "sub=user-1"}, "identity": {"userArn": "arn:aws:iam::1:user/ada"}},
+        {"authorizer": ["not", "a", "dict"], "identity": "not a dict"},
+        "not a dict",
+    ],
+    ids=["claims-a-string", "authorizer-a-list", "context-a-string"],
+)
+def test_odd_request_contexts_are_read_safely(grant, request_context):
+    status, body = call_with_context(load_handler("upload_grant"), request_context)
+    if isinstance(request_context, dict) and isinstance(request_context.get("identity"), dict):
+        assert status == 201 and body["key"].startswith("uploads/iam-")
+    else:
+        assert status == 403
+
+
+@pytest.mark.parametrize(
+    "region, host",
+    [
+        ("eu-west-1", "https://uploads-bucket.s3.eu-west-1.amazonaws.com/"),
+        ("us-east-1", "https://uploads-bucket.s3.us-east-1.amazonaws.com/"),
+        ("cn-north-1", "https://uploads-bucket.s3.cn-north-1.amazonaws.com.cn/"),
+    ],
+)
+def test_grants_use_the_buckets_regional_virtual_hosted_endpoint(monkeypatch, region, host):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.setenv("UPLOAD_BUCKET", BUCKET)
+    app = load_handler("upload_grant")
+    status, body = call_with_context(app, {"authorizer": {"claims": {"sub": "user-1"}}})
+    assert status == 201 and body["url"] == host

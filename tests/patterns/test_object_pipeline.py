@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import App, Duration, Stack, aws_apigateway as apigw, aws_certificatemanager as acm
-from aws_cdk import aws_cloudfront as cloudfront, aws_lambda as lambda_, aws_s3 as s3
+from aws_cdk import aws_cloudfront as cloudfront, aws_kms as kms, aws_lambda as lambda_, aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from patterns import ObjectPipeline, SecureFunction
@@ -166,6 +166,7 @@ def test_processor_is_arm64_on_the_layers_python_with_the_benchmarked_memory(def
                         "FORMATS": "webp,jpeg",
                         "OUTPUT_PREFIX": "renditions/",
                         "MAX_PIXELS": "50000000",
+                        "STOP_BEFORE_TIMEOUT_MS": "10000",
                     }
                 )
             },
@@ -314,7 +315,15 @@ def test_alarms_cover_the_dlq_the_buffer_age_the_processor_and_the_rejected_rate
         {
             "Threshold": 0.25,
             "Metrics": Match.array_with(
-                [Match.object_like({"Expression": "rejected / MAX([rejected + processed, 1])"})]
+                [
+                    Match.object_like(
+                        {
+                            # Rejections with no processed datapoint count as a share of 1, not as missing data.
+                            "Expression": "IF((FILL(rejected, 0) + FILL(processed, 0)) >= 3, "
+                            "FILL(rejected, 0) / (FILL(rejected, 0) + FILL(processed, 0)), 0)"
+                        }
+                    )
+                ]
             ),
         },
     )
@@ -398,6 +407,7 @@ def test_a_missing_pillow_cache_is_a_clear_error_naming_the_command(monkeypatch,
         ({"grant_expiry": Duration.hours(2)}, "grant_expiry must be between"),
         ({"expire_uploads_after": Duration.hours(2)}, "expire_uploads_after must be a whole number of days"),
         ({"rejected_rate_threshold": 0}, "rejected_rate_threshold"),
+        ({"rejected_rate_min_objects": 0}, "rejected_rate_min_objects must be at least 1"),
         ({"cors_allow_origins": ["example.com"]}, "cors_allow_origins"),
         ({"serve_uploads": False, "scopes": ["a/b"]}, "serve_uploads=False, so scopes"),
         ({"scopes": ["a/b"]}, "scopes need a Cognito user-pool authorizer"),
@@ -433,3 +443,77 @@ def test_regions_without_cloudfront_oac_need_delivery_off(region):
     pipeline = ObjectPipeline(stack, "Served", delivery=False)
     assert pipeline.distribution is None and pipeline.delivery is None
     Template.from_stack(stack).resource_count_is("AWS::CloudFront::Distribution", 0)
+
+
+def metrics_dimension(template: Template) -> tuple[str, str]:
+    """The processor's POWERTOOLS_SERVICE_NAME and the rejected-rate alarm's ``service`` dimension."""
+    (function,) = [
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if "WIDTHS" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    (alarm,) = [a for a in template.find_resources("AWS::CloudWatch::Alarm").values() if "FILL(rejected" in str(a)]
+    (dimension,) = {
+        str(d["Value"])
+        for m in alarm["Properties"]["Metrics"]
+        if "MetricStat" in m
+        for d in m["MetricStat"]["Metric"]["Dimensions"]
+    }
+    return str(function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]), dimension
+
+
+def test_names_unique_per_account_hold_the_region_and_metrics_are_unique_per_pipeline(default):
+    app = App()
+    stacks = {
+        region: Stack(app, region, stack_name="West", env={"account": "123456789012", "region": region})
+        for region in ("eu-west-1", "us-west-2")
+    }
+    for stack in stacks.values():
+        ObjectPipeline(stack, "Images", serve_uploads=False)
+    names = {}
+    for region, stack in stacks.items():
+        template = Template.from_stack(stack)
+        (policy,) = template.find_resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+        (oac,) = template.find_resources("AWS::CloudFront::OriginAccessControl").values()
+        names[region] = (
+            policy["Properties"]["ResponseHeadersPolicyConfig"]["Name"],
+            oac["Properties"]["OriginAccessControlConfig"]["Name"],
+        )
+        assert names[region][0].endswith(f"-{region}") and len(names[region][0]) <= 128
+        assert names[region][1].endswith(f"-{region}") and len(names[region][1]) <= 64
+        assert metrics_dimension(template) == ("West/Images", "West/Images")
+    # One stack in two Regions asks for different names ...
+    assert names["eu-west-1"] != names["us-west-2"]
+    # ... and two stacks with the same construct id emit their outcome metrics apart.
+    assert metrics_dimension(default[1]) == ("Test/Images", "Test/Images")
+    # Unbound to a Region, the names take it at deploy time.
+    (oac,) = default[1].find_resources("AWS::CloudFront::OriginAccessControl").values()
+    assert {"Ref": "AWS::Region"} in oac["Properties"]["OriginAccessControlConfig"]["Name"]["Fn::Join"][1]
+
+
+def test_existing_kms_encrypted_buckets_keys_are_granted_to_the_functions_that_use_them():
+    stack = new_stack()
+    upload_key = kms.Key.from_key_arn(stack, "UploadKey", "arn:aws:kms:us-east-1:123456789012:key/up")
+    output_key = kms.Key.from_key_arn(stack, "OutputKey", "arn:aws:kms:us-east-1:123456789012:key/out")
+    uploads = s3.Bucket.from_bucket_attributes(stack, "Uploads", bucket_name="up-bucket", encryption_key=upload_key)
+    outputs = s3.Bucket.from_bucket_attributes(stack, "Outputs", bucket_name="out-bucket", encryption_key=output_key)
+    ObjectPipeline(stack, "Images", upload_bucket=uploads, output_bucket=outputs)
+    template = Template.from_stack(stack)
+    kms_grants = {
+        (role, statement["Resource"], str(statement["Action"]))
+        for role in ("ImagesProcessorRole", "ImagesUploadGrantsGrantFunctionRole")
+        for statement in statements(template, role)
+        if "kms:" in str(statement["Action"])
+    }
+    assert kms_grants == {
+        ("ImagesProcessorRole", "arn:aws:kms:us-east-1:123456789012:key/up", "kms:Decrypt"),
+        ("ImagesProcessorRole", "arn:aws:kms:us-east-1:123456789012:key/out", "kms:GenerateDataKey"),
+        ("ImagesUploadGrantsGrantFunctionRole", "arn:aws:kms:us-east-1:123456789012:key/up", "kms:GenerateDataKey"),
+    }
+
+
+@pytest.mark.parametrize("region", ["af-south-1", "me-south-1"])
+def test_regions_cloudfront_delivers_no_standard_logs_to_are_refused(region):
+    stack = Stack(App(), "Test", env={"region": region, "account": "123456789012"})
+    with pytest.raises(ValueError, match=f"does not deliver standard logs to buckets in {region}.*delivery=False"):
+        ObjectPipeline(stack, "Images")
