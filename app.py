@@ -12,7 +12,7 @@ synthesizes but cannot deploy (docs/global-items-demo.md).
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
@@ -31,7 +31,8 @@ def build_app(outdir: Optional[str] = None, context: Optional[Mapping[str, Any]]
     """Instantiate every demo stack, route every alarm to someone, register the profile's rule sets."""
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     for name, stack_class in DEMO_STACKS.items():
-        stack_class(app, name)
+        # Every entry is a Stack subclass built as (scope, id); their differing __init__s make the dict of `object`s.
+        cast(type[cdk.Stack], stack_class)(app, name)
     # Each stack gets an encrypted AlarmTopic (e-mail from context alarmEmail or ALARM_EMAIL).
     route_alarms(app)
     register_rule_sets(app)

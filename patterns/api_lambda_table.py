@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
@@ -268,9 +268,10 @@ class ApiLambdaTable(Construct):
         for a method or path the API does not have.
         """
         if self._authorizer is not None:
+            kind = self._authorizer.authorization_type
             raise ValueError(
                 f"{self.node.path}: grant_invoke needs IAM authorization, but authorizer= "
-                f"({self._authorizer.authorization_type.value}) decides who may call this API; "
+                f"({kind.value if kind is not None else 'custom'}) decides who may call this API; "
                 "give callers tokens the authorizer accepts instead"
             )
         return grant_execute_api(self.api, self._stage_name, grantee, method=method, path=path)
@@ -329,7 +330,7 @@ class ApiLambdaTable(Construct):
         replace_model = api.add_model("ReplaceItemModel", content_type="application/json", schema=REPLACE_ITEM_SCHEMA)
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
 
-        def add(resource: apigw.Resource, verb: str, scopes: Sequence[str], **options) -> apigw.Method:
+        def add(resource: apigw.Resource, verb: str, scopes: Sequence[str], **options: Any) -> apigw.Method:
             method = resource.add_method(
                 verb,
                 integration,
@@ -457,10 +458,10 @@ def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:
     return known_partition_key(table) or _DEFAULT_KEY
 
 
-def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str]) -> dict:
+def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str]) -> dict[str, Any]:
     if authorizer is None:
         return {"authorization_type": apigw.AuthorizationType.IAM}
-    options: dict = {"authorizer": authorizer, "authorization_type": authorizer.authorization_type}
+    options: dict[str, Any] = {"authorizer": authorizer, "authorization_type": authorizer.authorization_type}
     if scopes:
         options["authorization_scopes"] = list(scopes)
     return options
@@ -468,33 +469,33 @@ def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str
 
 def _validate(
     *,
-    table,
-    partition_key,
-    sort_key,
-    global_secondary_indexes,
-    table_removal_policy,
-    function,
-    code,
-    handler,
-    environment,
-    memory_size,
-    timeout,
-    table_actions,
-    metrics_namespace,
-    rest_api_name,
-    authorizer,
-    read_scopes,
-    write_scopes,
-    cors_allow_origins,
-    throttling_rate_limit,
-    throttling_burst_limit,
-    stage_name,
-    web_acl_arn,
-    manage_account_logging_role,
-    account_has_logging_role,
-    server_error_rate_threshold,
-    latency_threshold,
-    **_,
+    table: Optional[dynamodb.ITable],
+    partition_key: Optional[dynamodb.Attribute],
+    sort_key: Optional[dynamodb.Attribute],
+    global_secondary_indexes: Optional[Sequence[dynamodb.GlobalSecondaryIndexProps]],
+    table_removal_policy: Optional[RemovalPolicy],
+    function: Optional[lambda_.IFunction],
+    code: Optional[lambda_.Code],
+    handler: Optional[str],
+    environment: Optional[Mapping[str, str]],
+    memory_size: Optional[int],
+    timeout: Optional[Duration],
+    table_actions: Sequence[str],
+    metrics_namespace: Optional[str],
+    rest_api_name: Optional[str],
+    authorizer: Optional[apigw.IAuthorizer],
+    read_scopes: Sequence[str],
+    write_scopes: Sequence[str],
+    cors_allow_origins: Optional[Sequence[str]],
+    throttling_rate_limit: float,
+    throttling_burst_limit: int,
+    stage_name: str,
+    web_acl_arn: Optional[str],
+    manage_account_logging_role: bool,
+    account_has_logging_role: bool,
+    server_error_rate_threshold: float,
+    latency_threshold: Duration,
+    **_: Any,
 ) -> None:
     bundled = function is None and code is None
     _validate_table(table, partition_key, sort_key, global_secondary_indexes, table_removal_policy, bundled)
@@ -525,11 +526,18 @@ def _validate(
         raise ValueError("latency_threshold must be positive")
 
 
-def _given(**props) -> list[str]:
+def _given(**props: Any) -> list[str]:
     return [name for name, value in props.items() if value is not None]
 
 
-def _validate_table(table, partition_key, sort_key, global_secondary_indexes, table_removal_policy, bundled) -> None:
+def _validate_table(
+    table: Optional[dynamodb.ITable],
+    partition_key: Optional[dynamodb.Attribute],
+    sort_key: Optional[dynamodb.Attribute],
+    global_secondary_indexes: Optional[Sequence[dynamodb.GlobalSecondaryIndexProps]],
+    table_removal_policy: Optional[RemovalPolicy],
+    bundled: bool,
+) -> None:
     if table is not None:
         given = _given(
             sort_key=sort_key, global_secondary_indexes=global_secondary_indexes, table_removal_policy=table_removal_policy
@@ -555,7 +563,16 @@ def _validate_table(table, partition_key, sort_key, global_secondary_indexes, ta
         raise ValueError("the bundled items handler uses a partition key only; pass code= or function= to use sort_key")
 
 
-def _validate_function(function, code, handler, environment, memory_size, timeout, metrics_namespace, table_actions):
+def _validate_function(
+    function: Optional[lambda_.IFunction],
+    code: Optional[lambda_.Code],
+    handler: Optional[str],
+    environment: Optional[Mapping[str, str]],
+    memory_size: Optional[int],
+    timeout: Optional[Duration],
+    metrics_namespace: Optional[str],
+    table_actions: Sequence[str],
+) -> None:
     if function is not None:
         given = _given(
             code=code,

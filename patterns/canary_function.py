@@ -417,7 +417,7 @@ class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
             return iam.Grant.add_to_principal(
                 grantee=grantee, actions=[_REPORT_HOOK_STATUS], resource_arns=["*"]
             )
-        policies: dict = self.__dict__.setdefault("_hook_status_policies", {})
+        policies: dict[str, Construct] = self.__dict__.setdefault("_hook_status_policies", {})
         policy = policies.get(role.node.path)  # pre- and post-traffic hook may be one function
         if policy is None:
             policy = separate_policy(
@@ -446,20 +446,20 @@ _REPORT_HOOK_STATUS = "codedeploy:PutLifecycleEventHookExecutionStatus"
 
 def _validate(
     *,
-    code,
-    handler,
-    alias_name,
-    traffic_shift,
-    errors_threshold,
-    throttles_threshold,
-    duration_threshold,
-    timeout,
-    hooks,
-    smoke_payload,
-    expected_status_code,
-    provisioned_concurrency,
-    max_provisioned_concurrency,
-    reserved_concurrent_executions,
+    code: Optional[lambda_.Code],
+    handler: Optional[str],
+    alias_name: str,
+    traffic_shift: TrafficShift,
+    errors_threshold: int,
+    throttles_threshold: int,
+    duration_threshold: Duration,
+    timeout: Duration,
+    hooks: bool,
+    smoke_payload: Optional[Mapping[str, Any]],
+    expected_status_code: Optional[int],
+    provisioned_concurrency: Optional[int],
+    max_provisioned_concurrency: Optional[int],
+    reserved_concurrent_executions: Optional[int],
 ) -> None:
     if handler is not None and code is None:
         raise ValueError("handler= needs code=: the bundled handler's entry point is fixed")
@@ -491,7 +491,11 @@ def _validate(
         if max_provisioned_concurrency is not None
         else ("provisioned_concurrency", provisioned_concurrency)
     )
-    if None not in (reserved_concurrent_executions, provisioned) and provisioned > reserved_concurrent_executions:
+    if (
+        reserved_concurrent_executions is not None
+        and provisioned is not None
+        and provisioned > reserved_concurrent_executions
+    ):
         raise ValueError(
             f"{prop}={provisioned} is above reserved_concurrent_executions={reserved_concurrent_executions}: "
             "Lambda refuses provisioned concurrency above a function's reserved concurrency; reserve at least "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_iam as iam
 from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns, aws_sqs as sqs
@@ -206,7 +206,7 @@ class FanoutQueue(Construct):
         fifo: Optional[bool] = None,
         content_based_deduplication: Optional[bool] = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        subscribers: Optional[Mapping[str, Mapping]] = None,
+        subscribers: Optional[Mapping[str, Mapping[str, Any]]] = None,
     ) -> None:
         super().__init__(scope, id)
         # SNS may use the queue key for this topic only, whatever the app's feature flags say.

@@ -130,9 +130,9 @@ def fire_times(
             yield moment
             moment += step
     if isinstance(expression, At):
-        moment = _existing(expression.when, zone)
-        if moment is not None and moment > after:
-            yield moment
+        when = _existing(expression.when, zone)
+        if when is not None and when > after:
+            yield when
         return
     yield from _cron_times(expression, zone, after)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
@@ -15,7 +17,7 @@ TIME_ZONE = "Europe/Berlin"
 class ScheduledJobDemo(Stack):
     """Items with an expiry; a scheduled job that runs once per night and pages when it stops."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.items = SecureTable(
             self, "Items", time_to_live_attribute="expires_at", removal_policy=RemovalPolicy.DESTROY

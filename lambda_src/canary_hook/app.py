@@ -40,6 +40,7 @@ from typing import Any, Optional
 
 import botocore.session
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -125,7 +126,7 @@ def _after_restore() -> None:
 
 
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
-    from snapshot_restore_py import register_after_restore
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
 
     register_after_restore(_after_restore)
 
@@ -213,7 +214,7 @@ def report(deployment_id: str, execution_id: str, status: str) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: Any, context) -> dict:
+def handler(event: Any, context: LambdaContext) -> dict[str, str]:
     try:
         deployment_id, execution_id = parse_hook_event(event)
     except MalformedHookEvent as error:

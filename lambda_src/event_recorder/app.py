@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 import os
 import random
+from typing import Any
 
 import botocore.session
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 logger = Logger()
@@ -42,7 +44,7 @@ def _after_restore() -> None:
 
 
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
-    from snapshot_restore_py import register_after_restore
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
 
     register_after_restore(_after_restore)
 
@@ -51,7 +53,7 @@ class MalformedEvent(ValueError):
     """The record's body is not an event this function can record."""
 
 
-def parse_event(body: str) -> dict:
+def parse_event(body: str) -> dict[str, Any]:
     try:
         event = json.loads(body)
     except json.JSONDecodeError as error:
@@ -72,7 +74,7 @@ def _condition_failed(error: Exception) -> bool:
     )
 
 
-def record_handler(record: dict) -> None:
+def record_handler(record: dict[str, Any]) -> None:
     message_id = record["messageId"]
     try:
         event = parse_event(record["body"])
@@ -95,7 +97,7 @@ def record_handler(record: dict) -> None:
 
 
 @logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failures = []
     for record in event.get("Records") or []:
         try:

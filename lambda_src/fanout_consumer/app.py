@@ -43,9 +43,11 @@ import json
 import os
 import random
 from datetime import datetime, timezone
+from typing import Any
 
 import botocore.session
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 TABLE_NAME = os.environ["TABLE_NAME"]
@@ -69,7 +71,7 @@ def _after_restore() -> None:
 
 
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
-    from snapshot_restore_py import register_after_restore
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
 
     register_after_restore(_after_restore)
 
@@ -78,7 +80,7 @@ class MalformedMessage(ValueError):
     """The message is not one this function can apply; it fails alone and ends in the DLQ."""
 
 
-def idempotency_key(record: dict) -> str:
+def idempotency_key(record: dict[str, Any]) -> str:
     """The message's idempotency key: the event id from the body, or the SQS messageId."""
     try:
         body = json.loads(record["body"])
@@ -87,7 +89,8 @@ def idempotency_key(record: dict) -> str:
     if not isinstance(body, dict):
         raise MalformedMessage("body must be a JSON object")
     if KEY_FIELD is None:
-        return record["messageId"]
+        message_id: str = record["messageId"]
+        return message_id
     value = body.get(KEY_FIELD)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -96,7 +99,7 @@ def idempotency_key(record: dict) -> str:
     raise MalformedMessage(f"body needs a non-empty string or integer {KEY_FIELD!r}")
 
 
-def apply_message(key: str, record: dict) -> str:
+def apply_message(key: str, record: dict[str, Any]) -> str:
     """Write the message's item unless its key was applied; the message id that applied it."""
     try:
         dynamodb.put_item(
@@ -114,11 +117,13 @@ def apply_message(key: str, record: dict) -> str:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         existing = error.response.get("Item") or {}
-        return existing.get("message_id", {}).get("S", "")
-    return record["messageId"]
+        applied_by: str = existing.get("message_id", {}).get("S", "")
+        return applied_by
+    message_id: str = record["messageId"]
+    return message_id
 
 
-def record_handler(record: dict) -> None:
+def record_handler(record: dict[str, Any]) -> None:
     message_id = record["messageId"]
     try:
         key = idempotency_key(record)
@@ -141,16 +146,16 @@ def record_handler(record: dict) -> None:
     )
 
 
-def is_fifo(event: dict) -> bool:
+def is_fifo(event: dict[str, Any]) -> bool:
     """Whether the batch comes from a FIFO queue (its ARN ends in ``.fifo``)."""
     records = event.get("Records") or [{}]
     return (records[0].get("eventSourceARN") or "").endswith(".fifo")
 
 
-def process_batch(event: dict) -> dict:
+def process_batch(event: dict[str, Any]) -> dict[str, Any]:
     """Apply each record; report the failed ones (and, from a FIFO queue, the rest of their group)."""
     fifo = is_fifo(event)
-    failed_groups: set = set()
+    failed_groups: set[str | None] = set()
     failures = []
     for record in event.get("Records") or []:
         group = (record.get("attributes") or {}).get("MessageGroupId") if fifo else None
@@ -167,5 +172,5 @@ def process_batch(event: dict) -> dict:
 
 
 @logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_batch(event)

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 GREETING = os.environ.get("GREETING", "hello")
 VERSION = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
@@ -30,7 +31,7 @@ def is_smoke_test(event: Any) -> bool:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: Any, context) -> dict:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.info("greeting", extra={"smoke_test": is_smoke_test(event), "version": VERSION})
     return {
         "statusCode": 200,

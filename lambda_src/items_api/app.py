@@ -36,6 +36,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -88,7 +89,7 @@ def _after_restore() -> None:
 
 
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
-    from snapshot_restore_py import register_after_restore
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
 
     register_after_restore(_after_restore)
 
@@ -103,7 +104,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response[dict[str, str]]:
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message}, headers=headers
     )
@@ -137,7 +138,7 @@ def check_path_id(item_id: str) -> str:
     return item_id
 
 
-def read_json_object() -> dict:
+def read_json_object() -> dict[str, Any]:
     """The request body as a JSON object, or an ApiError (413 when too large, else 400)."""
     event = app.current_event
     body = event.body
@@ -167,7 +168,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def validate_item(data: dict, allowed: frozenset, required: tuple[str, ...]) -> dict:
+def validate_item(data: dict[str, Any], allowed: frozenset[str], required: tuple[str, ...]) -> dict[str, Any]:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ApiError(400, "unknown field(s): " + ", ".join(f"'{name}'" for name in unknown))
@@ -188,7 +189,7 @@ def validate_item(data: dict, allowed: frozenset, required: tuple[str, ...]) -> 
     return data
 
 
-def parse_limit(params: dict) -> int:
+def parse_limit(params: dict[str, str]) -> int:
     value = params.get("limit")
     if value is None:
         return DEFAULT_LIMIT
@@ -197,12 +198,12 @@ def parse_limit(params: dict) -> int:
     return int(value)
 
 
-def encode_token(last_evaluated_key: dict) -> str:
+def encode_token(last_evaluated_key: dict[str, Any]) -> str:
     raw = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str) -> dict:
+def decode_token(token: str) -> dict[str, Any]:
     """The ExclusiveStartKey in a next_token, which must be exactly ``{<pk>: {"S": <valid id>}}``."""
     invalid = ApiError(400, "query parameter 'next_token' is not a valid token")
     if not TOKEN_PATTERN.fullmatch(token):
@@ -222,7 +223,7 @@ def decode_token(token: str) -> dict:
 # --- the caller ---------------------------------------------------------------------------------
 
 
-def caller_claims(event: Optional[dict] = None) -> dict:
+def caller_claims(event: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """The token claims a Cognito user-pool authorizer put in the request context ({} otherwise)."""
     event = app.current_event.raw_event if event is None else event
     context = event.get("requestContext") if isinstance(event, dict) else None
@@ -231,7 +232,7 @@ def caller_claims(event: Optional[dict] = None) -> dict:
     return claims if isinstance(claims, dict) else {}
 
 
-def caller_groups(claims: dict) -> set[str]:
+def caller_groups(claims: dict[str, Any]) -> set[str]:
     """``cognito:groups`` as API Gateway passes it: a list, or text like ``[admins readers]`` or ``admins,readers``."""
     groups = claims.get("cognito:groups")
     if isinstance(groups, list):
@@ -257,11 +258,11 @@ def require_admin() -> None:
 # --- DynamoDB items <-> API items ---------------------------------------------------------------
 
 
-def _to_attribute(value: str | int) -> dict:
+def _to_attribute(value: str | int) -> dict[str, str]:
     return {"S": value} if isinstance(value, str) else {"N": str(value)}
 
 
-def _from_attribute(attribute: dict) -> Any:
+def _from_attribute(attribute: dict[str, str]) -> Any:
     if "S" in attribute:
         return attribute["S"]
     if "N" in attribute:
@@ -270,7 +271,7 @@ def _from_attribute(attribute: dict) -> Any:
     return None  # never written by this API
 
 
-def to_api_item(attributes: dict) -> dict:
+def to_api_item(attributes: dict[str, Any]) -> dict[str, Any]:
     item = {"id": attributes[PARTITION_KEY]["S"]}
     for name in ITEM_FIELDS:
         if name in attributes:
@@ -278,7 +279,7 @@ def to_api_item(attributes: dict) -> dict:
     return item
 
 
-def key_of(item_id: str) -> dict:
+def key_of(item_id: str) -> dict[str, dict[str, str]]:
     return {PARTITION_KEY: {"S": item_id}}
 
 
@@ -296,7 +297,7 @@ def _new_id() -> str:
 
 
 @app.post("/items")
-def create_item() -> Response:
+def create_item() -> Response[dict[str, Any]]:
     data = validate_item(read_json_object(), CREATE_FIELDS, ("name",))
     now = now_iso()
     item = {"id": data.get("id") or _new_id(), "name": data["name"]}
@@ -326,7 +327,7 @@ def create_item() -> Response:
 
 
 @app.get("/items")
-def list_items() -> dict:
+def list_items() -> dict[str, Any]:
     params = app.current_event.query_string_parameters or {}
     request: dict[str, Any] = {"TableName": TABLE_NAME, "Limit": parse_limit(params)}
     if params.get("next_token") is not None:
@@ -340,7 +341,7 @@ def list_items() -> dict:
 
 
 @app.get("/items/<item_id>")
-def get_item(item_id: str) -> dict:
+def get_item(item_id: str) -> dict[str, Any]:
     check_path_id(item_id)
     found = dynamodb.get_item(TableName=TABLE_NAME, Key=key_of(item_id), ConsistentRead=True)
     if "Item" not in found:
@@ -349,7 +350,7 @@ def get_item(item_id: str) -> dict:
 
 
 @app.put("/items/<item_id>")
-def replace_item(item_id: str) -> dict:
+def replace_item(item_id: str) -> dict[str, Any]:
     check_path_id(item_id)
     data = validate_item(read_json_object(), REPLACE_FIELDS, ("name", "version"))
     expected = data["version"]
@@ -396,7 +397,7 @@ def replace_item(item_id: str) -> dict:
 
 
 @app.delete("/items/<item_id>")
-def delete_item(item_id: str) -> Response:
+def delete_item(item_id: str) -> Response[str]:
     check_path_id(item_id)
     require_admin()
     deleted = dynamodb.delete_item(TableName=TABLE_NAME, Key=key_of(item_id), ReturnValues="ALL_OLD")
@@ -412,7 +413,7 @@ ALLOWED_METHODS = {"/items": ("GET", "POST"), "/items/{id}": ("GET", "PUT", "DEL
 
 
 @app.not_found
-def route_not_found(_: Exception) -> Response:
+def route_not_found(_: Exception) -> Response[dict[str, str]]:
     """404 for an unknown path; 405 for a wrong method on a known one; 400 for an id no route accepts."""
     path = app.current_event.path
     method = app.current_event.http_method.upper()
@@ -425,14 +426,14 @@ def route_not_found(_: Exception) -> Response:
     return error_response(405, f"method {method} is not allowed here", {"Allow": ", ".join(allowed)})
 
 
-@app.exception_handler(ApiError)
-def api_error(error: ApiError) -> Response:
+@app.exception_handler(ApiError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def api_error(error: ApiError) -> Response[dict[str, str]]:
     logger.info("request rejected", extra={"status": error.status, "reason": error.message})
     return error_response(error.status, error.message, error.headers)
 
 
-@app.exception_handler(ClientError)
-def dynamodb_error(error: ClientError) -> Response:
+@app.exception_handler(ClientError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def dynamodb_error(error: ClientError) -> Response[dict[str, str]]:
     code = error.response.get("Error", {}).get("Code", "")
     if code in THROTTLING_ERRORS:
         logger.warning("DynamoDB throttled the request", extra={"error_code": code})
@@ -441,8 +442,8 @@ def dynamodb_error(error: ClientError) -> Response:
     return error_response(500, "Internal server error")
 
 
-@app.exception_handler(Exception)
-def unexpected_error(_: Exception) -> Response:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+def unexpected_error(_: Exception) -> Response[dict[str, str]]:
     logger.exception("unexpected error")
     return error_response(500, "Internal server error")
 
@@ -450,7 +451,7 @@ def unexpected_error(_: Exception) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict, context: Any) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     subject = caller_claims(event).get("sub")
     if subject:  # who is calling, on every log line of the request; never the token
         logger.append_keys(caller=subject)

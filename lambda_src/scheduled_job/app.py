@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from run_once import ScheduledRun, run_once
+if TYPE_CHECKING:  # the type checker names the module by its path; Lambda finds it beside this file
+    from lambda_src.scheduled_job.run_once import ScheduledRun, run_once
+else:
+    from run_once import ScheduledRun, run_once
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
@@ -100,7 +104,7 @@ def purge(run: ScheduledRun, ids: list[str], cutoff: int) -> int:
 
 @logger.inject_lambda_context
 @run_once
-def handler(run: ScheduledRun, context: Any) -> dict[str, Any]:
+def handler(run: ScheduledRun, context: LambdaContext) -> dict[str, Any]:
     cutoff = int(run.scheduled_at.timestamp())
     purged = purge(run, expired_ids(cutoff), cutoff)
     # The row exists on a day nothing expired too; ADD 0 keeps the count earlier attempts made.

@@ -59,6 +59,7 @@ from typing import Any
 
 import botocore.session
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 TOPIC_ARN = os.environ["TOPIC_ARN"]
 TOPIC_FIFO = os.environ.get("TOPIC_FIFO", "false").lower() == "true"
@@ -86,7 +87,7 @@ def _after_restore() -> None:
 
 
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
-    from snapshot_restore_py import register_after_restore
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
 
     register_after_restore(_after_restore)
 # DynamoDB's numbers: 38 significant digits, exponents -130..125; anything else is not a stored value.
@@ -120,7 +121,7 @@ def _binary(value: Any) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-def _members(value: Any) -> list:
+def _members(value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise TypeError("a set or list must be a JSON array")
     return value
@@ -154,7 +155,7 @@ def plain(value: Any) -> Any:
     raise TypeError(f"DynamoDB type {tag!r} is not supported")
 
 
-def _image(stream_record: dict, field: str, required: bool = False) -> dict | None:
+def _image(stream_record: dict[str, Any], field: str, required: bool = False) -> dict[str, Any] | None:
     """Deserialize ``Keys``, ``NewImage`` or ``OldImage`` into plain JSON data."""
     raw = stream_record.get(field)
     if raw is None and not required:
@@ -167,7 +168,7 @@ def _image(stream_record: dict, field: str, required: bool = False) -> dict | No
         raise MalformedRecord(f"dynamodb.{field} is not valid DynamoDB JSON: {error}") from None
 
 
-def _creation_time(stream_record: dict) -> str | None:
+def _creation_time(stream_record: dict[str, Any]) -> str | None:
     """ApproximateCreationDateTime (epoch seconds) as ISO-8601 UTC, to the millisecond."""
     value = stream_record.get("ApproximateCreationDateTime")
     if value is None:
@@ -181,12 +182,13 @@ def _creation_time(stream_record: dict) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def build_event(record: dict) -> dict:
+def build_event(record: dict[str, Any]) -> dict[str, Any]:
     """The event published for one stream record, as plain JSON data."""
     event_id = record.get("eventID")
     if not isinstance(event_id, str) or not event_id:
         raise MalformedRecord("the record has no eventID")
-    event_type = EVENT_TYPES.get(record.get("eventName"))
+    event_name = record.get("eventName")
+    event_type = EVENT_TYPES.get(event_name) if isinstance(event_name, str) else None
     if event_type is None:
         raise MalformedRecord(f"unsupported eventName {record.get('eventName')!r}")
     stream_record = record.get("dynamodb")
@@ -203,11 +205,11 @@ def build_event(record: dict) -> dict:
     }
 
 
-def _encode(event: dict) -> str:
+def _encode(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), allow_nan=False)
 
 
-def encode_message(event: dict) -> tuple[str, bool]:
+def encode_message(event: dict[str, Any]) -> tuple[str, bool]:
     """The message body, and whether the images had to be left out to fit SNS's limit."""
     attribute_bytes = len(EVENT_TYPE_ATTRIBUTE) + len("String") + len(event["event_type"].encode())
     budget = MAX_MESSAGE_BYTES - attribute_bytes
@@ -218,19 +220,19 @@ def encode_message(event: dict) -> tuple[str, bool]:
     return _encode({**event, "new": None, "old": None, "truncated": True}), True
 
 
-def message_group_id(keys: dict) -> str:
+def message_group_id(keys: dict[str, Any]) -> str:
     """One group per item: a digest of its keys (within SNS's 128 characters, whatever the keys hold)."""
     return hashlib.sha256(json.dumps(keys, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def fifo_parameters(event: dict) -> dict:
+def fifo_parameters(event: dict[str, Any]) -> dict[str, str]:
     """What a FIFO topic requires: the item's group, and the record's id against duplicates."""
     if not TOPIC_FIFO:
         return {}
     return {"MessageGroupId": message_group_id(event["keys"]), "MessageDeduplicationId": event["event_id"]}
 
 
-def record_handler(raw: dict) -> None:
+def record_handler(raw: dict[str, Any]) -> None:
     stream_record = raw.get("dynamodb")
     sequence_number = stream_record.get("SequenceNumber") if isinstance(stream_record, dict) else None
     log_fields = {"event_id": raw.get("eventID"), "sequence_number": sequence_number}
@@ -258,7 +260,7 @@ def record_handler(raw: dict) -> None:
 
 
 @logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publish each record; report the failed ones by SequenceNumber (Lambda retries from the first)."""
     failures = []
     for record in event.get("Records") or []:

@@ -6,6 +6,7 @@ import re
 from typing import Mapping, Optional
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_lambda as lambda_
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -241,7 +242,7 @@ class SecureFunction(Construct):
         self.throttles_alarm = function_throttles_alarm(self, "ThrottlesAlarm", self.function)
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm this construct made."""
         return [a for a in (self.errors_alarm, self.throttles_alarm, self.dead_letter_alarm) if a is not None]
 

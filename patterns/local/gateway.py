@@ -96,7 +96,7 @@ class Gateway:
         self.log = log
         self.authorizers = Authorizers(api, environment, invoke, log)
 
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         started = time.monotonic()
         call: Optional[Call] = None
@@ -122,12 +122,15 @@ class Gateway:
             return mock_response(method.integration, call)
         if isinstance(method.integration, ServiceIntegration):
             if method.integration.respond is not None:
-                return method.integration.respond(call.request.get_data(), call.request_id, self.environment)
+                answer: Response = method.integration.respond(
+                    call.request.get_data(), call.request_id, self.environment
+                )
+                return answer
             return serve(method.integration, call, self.environment)
         event = proxy_event(call, authorizer, identity, self.api.binary_media_types)
         return self._proxy(method.integration, call, event)
 
-    def _proxy(self, integration: ProxyIntegration, call: Call, event: dict) -> Response:
+    def _proxy(self, integration: ProxyIntegration, call: Call, event: dict[str, Any]) -> Response:
         call.function = integration.function.logical_id
         future: Future[Invocation] = Future()
 
@@ -147,9 +150,9 @@ class Gateway:
             raise internal(f"invoke failed: {type(error).__name__}: {error}", 502) from None
         call.function_request_id = invocation.request_id
         if not invocation.ok:
-            error = invocation.error or {}
+            details = invocation.error or {}
             what = "timed out" if invocation.timed_out else "failed"
-            raise internal(f"function {what}: {error.get('errorType')}: {error.get('errorMessage')}", 502)
+            raise internal(f"function {what}: {details.get('errorType')}: {details.get('errorMessage')}", 502)
         try:
             return map_proxy_response(invocation.payload, accepts_binary(call.request, self.api.binary_media_types))
         except Malformed as error:

@@ -18,12 +18,12 @@ _PROXY_RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", 
 
 
 def proxy_event(
-    call: Call, authorizer: Optional[dict], identity: Mapping[str, Any], binary_types: Sequence[str]
-) -> dict:
+    call: Call, authorizer: Optional[dict[str, Any]], identity: Mapping[str, Any], binary_types: Sequence[str]
+) -> dict[str, Any]:
     """The REST API (payload 1.0) proxy event a Lambda function receives."""
     request = call.request
     headers = _event_headers(request)
-    query: MultiDict = request.args
+    query: MultiDict[str, str] = request.args
     body, is_base64 = _event_body(request, binary_types)
     request_context: dict[str, Any] = {
         "accountId": ACCOUNT,
@@ -150,7 +150,7 @@ def _response_headers(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     headers, multi = payload.get("headers") or {}, payload.get("multiValueHeaders") or {}
     if not isinstance(headers, dict) or not isinstance(multi, dict):
         raise Malformed("headers and multiValueHeaders must be objects")
-    merged = []
+    merged: list[tuple[str, str]] = []
     for name, values in multi.items():
         if not isinstance(values, list):
             raise Malformed(f"multiValueHeaders[{name!r}] must be a list")

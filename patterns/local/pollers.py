@@ -280,7 +280,8 @@ class DynamoDBStreamPoller(StreamPoller):
         if after is not None:
             position["SequenceNumber"] = after
         response = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
-        return response.get("ShardIterator")
+        iterator: Optional[str] = response.get("ShardIterator")
+        return iterator
 
     def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], Optional[str]]:
         response = self._streams.get_records(ShardIterator=iterator, Limit=limit)
@@ -288,7 +289,8 @@ class DynamoDBStreamPoller(StreamPoller):
         return records, response.get("NextShardIterator")
 
     def sequence_number(self, record: dict[str, Any]) -> str:
-        return record["dynamodb"]["SequenceNumber"]
+        sequence_number: str = record["dynamodb"]["SequenceNumber"]
+        return sequence_number
 
     def arrival_seconds(self, record: dict[str, Any]) -> float:
         return float(record["dynamodb"].get("ApproximateCreationDateTime", 0))

@@ -163,9 +163,11 @@ class LocalRun:
             self.log("state machines' Lambda tasks run only on the endpoint the local run starts itself")
             return self.options.endpoint.rstrip("/")
         # Started first: moto is told where to invoke its state machines' Lambda tasks.
-        self._lambda_bridge = LambdaBridge(LOOPBACK, log=self.log).start()  # only moto calls it
-        self._stoppers.append(self._lambda_bridge.stop)
-        server = MotoServer(lambda_endpoint=self._lambda_bridge.url.rstrip("/")).start()
+        bridge = LambdaBridge(LOOPBACK, log=self.log)
+        bridge.start()  # only moto calls it
+        self._lambda_bridge = bridge
+        self._stoppers.append(bridge.stop)
+        server = MotoServer(lambda_endpoint=bridge.url.rstrip("/")).start()
         self._stoppers.append(server.stop)
         return server.endpoint
 

@@ -237,8 +237,8 @@ class ScheduleFirer:
             if invocation.ok:
                 return firing
         firing.outcome = "failed"
-        error = firing.invocations[-1].error or {}
-        self._dead_letter_failed_run(firing, error)
+        last_error = firing.invocations[-1].error or {}
+        self._dead_letter_failed_run(firing, last_error)
         return firing
 
     def _dead_letter_failed_run(self, firing: Firing, error: dict[str, Any]) -> None:
@@ -360,7 +360,7 @@ class ScheduleClock:
     def _after(self, schedule: LocalSchedule, moment: datetime) -> Optional[datetime]:
         expression = parse(schedule.expression)
         if isinstance(expression, Rate):
-            following = moment + (expression.seconds / self.rate_scale) * _SECOND
+            following: Optional[datetime] = moment + (expression.seconds / self.rate_scale) * _SECOND
         else:
             after = max(moment, schedule.start - _SECOND) if schedule.start else moment
             following = next(iter(fire_times(expression, time_zone(schedule.time_zone), after)), None)

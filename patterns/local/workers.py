@@ -138,7 +138,8 @@ class _Worker:
             return _error("Sandbox.Timedout", f"Init phase timed out after {timeout:.2f} seconds")
         assert reply.message is not None
         if reply.message["type"] == "init_error":
-            return reply.message["error"]
+            error: dict[str, Any] = reply.message["error"]
+            return error
         return None
 
     def run(self, request: bytes) -> _Reply:
