@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 from aws_local import FAKE_AWS_ENV, moto_server, reset_moto  # noqa: E402
+from synth_once import synthesized_once  # noqa: E402
 
 # Never let a test reach a real account, whatever the developer's shell exports; and synthesize the
 # demo stacks the same on every machine (ALARM_EMAIL would add a subscription to each alarm topic).
@@ -59,40 +60,43 @@ class SynthesizedApp:
         return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _synthesize_demo_app(context: Optional[dict[str, str]] = None) -> Callable[[Path], Optional[str]]:
+    def synthesize(outdir: Path) -> Optional[str]:
+        from app import build_app
+
+        try:
+            build_app(outdir=str(outdir), context=context).synth()
+        except RuntimeError as failure:  # unacknowledged findings make synth raise ValidationFailed
+            return str(failure)
+        return None
+
+    return synthesize
+
+
 @pytest.fixture(scope="session")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    """Synthesize every demo stack (nag packs on) once for the whole session."""
-    from app import build_app
+    """Every demo stack (nag packs on), synthesized once for the whole test run."""
     from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    error = None
-    try:
-        build_app(outdir=str(outdir)).synth()
-    except RuntimeError as failure:  # cdk-nag findings make synth raise ValidationFailed
-        error = str(failure)
+    outdir, error = synthesized_once(tmp_path_factory, "cdk.out", _synthesize_demo_app())
     return SynthesizedApp(outdir=outdir, stack_names=(*DEMO_STACKS, *EXTRA_DEMO_STACKS), error=error)
 
 
 @pytest.fixture(scope="session")
 def strict_demo_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     """The demo app under the strict compliance profile (all six rule sets), synthesized once."""
-    from app import build_app
     from patterns.compliance import COMPLIANCE_CONTEXT
     from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
-    outdir = tmp_path_factory.mktemp("cdk.strict.out")
-    error = None
-    try:
-        build_app(outdir=str(outdir), context={COMPLIANCE_CONTEXT: "strict"}).synth()
-    except RuntimeError as failure:  # unacknowledged findings make synth raise ValidationFailed
-        error = str(failure)
+    strict = _synthesize_demo_app({COMPLIANCE_CONTEXT: "strict"})
+    outdir, error = synthesized_once(tmp_path_factory, "cdk.strict.out", strict)
     return SynthesizedApp(outdir=outdir, stack_names=(*DEMO_STACKS, *EXTRA_DEMO_STACKS), error=error)
 
 
 @pytest.fixture(scope="session")
 def matrix(tmp_path_factory: pytest.TempPathFactory):
     """The consumer matrix app (tests/consumer/matrix.py), synthesized once for the whole session."""
-    from consumer.matrix import synthesize_matrix
+    from consumer.matrix import SynthesizedMatrix, synthesize_matrix
 
-    return synthesize_matrix(tmp_path_factory.mktemp("consumer-matrix"))
+    outdir, error = synthesized_once(tmp_path_factory, "consumer-matrix", lambda out: synthesize_matrix(out).error)
+    return SynthesizedMatrix(outdir=outdir, error=error)

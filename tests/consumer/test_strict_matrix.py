@@ -5,23 +5,31 @@ Tower's proactive controls). The env-agnostic case is the demo app's (tests/test
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aws_cdk import Environment, Stack, Stage
 
 from consumer.matrix import ACCOUNT, BOUND, EveryConstructStack, NestedEveryConstruct
 from patterns import route_alarms
-from strict_check import RULE_SETS, strict_app, synth_findings
+from strict_check import RULE_SETS, rule_set_findings, strict_app, synth_findings
+from synth_once import synthesized_once
 
 
-@pytest.fixture(scope="module")
-def strict_matrix_findings(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
-    app = strict_app(tmp_path_factory.mktemp("strict-matrix"))
+def _synthesize_strict_matrix(outdir: Path) -> None:
+    app = strict_app(outdir)
     EveryConstructStack(app, "StrictBound", env=BOUND)
     stage = Stage(app, "StrictProd", env=Environment(account=ACCOUNT, region="us-east-1"))
     EveryConstructStack(stage, "Service")
     NestedEveryConstruct(Stack(app, "StrictNestedParent", env=BOUND), "Nested")
     route_alarms(app)
-    return synth_findings(app)
+    synth_findings(app)
+
+
+@pytest.fixture(scope="session")
+def strict_matrix_findings(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
+    outdir, _ = synthesized_once(tmp_path_factory, "strict-matrix", _synthesize_strict_matrix)
+    return rule_set_findings(outdir)
 
 
 def test_every_rule_set_ran(strict_matrix_findings):

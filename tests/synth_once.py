@@ -1,0 +1,31 @@
+"""Synthesize an app once per test run, whichever test worker asks first; the others wait for it and reuse it.
+
+pytest-xdist gives each worker its own session, so a session fixture alone would synthesize the demo app,
+the strict demo app and the consumer matrix once per worker. The workers of one run share the parent of
+their temporary folders; a lock there lets the first one synthesize and the rest read its output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+from filelock import FileLock
+
+
+def synthesized_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, synthesize: Callable[[Path], Optional[str]]
+) -> tuple[Path, Optional[str]]:
+    """``synthesize(outdir)`` run once per test run; returns its output folder and the error it returned."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    outdir, done = root / name, root / f"{name}.done.json"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            outdir.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps({"error": synthesize(outdir)}))
+    error: Optional[str] = json.loads(done.read_text())["error"]
+    return outdir, error
