@@ -87,6 +87,12 @@ class GlobalTable(Construct):
     Raises ValueError for an env-agnostic stack, fewer than two regions, a repeated region, a stack
     region not in ``regions``, or a table name DynamoDB or KMS aliases would refuse; at synth, when a
     replica region has no stack that called ``table_for`` (its key would not exist).
+
+    The keys' alias names are fixed (``alias/global-table/<table name>``); a replica region's key and
+    alias take their construct id from the table name, so renaming the home stack does not replace them.
+    DynamoDB changes one replica per update: add or remove one region per deployment; removing a region
+    deletes its replica (refused while its deletion protection is on); ``stream`` cannot change while
+    the table has more than one replica.
     """
 
     def __init__(

@@ -28,8 +28,7 @@ HEALTH_METRICS_NAMESPACE = "RegionalHealth"
 ROUTE53_METRICS_REGION = "us-east-1"
 #: Where Route 53's health checkers can be placed (``health_check_regions`` takes at least three of these).
 HEALTH_CHECKER_REGIONS = frozenset(
-    ("us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1")
-    + ("sa-east-1",)
+    "us-east-1 us-west-1 us-west-2 eu-west-1 ap-southeast-1 ap-southeast-2 ap-northeast-1 sa-east-1".split()
 )
 #: ``GET /health``'s own method throttle: Route 53's checkers (about 8 regions, a few checkers each, every 10 or
 #: 30 s) need about 2 requests per second at most; anyone else calling the unsigned route is held to this too.
@@ -202,7 +201,7 @@ class RegionalEndpoint(Construct):
             limit_invoke_permissions_to_account([self.health_method])
         _throttle_health_method(api.deployment_stage)
         _rate_limit_health_route(stack)
-        Aspects.of(self).add(_WarnOfSignedMethods(self))
+        Aspects.of(self).add(_WarnOfSignedMethods(self, domain_name))
 
         stage_path = f"/{api.deployment_stage.stage_name}/health"
         self.health_check = route53.HealthCheck(
@@ -433,8 +432,9 @@ def _rate_limit_health_route(stack: Stack) -> None:
 class _WarnOfSignedMethods:
     """At synth, once every method is on the API: warn when any is IAM-authorized (a SigV4 signature names a region)."""
 
-    def __init__(self, endpoint: RegionalEndpoint) -> None:
+    def __init__(self, endpoint: RegionalEndpoint, domain_name: str) -> None:
         self._endpoint = endpoint
+        self._domain_name = domain_name
 
     def visit(self, node: IConstruct) -> None:
         if node is not self._endpoint:
@@ -450,7 +450,7 @@ class _WarnOfSignedMethods:
             Annotations.of(self._endpoint).add_warning_v2(
                 SIGNED_METHODS_WARNING,
                 f"{api.node.path} has IAM-authorized methods ({', '.join(sorted(signed))}): a SigV4 signature names "
-                f"one region, so behind {self._endpoint.domain_name.domain_name} a request signed for another region "
+                f"one region, so behind {self._domain_name} a request signed for another region "
                 "gets 403 here and failover does not work for it; use a token authorizer (Cognito, JWT), or have "
                 "signed clients call each region's own URL",
             )
