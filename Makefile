@@ -93,6 +93,8 @@ snapshot-update: install
 	$(PYTHON) -m pytest tests/test_demo_app.py -k snapshot --snapshot-update
 
 # GlobalItemsDemo joins deploy, diff and destroy only once its globalItemsDemo:* settings are real (docs/global-items-demo.md).
+# Put those settings in cdk.json or cdk.context.json: make passes no -c of yours, so with them only on a cdk command
+# line, make diff and make destroy leave the deployed demo out.
 REAL_SETTINGS_ONLY := -c globalItemsDemo:skipWithPlaceholders=true
 
 diff: install

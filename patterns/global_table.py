@@ -87,6 +87,12 @@ class GlobalTable(Construct):
     Raises ValueError for an env-agnostic stack, fewer than two regions, a repeated region, a stack
     region not in ``regions``, or a table name DynamoDB or KMS aliases would refuse; at synth, when a
     replica region has no stack that called ``table_for`` (its key would not exist).
+
+    The keys' alias names are fixed (``alias/global-table/<table name>``); a replica region's key and
+    alias take their construct id from the table name, so renaming the home stack does not replace them.
+    DynamoDB changes one replica per update: add or remove one region per deployment; removing a region
+    deletes its replica (refused while its deletion protection is on); ``stream`` cannot change while
+    the table has more than one replica.
     """
 
     def __init__(
@@ -116,6 +122,7 @@ class GlobalTable(Construct):
                 raise ValueError(f"{label} needs a non-empty attribute name")
 
         self.replica_regions: tuple[str, ...] = (stack.region, *(r for r in regions if r != stack.region))
+        self._name = name
         self.partition_key = partition_key
         self._removal_policy = removal_policy
         self._replicas: dict[str, GlobalTableReplica] = {}
@@ -191,9 +198,12 @@ class GlobalTable(Construct):
             return self.table
         replica = self._replicas.get(stack.region)
         if replica is None:
+            # The id (so the key's and alias's logical ids) comes from the table's name, not from this construct's
+            # path: renaming or moving the home stack must not replace the alias, whose name is fixed (a new alias
+            # of the same name would be created before the old one is deleted, and fail with AlreadyExists).
             replica = GlobalTableReplica(
                 stack,
-                f"{Names.unique_id(self)}Replica",
+                replica_construct_id(self._name),
                 table_name=self.table.table_name,
                 removal_policy=self._removal_policy,
             )
@@ -207,6 +217,11 @@ class GlobalTable(Construct):
                 f"use that stack's table_for() result in {stack.node.path} too, or one stack per region"
             )
         return replica.table
+
+
+def replica_construct_id(table_name: str) -> str:
+    """The id of a table's ``GlobalTableReplica`` in a replica region's stack: from the table's (fixed) name only."""
+    return f"GlobalTableReplica-{table_name}"
 
 
 def key_alias_name(table_name: str) -> str:

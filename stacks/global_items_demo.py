@@ -20,6 +20,7 @@ from aws_cdk import Annotations, CfnOutput, Environment, RemovalPolicy, Stack
 from constructs import Construct
 
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
+from patterns.regional_endpoint import ROUTE53_METRICS_REGION, SIGNED_METHODS_WARNING
 
 CONTEXT_PREFIX = "globalItemsDemo:"
 PLACEHOLDER_ACCOUNT = "000000000000"
@@ -73,6 +74,7 @@ class GlobalItemsRegion(Stack):
         settings: GlobalItemsSettings,
         region: str,
         global_table: Optional[GlobalTable] = None,
+        monitoring_stack: Optional[Stack] = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id, env=Environment(account=settings.account, region=region), **kwargs)
@@ -93,6 +95,12 @@ class GlobalItemsRegion(Stack):
             domain_name=settings.domain_name,
             hosted_zone_id=settings.hosted_zone_id,
             zone_name=settings.zone_name,
+            monitoring_stack=monitoring_stack,
+        )
+        # The items API is IAM-authorized: a signature names one region, so the demo's signed clients call
+        # RegionalItemsUrl (docs/global-items-demo.md); the shared name serves /health and unsigned callers.
+        Annotations.of(self.endpoint).acknowledge_warning(
+            SIGNED_METHODS_WARNING, "the demo's signed clients call each region's RegionalItemsUrl"
         )
         CfnOutput(self, "ItemsUrl", value=f"https://{settings.domain_name}/items")
         CfnOutput(self, "RegionalItemsUrl", value=f"{self.items.url}items")
@@ -123,6 +131,12 @@ def global_items_demo(scope: Construct, id: str = HOME_STACK) -> Optional[Global
         return None
     home = GlobalItemsRegion(scope, id, settings=settings, region=settings.regions[0])
     GlobalItemsRegion(
-        scope, f"{id}Replica", settings=settings, region=settings.regions[1], global_table=home.global_table
+        scope,
+        f"{id}Replica",
+        settings=settings,
+        region=settings.regions[1],
+        global_table=home.global_table,
+        # The home stack deploys after this one, so it can hold this region's HealthCheckStatus alarm (us-east-1 only).
+        monitoring_stack=home if home.region == ROUTE53_METRICS_REGION else None,
     )
     return home

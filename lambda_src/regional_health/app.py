@@ -34,8 +34,15 @@ SENTINEL = {"S": "__health__", "N": "0", "B": b"__health__"}
 if PARTITION_KEY_TYPE not in SENTINEL:
     raise RuntimeError(f"PARTITION_KEY_TYPE must be S, N or B, got {PARTITION_KEY_TYPE!r}")
 
-# Route 53 wants an answer within two seconds of connecting: give up on DynamoDB well before.
-dynamodb = boto3.client("dynamodb", config=Config(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 1}))
+# Route 53 wants an answer within two seconds of connecting. Each of the two calls below gets one attempt
+# (``total_max_attempts`` counts the first; ``max_attempts`` would still allow a retry) of at most
+# CONNECT_TIMEOUT + READ_TIMEOUT, so both together end within DEADLINE_SECONDS: a slow replica is an unhealthy one.
+CONNECT_TIMEOUT, READ_TIMEOUT = 0.25, 0.35
+DEADLINE_SECONDS = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT)
+dynamodb = boto3.client(
+    "dynamodb",
+    config=Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries={"total_max_attempts": 1}),
+)
 logger = Logger()
 metrics = Metrics()
 

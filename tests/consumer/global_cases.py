@@ -52,7 +52,16 @@ def global_service(
         replica = table.table_for(stack)
         if index < endpoints:
             api = ApiLambdaTable(stack, f"{name}Api", table=replica)
-            RegionalEndpoint(stack, f"{name}Endpoint", api=api.api, global_table=table, domain_name=domain_name, **zone)
+            RegionalEndpoint(
+                stack,
+                f"{name}Endpoint",
+                api=api.api,
+                global_table=table,
+                domain_name=domain_name,
+                # Every region's HealthCheckStatus alarm in the home stack when it is in us-east-1, as the docs do.
+                monitoring_stack=stacks[0] if stacks[0].region == "us-east-1" else None,
+                **zone,
+            )
     return table
 
 

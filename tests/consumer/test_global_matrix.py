@@ -45,6 +45,16 @@ def test_two_services_share_the_stack_pair_with_their_own_tables_keys_and_record
     assert sorted(r["Name"] for r in records) == ["orders.example.com.", "users.example.com."]
     assert {r["SetIdentifier"] for r in records} == {"eu-west-1"}
 
+    # Both services' health checks in both regions alarm in us-east-1, where Route 53 publishes their status.
+    def status_alarms(template: dict) -> list[dict]:
+        return [
+            r
+            for r in template["Resources"].values()
+            if r.get("Properties", {}).get("MetricName") == "HealthCheckStatus"
+        ]
+
+    assert (len(status_alarms(home)), len(status_alarms(europe))) == (4, 0)
+
 
 def test_in_a_stage_the_home_stack_deploys_after_the_other_region(matrix):
     manifest = json.loads((matrix.outdir / "assembly-GlobalProd" / "manifest.json").read_text())

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -84,3 +88,36 @@ def test_an_unknown_key_type_fails_at_load(health, monkeypatch):
     monkeypatch.setenv("PARTITION_KEY_TYPE", "SS")
     with pytest.raises(RuntimeError, match="PARTITION_KEY_TYPE must be S, N or B"):
         health()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[tuple[str, list[socket.socket]]]:
+    """An endpoint on 127.0.0.1 that accepts connections and never answers; yields its URL and the connections."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:  # the server socket closed: the test is over
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", accepted
+    server.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_a_replica_that_never_answers_is_unhealthy_within_route_53s_budget(health, monkeypatch, blackhole):
+    url, connections = blackhole
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    module = health()
+    started = time.monotonic()
+    status, body = call(module)
+    elapsed = time.monotonic() - started
+    assert (status, body["reason"]) == (503, "ReadTimeoutError")
+    assert len(connections) == 1  # one attempt: no retry on the same budget
+    assert elapsed < 1.3
+    assert module.DEADLINE_SECONDS <= 1.2

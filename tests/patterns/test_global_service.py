@@ -10,10 +10,16 @@ from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_route53 as route53
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
 from nag_check import rule_set_reports
+from patterns.regional_endpoint import (
+    HEALTH_BURST_LIMIT,
+    HEALTH_RATE_LIMIT,
+    NO_HEALTH_CHECK_ALARM_WARNING,
+    SIGNED_METHODS_WARNING,
+)
 from strict_check import findings_under, rule_set_findings
 from stacks.global_items_demo import (
     DEFAULT_REGIONS,
@@ -171,7 +177,7 @@ def test_failover_routing_replaces_latency_routing_when_asked(failover):
     table = GlobalTable(stack, "T", regions=REGIONS)
     record = _endpoint(stack, table, api=apigw.RestApi(stack, "Api"), failover=failover).record.node.default_child
     assert (stack.resolve(record.failover), record.set_identifier, record.region) == (failover.value, "us-east-1", None)
-    # Route 53 requires failover alias records to evaluate their target's health.
+    # The custom domain's own health joins the record's health check.
     assert stack.resolve(record.alias_target)["evaluateTargetHealth"] is True
 
 
@@ -292,6 +298,7 @@ def _endpoint(stack: Stack, table: GlobalTable, **props) -> RegionalEndpoint:
         ({"failure_threshold": 0}, "failure_threshold"),
         ({"failure_threshold": 11}, "failure_threshold"),
         ({"health_check_regions": ["us-east-1", "eu-west-1"]}, "at least three"),
+        ({"health_check_regions": ["us-east-1", "eu-west-1", "eu-central-1"]}, "not Route 53 health-checker regions"),
         ({"unhealthy_threshold": 0}, "unhealthy_threshold"),
     ],
 )
@@ -431,3 +438,116 @@ def test_make_deploy_leaves_the_demo_out_only_while_its_settings_are_placeholder
 def test_the_demo_refuses_anything_but_two_regions(regions):
     with pytest.raises(ValueError, match="must name two regions"):
         global_items_demo(App(context={"globalItemsDemo:regions": regions}))
+
+
+# -- review fixes: signed methods, the health check's own alarm, the health route's limits, stable replica ids ----
+
+
+def _home_with_endpoint(api_authorization: apigw.AuthorizationType) -> tuple[App, Stack, RegionalEndpoint]:
+    app = App()
+    stack = bound(app, "Home", "us-east-1")
+    table = GlobalTable(stack, "T", regions=REGIONS)
+    api = apigw.RestApi(stack, "Api")
+    endpoint = _endpoint(stack, table, api=api)
+    # Added after the endpoint: the check runs at synth, when every method is on the API.
+    api.root.add_resource("items").add_method("POST", apigw.MockIntegration(), authorization_type=api_authorization)
+    table.table_for(bound(app, "Europe", "eu-west-1"))
+    return app, stack, endpoint
+
+
+def test_an_api_with_iam_authorized_methods_is_warned_that_signatures_do_not_fail_over():
+    _, stack, _ = _home_with_endpoint(apigw.AuthorizationType.IAM)
+    Annotations.from_stack(stack).has_warning(
+        "/Home/Endpoint", Match.string_like_regexp(f"POST /items.*signed for another region.*{SIGNED_METHODS_WARNING}")
+    )
+
+
+def test_an_api_without_iam_authorized_methods_is_not_warned():
+    _, stack, _ = _home_with_endpoint(apigw.AuthorizationType.NONE)
+    assert Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp(SIGNED_METHODS_WARNING)) == []
+
+
+def _health_check_alarms(template: Template) -> list[dict]:
+    alarms = template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "HealthCheckStatus"}})
+    return [alarm["Properties"] for alarm in alarms.values()]
+
+
+def test_each_regions_health_check_has_a_status_alarm_in_us_east_1_only(two_regions):
+    alarms = _health_check_alarms(two_regions.templates["us-east-1"])
+    assert len(alarms) == 2
+    for alarm in alarms:
+        assert alarm["Namespace"] == "AWS/Route53"
+        assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+            "Minimum",
+            "LessThanThreshold",
+            1,
+        )
+        assert alarm["AlarmActions"]  # routed like every other alarm
+    assert all([d["Name"] for d in alarm["Dimensions"]] == ["HealthCheckId"] for alarm in alarms)
+    own, other = sorted((a["Dimensions"][0]["Value"] for a in alarms), key=lambda value: "Ref" not in value)
+    assert own["Ref"] in two_regions.templates["us-east-1"].find_resources("AWS::Route53::HealthCheck")
+    # eu-west-1's health check id, read from that stack's outputs (no custom resource, no export).
+    reference = other["Fn::GetStackOutput"]
+    assert (reference["StackName"], reference["Region"]) == (REPLICA_STACK, "eu-west-1")
+    assert _health_check_alarms(two_regions.templates["eu-west-1"]) == []
+
+
+def test_outside_us_east_1_the_health_check_alarm_needs_a_us_east_1_monitoring_stack():
+    app = App()
+    home = bound(app, "Home", "us-east-1")
+    table = GlobalTable(home, "T", regions=REGIONS)
+    europe = bound(app, "Europe", "eu-west-1")
+    with pytest.raises(ValueError, match="monitoring_stack Europe must be in us-east-1"):
+        _endpoint(bound(app, "Europe2", "eu-west-1"), table, api=None, monitoring_stack=europe)
+    endpoint = _endpoint(europe, table, api=apigw.RestApi(europe, "Api"))
+    assert endpoint.health_check_alarm is None
+    Annotations.from_stack(europe).has_warning(
+        "/Europe/Endpoint", Match.string_like_regexp(NO_HEALTH_CHECK_ALARM_WARNING)
+    )
+
+
+def test_the_health_route_has_its_own_low_method_throttle_and_a_fast_function(two_regions):
+    for region in REGIONS:
+        template = two_regions.templates[region]
+        (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
+        health = [m for m in stage["Properties"]["MethodSettings"] if m["ResourcePath"] == "/~1health"]
+        assert health == [
+            {
+                "ResourcePath": "/~1health",
+                "HttpMethod": "GET",
+                "ThrottlingRateLimit": HEALTH_RATE_LIMIT,
+                "ThrottlingBurstLimit": HEALTH_BURST_LIMIT,
+                "LoggingLevel": "ERROR",
+                "MetricsEnabled": True,
+                "DataTraceEnabled": False,
+            }
+        ]
+        assert HEALTH_RATE_LIMIT <= 10 and HEALTH_BURST_LIMIT <= 20
+        (function,) = template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Description": Match.string_like_regexp("GET /health")}}
+        ).values()
+        assert function["Properties"]["MemorySize"] >= 512 and function["Properties"]["Timeout"] <= 2
+
+
+def test_strict_the_web_acl_limits_health_requests_per_ip(strict_global):
+    templates, _ = strict_global
+    for template in templates.values():
+        (acl,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::WAFv2::WebACL"]
+        (rule,) = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
+        statement = rule["Statement"]["RateBasedStatement"]
+        assert (statement["AggregateKeyType"], rule["Action"]) == ("IP", {"Block": {}})
+        assert statement["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/health"
+
+
+def _replica_key_ids(home_stack_id: str) -> list[str]:
+    app = App()
+    table = GlobalTable(bound(app, home_stack_id, "us-east-1"), "T", regions=REGIONS, table_name="orders")
+    europe = bound(app, "Europe", "eu-west-1")
+    table.table_for(europe)
+    resources = Template.from_stack(europe).to_json()["Resources"]
+    return sorted(k for k, r in resources.items() if r["Type"] in ("AWS::KMS::Key", "AWS::KMS::Alias"))
+
+
+def test_renaming_the_home_stack_keeps_the_replica_keys_and_aliases_logical_ids():
+    # The alias name is fixed: a new logical id would create a second alias of that name (AlreadyExists).
+    assert _replica_key_ids("Home") == _replica_key_ids("OrdersHome")
