@@ -376,7 +376,11 @@ def _throttle_health_method(stage: apigw.Stage) -> None:
     """Give ``GET /health`` its own throttle, with the stage-wide method settings' logging and metrics."""
     stage_wide = stage.node.default_child
     assert isinstance(stage_wide, apigw.CfnStage)
-    settings = list(stage_wide.method_settings or [])
+    # The stage L2 renders its method settings as a list (never a token); anything else is left alone.
+    current = stage_wide.method_settings
+    if current is not None and not isinstance(current, list):
+        raise ValueError("the stage's method settings are a token: GET /health cannot get its own throttle")
+    settings = list(current or [])
     defaults = next((m for m in settings if isinstance(m, apigw.CfnStage.MethodSettingProperty)), None)
     settings.append(
         apigw.CfnStage.MethodSettingProperty(
@@ -397,7 +401,10 @@ def _rate_limit_health_route(stack: Stack) -> None:
     acl = next((c for c in stack.node.children if isinstance(c, StrictApiWebAcl)), None)
     if acl is None:
         return
-    rules = list(acl.web_acl.rules or [])
+    current = acl.web_acl.rules
+    if current is not None and not isinstance(current, list):
+        return  # rules given as a token: left as they are
+    rules = list(current or [])
     if any(isinstance(r, wafv2.CfnWebACL.RuleProperty) and r.name == _HEALTH_RATE_RULE for r in rules):
         return
     path_ends_in_health = wafv2.CfnWebACL.StatementProperty(

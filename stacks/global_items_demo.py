@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from aws_cdk import Annotations, CfnOutput, Environment, RemovalPolicy, Stack
 from constructs import Construct
@@ -75,7 +75,7 @@ class GlobalItemsRegion(Stack):
         region: str,
         global_table: Optional[GlobalTable] = None,
         monitoring_stack: Optional[Stack] = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, env=Environment(account=settings.account, region=region), **kwargs)
         self.global_table = global_table or GlobalTable(

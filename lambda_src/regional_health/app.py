@@ -67,13 +67,14 @@ def check_replica() -> str:
             ExpressionAttributeNames={"#k": PARTITION_KEY},
         )
     except ClientError as error:
-        return error.response.get("Error", {}).get("Code", "ClientError")
+        code: str = error.response.get("Error", {}).get("Code", "ClientError")
+        return code
     except BotoCoreError as error:
         return type(error).__name__
     return ""
 
 
-def answer(status_code: int, body: dict) -> dict:
+def answer(status_code: int, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "statusCode": status_code,
         "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
@@ -82,7 +83,7 @@ def answer(status_code: int, body: dict) -> dict:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: Any, context: Any) -> dict:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     reason = check_replica()
     if reason:
         logger.warning("replica unhealthy", extra={"reason": reason, "table": TABLE_NAME})

@@ -88,7 +88,7 @@ class RegionalRuns:
         for index, (region, stacks) in enumerate(self.groups.items()):
             port = 0 if self.options.port == 0 else self.options.port + index * REGION_PORT_STEP
             options = replace(self.options, stacks=stacks, endpoint=endpoint, region=region, port=port)
-            run = LocalRun(options, lambda message, region=region: self.log(f"({region}) {message}"))
+            run = LocalRun(options, self._region_log(region))
             self.runs[region] = run
             run.start()
         for table, regions in self._mirror_global_tables(endpoint).items():
@@ -104,6 +104,14 @@ class RegionalRuns:
 
     def wait(self) -> None:
         next(iter(self.runs.values())).wait()
+
+    def _region_log(self, region: str) -> Callable[[str], None]:
+        """The run's log, each line marked with the region it comes from."""
+
+        def log(message: str) -> None:
+            self.log(f"({region}) {message}")
+
+        return log
 
     def _endpoint(self) -> str:
         if self.options.endpoint:
@@ -122,6 +130,8 @@ class RegionalRuns:
                     if resource.get("Type") != "AWS::DynamoDB::GlobalTable":
                         continue
                     name = stack.refs.get(logical_id)
+                    if name is None:  # not provisioned in this run
+                        continue
                     replicas = [r.get("Region") for r in resource.get("Properties", {}).get("Replicas", [])]
                     others = [region for region in replicas if region in self.runs and region != home]
                     for region in others:
