@@ -331,7 +331,7 @@ class ObjectPipeline(Construct):
     def _grant_keys(self) -> None:
         """KMS on every encrypted path: the processor decrypts uploads and encrypts renditions, the grant
         function's signature lets S3 encrypt the upload, under the buckets' keys (made here or yours)."""
-        uses = [
+        uses: list[tuple[s3.IBucket, iam.IGrantable, str]] = [
             (self.upload_bucket, self.function, "kms:Decrypt"),
             (self.output_bucket, self.function, "kms:GenerateDataKey"),
         ]

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 PILLOW_VERSION = "13.0.0"
@@ -64,7 +65,7 @@ def ready_layer_zip() -> Path:
     return archive
 
 
-def fetch(log=print) -> Path:
+def fetch(log: Callable[[str], object] = print) -> Path:
     """Download, verify and repack the pinned wheel unless the layer archive is already there."""
     archive = layer_zip()
     if archive.is_file():

@@ -24,7 +24,7 @@ a rollback reports ``RolledBack``, so that the failed-runs alarm can leave desig
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from aws_cdk import Duration, Stack, aws_lambda as lambda_, aws_stepfunctions as sfn
 from constructs import Construct
@@ -107,7 +107,7 @@ class SagaRetry:
         if "States.ALL" in names and len(names) > 1:
             raise ValueError(f"{what}: States.ALL must be the only error when given")
 
-    def props(self) -> dict:
+    def props(self) -> dict[str, Any]:
         """Keyword arguments of ``add_retry``."""
         return {
             "errors": self.error_names(),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam, aws_logs as logs, aws_stepfunctions as sfn
@@ -251,7 +251,7 @@ class SagaStartApi(Construct):
         validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
-        authorization: dict = {"authorization_type": apigw.AuthorizationType.IAM}
+        authorization: dict[str, Any] = {"authorization_type": apigw.AuthorizationType.IAM}
         if options.authorizer is not None:
             authorization = {
                 "authorizer": options.authorizer,

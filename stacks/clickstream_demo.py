@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from constructs import Construct
 
@@ -15,7 +17,7 @@ PAGE_FIELD = "page"
 class ClickstreamDemo(Stack):
     """POST /events -> Kinesis (on-demand, own key) -> aggregator (1-minute windows) -> page-view counts."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.page_views = StreamProcessor(
             self,
@@ -26,5 +28,6 @@ class ClickstreamDemo(Stack):
         )
         self.ingestion = self.page_views.add_ingestion_api()
         CfnOutput(self, "IngestionUrl", value=self.ingestion.url)
+        assert self.page_views.table is not None  # the bundled aggregator has its table
         CfnOutput(self, "CountsTable", value=self.page_views.table.table_name)
         CfnOutput(self, "FailedBatchesQueue", value=self.page_views.failure_destination.queue_url)

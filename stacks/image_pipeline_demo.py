@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
@@ -11,7 +13,7 @@ from patterns import ObjectPipeline
 class ImagePipelineDemo(Stack):
     """IAM-signed POST /uploads -> upload bucket -> buffer queue -> image processor -> renditions -> CloudFront."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.pipeline = ObjectPipeline(self, "Images", removal_policy=RemovalPolicy.DESTROY)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_dynamodb as dynamodb
 from constructs import Construct
@@ -37,7 +37,7 @@ _COMPENSATION_RETRY = SagaRetry(errors=("States.ALL",), interval=Duration.second
 class OrderSagaDemo(Stack):
     """POST /orders -> saga: PlaceOrder -> ReserveInventory -> ChargePayment -> ScheduleShipping."""
 
-    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         self.orders = self._table("Orders", "order_id")
         self.inventory = self._table("Inventory", "pk")
@@ -72,6 +72,8 @@ class OrderSagaDemo(Stack):
             start_api=SagaApiOptions(request_schema=ORDER_SCHEMA, business_key="order_id", resource_path="orders"),
         )
         place, reserve, charge, ship = self.saga.steps
+        # The first three steps were given their compensations above.
+        assert place.compensation is not None and reserve.compensation is not None and charge.compensation is not None
         self.orders.grant(place.action, "dynamodb:PutItem", "dynamodb:GetItem")
         self.orders.grant(place.compensation, "dynamodb:UpdateItem")
         self.orders.grant(ship.action, "dynamodb:UpdateItem")

@@ -39,17 +39,22 @@ import os
 import time
 import warnings
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from imaging import OUTPUT_FORMATS, Rejected, process
+if TYPE_CHECKING:  # the type checker names the module by its path; Lambda finds it beside this file
+    from lambda_src.image_processor.imaging import OUTPUT_FORMATS, Rejected, process
+else:
+    from imaging import OUTPUT_FORMATS, Rejected, process
 
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 TABLE_NAME = os.environ["TABLE_NAME"]
@@ -84,7 +89,7 @@ class OutOfTime(Exception):
     """Too little of the invocation is left to start this record: it fails and is delivered again."""
 
 
-def notifications(record: SQSRecord) -> list[dict]:
+def notifications(record: SQSRecord) -> list[dict[str, Any]]:
     """The S3 records of one SQS message ([] for S3's test event)."""
     try:
         body = json.loads(record.body)
@@ -109,7 +114,7 @@ def object_id(bucket: str, key: str, version: str) -> str:
     return f"{bucket}/{key}@{version}"
 
 
-def handle_object(notification: dict) -> None:
+def handle_object(notification: dict[str, Any]) -> None:
     bucket = notification["bucket"]["name"]
     source = notification["object"]
     key = unquote_plus(source["key"])  # S3 URL-encodes keys in notifications
@@ -156,7 +161,7 @@ def handle_object(notification: dict) -> None:
     logger.info("object " + status, extra={"object_id": item_id, "reason": item.get("reason", {}).get("S")})
 
 
-def _process(bucket: str, key: str, version_id: str | None, version: str, item: dict) -> dict:
+def _process(bucket: str, key: str, version_id: str | None, version: str, item: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     try:
@@ -207,7 +212,7 @@ def _process(bucket: str, key: str, version_id: str | None, version: str, item: 
     }
 
 
-def _ms(started: float) -> dict:
+def _ms(started: float) -> dict[str, str]:
     return {"N": str(round((time.perf_counter() - started) * 1000))}
 
 
@@ -228,5 +233,5 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

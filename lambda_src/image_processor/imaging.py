@@ -81,7 +81,7 @@ def process(data: bytes, *, widths: Sequence[int], formats: Sequence[str], max_p
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; here any excess is refused.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise Rejected("not an image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

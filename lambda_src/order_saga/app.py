@@ -105,7 +105,8 @@ def _owner(event: dict[str, Any]) -> dict[str, str]:
 
 
 def _condition_failed(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    code: str = error.response["Error"]["Code"]
+    return code == "ConditionalCheckFailedException"
 
 
 def _cancelled_by_condition(error: ClientError, guarded: int) -> bool:
@@ -121,7 +122,8 @@ def _cancelled_by_condition(error: ClientError, guarded: int) -> bool:
 
 
 def _get(table: str, key: dict[str, Any]) -> Optional[dict[str, Any]]:
-    return _dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    item: Optional[dict[str, Any]] = _dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    return item
 
 
 # -- PlaceOrder ----------------------------------------------------------------------------------

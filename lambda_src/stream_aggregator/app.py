@@ -143,7 +143,7 @@ def read_record(record: dict[str, Any]) -> Optional[tuple[str, Decimal]]:
     if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
         raise BadRecord(f"{KEY_FIELD} must be a string of 1..{MAX_KEY_LENGTH} characters")
     try:
-        number = Decimal(value) if not isinstance(value, bool) else None
+        number = Decimal(value) if value is not None and not isinstance(value, bool) else None
     except (InvalidOperation, TypeError):
         number = None
     if number is None or not number.is_finite():
@@ -168,8 +168,10 @@ def storable(number: Decimal) -> bool:
 def sequence_number(record: dict[str, Any]) -> str:
     """The record's sequence number in its shard (the ``itemIdentifier`` of a partial batch response)."""
     if "kinesis" in record:
-        return record["kinesis"]["sequenceNumber"]
-    return record["dynamodb"]["SequenceNumber"]
+        kinesis_sequence: str = record["kinesis"]["sequenceNumber"]
+        return kinesis_sequence
+    dynamodb_sequence: str = record["dynamodb"]["SequenceNumber"]
+    return dynamodb_sequence
 
 
 def write_window(state: dict[str, Any], shard_id: str, window: dict[str, str], context: Any) -> int:

@@ -28,9 +28,11 @@ import json
 import os
 import re
 import uuid
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.client import BaseClient
 from botocore.config import Config
 
@@ -67,7 +69,7 @@ def s3_client() -> BaseClient:
 s3 = s3_client()
 
 
-def _dict(value: object) -> dict:
+def _dict(value: object) -> dict[str, Any]:
     """``value`` if it is a dict, else {}: request context fields are not trusted to have their usual shape."""
     return value if isinstance(value, dict) else {}
 
@@ -76,7 +78,7 @@ def _hashed(kind: str, value: str) -> str:
     return f"{kind}-" + hashlib.sha256(value.encode()).hexdigest()[:24]
 
 
-def caller_id(event: dict) -> str | None:
+def caller_id(event: dict[str, Any]) -> str | None:
     """A stable, key-safe id of the authenticated caller, or None.
 
     In order: the Cognito user pool ``sub``; a Lambda authorizer's ``principalId`` (hashed); a Cognito
@@ -102,7 +104,7 @@ def caller_id(event: dict) -> str | None:
     return None
 
 
-def _response(event: dict, status: int, body: dict) -> dict:
+def _response(event: dict[str, Any], status: int, body: dict[str, Any]) -> dict[str, Any]:
     headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
     origin = (event.get("headers") or {}).get("origin") or (event.get("headers") or {}).get("Origin")
     if origin and (origin in CORS_ALLOW_ORIGINS or CORS_ALLOW_ORIGINS == ["*"]):
@@ -112,7 +114,7 @@ def _response(event: dict, status: int, body: dict) -> dict:
 
 
 @logger.inject_lambda_context
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     caller = caller_id(event)
     if caller is None:
         return _response(event, 403, {"message": "no authenticated caller"})

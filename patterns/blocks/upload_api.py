@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_iam as iam, aws_logs as logs
-from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_cloudwatch as cloudwatch, aws_s3 as s3
 from constructs import Construct
 
 from ..compliance import is_strict, log_retention
@@ -95,7 +95,7 @@ class UploadGrantApi(Construct):
         )
 
         self.access_log_group: Optional[logs.LogGroup] = None
-        self.server_error_alarm = None
+        self.server_error_alarm: Optional[cloudwatch.Alarm] = None
         self._stage_name = "prod"
         if api is None:
             api = self._new_api(cors_allow_origins, web_acl_arn, manage_account_logging_role)
@@ -125,7 +125,7 @@ class UploadGrantApi(Construct):
         validator = api.add_request_validator(
             f"{Names.unique_id(self)}Validator", validate_request_body=True, validate_request_parameters=True
         )
-        options: dict = {"authorization_type": apigw.AuthorizationType.IAM}
+        options: dict[str, Any] = {"authorization_type": apigw.AuthorizationType.IAM}
         if authorizer is not None:
             options = {"authorizer": authorizer, "authorization_type": authorizer.authorization_type}
             if scopes:
@@ -156,7 +156,7 @@ class UploadGrantApi(Construct):
             limit_invoke_permissions_to_account([self.method])
 
     @property
-    def alarms(self) -> list:
+    def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm this construct made."""
         made = [self.secure_function.errors_alarm, self.secure_function.throttles_alarm]
         return made + ([self.server_error_alarm] if self.server_error_alarm is not None else [])

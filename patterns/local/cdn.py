@@ -52,7 +52,9 @@ def build_cdns(environment: LocalEnvironment) -> list[LocalCdn]:
     return found
 
 
-def _cdn(stack: LocalStack, logical_id: str, definition: dict, resources: dict) -> Optional[LocalCdn]:
+def _cdn(
+    stack: LocalStack, logical_id: str, definition: dict[str, Any], resources: dict[str, Any]
+) -> Optional[LocalCdn]:
     resolver = Resolver(stack.refs, stack.attributes, pseudo_parameters(stack.name), {})
     config = definition.get("Properties", {}).get("DistributionConfig", {})
     behavior = config.get("DefaultCacheBehavior", {})
@@ -68,9 +70,11 @@ def _cdn(stack: LocalStack, logical_id: str, definition: dict, resources: dict) 
     return LocalCdn(stack.name, logical_id, domain.split(_S3_DOMAIN, 1)[0], headers)
 
 
-def _security_headers(resources: dict, policy_ref: Any) -> dict[str, str]:
+def _security_headers(resources: dict[str, Any], policy_ref: Any) -> dict[str, str]:
     """The headers a response-headers policy of the template adds (security headers only)."""
     policy_id = policy_ref.get("Ref") if isinstance(policy_ref, dict) else None
+    if policy_id is None:  # no policy, or one not defined in the template: no headers added
+        return {}
     policy = resources.get(policy_id, {}).get("Properties", {}).get("ResponseHeadersPolicyConfig", {})
     security = policy.get("SecurityHeadersConfig", {})
     headers = {}
@@ -111,7 +115,7 @@ class CdnServer:
     def stop(self) -> None:
         self._http.stop()
 
-    def _app(self, environ: dict, start_response: Callable) -> Any:
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         return self._respond(request)(environ, start_response)
 
@@ -141,7 +145,11 @@ class ServedCdn:
 
 
 def serve_cdns(
-    environment: LocalEnvironment, host: str, next_port: Callable[[], int], on_stop: Callable, log: Log
+    environment: LocalEnvironment,
+    host: str,
+    next_port: Callable[[], int],
+    on_stop: Callable[[Callable[[], None]], None],
+    log: Log,
 ) -> list[ServedCdn]:
     """Start a :class:`CdnServer` per distribution of the run; register each one's ``stop`` with ``on_stop``."""
     served = []

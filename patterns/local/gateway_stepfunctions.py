@@ -142,7 +142,7 @@ def status_override(template: str, document: Any) -> tuple[Optional[int], str]:
 def render(template: str, document: Any, request_id: str) -> str:
     """``template`` with each supported expression replaced by its value for ``document`` (the JSON input)."""
 
-    def value(match: re.Match) -> str:
+    def value(match: re.Match[str]) -> str:
         if match.group(0) == "$context.requestId":
             return request_id
         if match.group("escaped"):

@@ -40,7 +40,7 @@ class LambdaBridge(HttpServer):
     def attach(self, environment: LocalEnvironment, pool: FunctionPool) -> None:
         self._environment, self._pool = environment, pool
 
-    def _app(self, environ: dict, start_response: Callable) -> Any:
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         return self._answer(Request(environ))(environ, start_response)
 
     def _answer(self, request: Request) -> Response:

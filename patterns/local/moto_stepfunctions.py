@@ -34,7 +34,7 @@ def install(lambda_endpoint: str) -> None:
         # The hook point of moto 5.2.x; another version must be checked before it is trusted here.
         raise RuntimeError("this moto version has no lambda_eval_utils._invoke_lambda_function to route Lambda tasks")
 
-    def invoke(parameters: dict, region: str, state_credentials: Any) -> dict:
+    def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
         client = boto3.client(
             "lambda",
             endpoint_url=lambda_endpoint,
@@ -43,7 +43,7 @@ def install(lambda_endpoint: str) -> None:
             aws_secret_access_key="testing",
             config=Config(retries={"total_max_attempts": 1}, read_timeout=_READ_TIMEOUT_SECONDS),
         )
-        response = client.invoke(**parameters)
+        response: dict[str, Any] = client.invoke(**parameters)
         response["Payload"] = lambda_eval_utils._from_payload(response["Payload"])
         return response
 

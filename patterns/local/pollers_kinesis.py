@@ -76,9 +76,9 @@ class KinesisPoller(StreamPoller):
             position["StartingSequenceNumber"] = after
         # By name: moto's server hands out iterators that name no stream when asked by ARN.
         stream_name = self.stream_arn.rsplit("/", 1)[-1]
-        iterator = self._kinesis.get_shard_iterator(StreamName=stream_name, ShardId=shard_id, **position).get(
-            "ShardIterator"
-        )
+        iterator: Optional[str] = self._kinesis.get_shard_iterator(
+            StreamName=stream_name, ShardId=shard_id, **position
+        ).get("ShardIterator")
         if iterator:
             self._shard_of_iterator[iterator] = shard_id
         return iterator
@@ -95,7 +95,8 @@ class KinesisPoller(StreamPoller):
         return records, following
 
     def sequence_number(self, record: dict[str, Any]) -> str:
-        return record["kinesis"]["sequenceNumber"]
+        sequence: str = record["kinesis"]["sequenceNumber"]
+        return sequence
 
     def arrival_seconds(self, record: dict[str, Any]) -> float:
         return float(record["kinesis"]["approximateArrivalTimestamp"])

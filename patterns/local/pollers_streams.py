@@ -174,7 +174,7 @@ class StreamPoller(Poller):
             return
         runs: list[tuple[float, list[dict[str, Any]]]] = []
         for record in batch:
-            start = math.floor(self.arrival_seconds(record) / size) * size
+            start: float = math.floor(self.arrival_seconds(record) / size) * size
             if not runs or runs[-1][0] != start:
                 runs.append((start, []))
             runs[-1][1].append(record)

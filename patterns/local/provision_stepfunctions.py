@@ -41,7 +41,7 @@ class StepFunctionsProvisioner(StackProvisionerBase):
 
 def _definition(resource: Resource) -> str:
     if "DefinitionString" in resource.properties:
-        definition = resource.required("DefinitionString")
+        definition: str = resource.required("DefinitionString")
     else:
         definition = json.dumps(resource.required("Definition"))
     for key, value in (resource.prop("DefinitionSubstitutions") or {}).items():

@@ -4,7 +4,7 @@ function in the path, so nothing to scale, pay for or fail between the caller an
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 from aws_cdk import Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch, aws_iam as iam
 from aws_cdk import Duration, aws_kinesis as kinesis, aws_kms as kms, aws_logs as logs
@@ -277,7 +277,7 @@ class StreamIngestionApi(Construct):
         model = self.api.add_model(
             "PutEventsModel", content_type="application/json", schema=events_schema(partition_key_field, event_schema)
         )
-        authorization: dict = {"authorization_type": apigw.AuthorizationType.IAM}
+        authorization: dict[str, Any] = {"authorization_type": apigw.AuthorizationType.IAM}
         if authorizer is not None:
             authorization = {"authorizer": authorizer, "authorization_type": authorizer.authorization_type}
         method = self.events_resource.add_method(

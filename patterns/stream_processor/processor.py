@@ -287,8 +287,6 @@ class StreamProcessor(Construct):
         self._grant_destination(self.failure_destination)
 
         self.consumer: Optional[kinesis.StreamConsumer] = None
-        #: The ``dynamodb:ListStreams`` policy of a table source (see ``TableEventPublisher``), else None.
-        self.stream_listing_policy: Optional[Construct] = None
         source_arn = self._grant_source(source_table, enhanced_fan_out)
         self.event_source = lambda_.EventSourceMapping(
             self,
@@ -322,18 +320,22 @@ class StreamProcessor(Construct):
     # -- permissions -----------------------------------------------------------------------------
 
     def _grant_source(self, source_table: Optional[dynamodb.ITable], enhanced_fan_out: bool) -> str:
+        #: The ``dynamodb:ListStreams`` policy of a table source (see ``TableEventPublisher``), else None.
+        self.stream_listing_policy: Optional[Construct] = None
         if source_table is not None:
+            table_stream_arn = source_table.table_stream_arn
+            assert table_stream_arn is not None  # check_source refused a table without a stream
             iam.Grant.add_to_principal(
                 grantee=self.function,
                 actions=list(TABLE_STREAM_READ_ACTIONS),
-                resource_arns=[source_table.table_stream_arn],
+                resource_arns=[table_stream_arn],
             )
             # A table with its own key encrypts its stream with it.
             if source_table.encryption_key is not None:
                 source_table.encryption_key.grant(self.function, "kms:Decrypt")
             assert self.function.role is not None  # check_function refused a function without one
             self.stream_listing_policy = grant_list_streams(self, self.function.role)
-            return source_table.table_stream_arn
+            return table_stream_arn
         assert self.stream is not None
         iam.Grant.add_to_principal(
             grantee=self.function, actions=list(STREAM_READ_ACTIONS), resource_arns=[self.stream.stream_arn]
