@@ -11,8 +11,9 @@ synthesizes but cannot deploy (docs/global-items-demo.md).
 """
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional, cast
+from typing import Any, cast
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks
@@ -27,7 +28,7 @@ from stacks import DEMO_STACKS
 FEATURE_FLAGS: dict[str, Any] = json.loads((Path(__file__).resolve().parent / "cdk.json").read_text())["context"]
 
 
-def build_app(outdir: Optional[str] = None, context: Optional[Mapping[str, Any]] = None) -> cdk.App:
+def build_app(outdir: str | None = None, context: Mapping[str, Any] | None = None) -> cdk.App:
     """Instantiate every demo stack, route every alarm to someone, register the profile's rule sets."""
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     for name, stack_class in DEMO_STACKS.items():

@@ -15,8 +15,9 @@ import shutil
 import statistics
 import sys
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
@@ -263,7 +264,7 @@ def source_required_env(app_py: Path) -> dict:
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 
 
-def parse_importtime(stderr: str, module: str = "app") -> Optional[list[dict]]:
+def parse_importtime(stderr: str, module: str = "app") -> list[dict] | None:
     """The rows of ``module``'s import tree (post-order, as printed), depth relative to it."""
     rows = []
     for line in stderr.splitlines():

@@ -63,10 +63,9 @@ def _record(sequence: int, key: str) -> dict:
 
 def _child() -> None:
     sys.path[:0] = [str(TESTS_DIR), str(ROOT)]
+    import boto3
     from aws_local import moto_server
     from handler_loader import load_handler
-
-    import boto3
 
     with moto_server() as endpoint:
         os.environ.update(AWS_ENDPOINT_URL=endpoint, TABLE_NAME="aggregates", KEY_FIELD="page", VALUE_FIELD="ms")

@@ -6,7 +6,6 @@ import ast
 import shutil
 import sys
 from pathlib import Path
-from typing import Optional
 
 from benchlib import BENCH_DIR, ROOT, parse_marker, summarize, venv_path_env
 from child_runs import child_failure, log, run_child
@@ -26,7 +25,7 @@ def _demo_stack_names() -> list[str]:
     raise RuntimeError("stacks/__init__.py defines no DEMO_STACKS dict")
 
 
-def bench_synth(repeats: int, scratch: Path) -> tuple[dict, Optional[Path], Optional[Path]]:
+def bench_synth(repeats: int, scratch: Path) -> tuple[dict, Path | None, Path | None]:
     demo_stacks = _demo_stack_names()
     # With more demo stacks than the target was set on, the reference set is measured too (same rounds).
     separate_reference = sorted(demo_stacks) != sorted(REFERENCE_STACKS)

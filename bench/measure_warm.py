@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from benchlib import BENCH_DIR, RESULT_MARKER, TESTS_DIR, clean_aws_env, latency_summary
 from child_runs import log
@@ -92,7 +91,7 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
             env = handlers.lambda_env(name, base)
             env["AWS_ENDPOINT_URL"] = endpoint
 
-            def start(label: str, mode: str, extra_env: Optional[dict] = None) -> LockstepChild:
+            def start(label: str, mode: str, extra_env: dict | None = None) -> LockstepChild:
                 return LockstepChild(
                     [sys.executable, str(BENCH_DIR / "warm_child.py"), name, mode, str(handlers.folders[name]), str(warmup)],
                     env={**env, **(extra_env or {})}, cwd=BENCH_DIR, stderr_path=scratch / f"warm-{name}-{label}.stderr",
@@ -168,7 +167,7 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
     }
 
 
-def _call_adjusted_overhead(handler: dict, raw: dict) -> Optional[float]:
+def _call_adjusted_overhead(handler: dict, raw: dict) -> float | None:
     """Handler p50 minus the raw p50 scaled to the handler's number of AWS calls (when both make calls)."""
     handler_calls = sum(handler["aws_calls_per_invocation"].values())
     raw_calls = sum(raw["aws_calls_per_invocation"].values())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from measure_cold_init import COLD_INIT_RATIO_TARGET
 from measure_images import render_images
-from measure_warm import SINGLE_WRITE_P50_TARGET
 from measure_size import SIZE_TARGET_BYTES
 from measure_synth import SYNTH_RATIO_TARGET
 from measure_tests import TESTS_TARGET_S
+from measure_warm import SINGLE_WRITE_P50_TARGET
 
 
 def summary_rows(results: dict) -> list[dict]:

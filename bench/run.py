@@ -26,27 +26,26 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The project root, for `patterns` (the tests' helpers this benchmark reuses import it).
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import BENCH_DIR, TESTS_DIR, load_templates, resource_counts, stack_names_in  # noqa: E402
-from child_runs import log  # noqa: E402
-from machine import machine_info  # noqa: E402
-from measure_cold_init import bench_cold_init  # noqa: E402
-from measure_images import bench_images  # noqa: E402
-from measure_size import bench_size  # noqa: E402
-from measure_stream import bench_stream  # noqa: E402
-from measure_synth import bench_synth, synth_once  # noqa: E402
-from measure_tests import bench_tests  # noqa: E402
-from measure_warm import bench_warm  # noqa: E402
-from report import render, summary_rows  # noqa: E402
-from staging import Handlers  # noqa: E402
+from benchlib import BENCH_DIR, TESTS_DIR, load_templates, resource_counts, stack_names_in
+from child_runs import log
+from machine import machine_info
+from measure_cold_init import bench_cold_init
+from measure_images import bench_images
+from measure_size import bench_size
+from measure_stream import bench_stream
+from measure_synth import bench_synth, synth_once
+from measure_tests import bench_tests
+from measure_warm import bench_warm
+from report import render, summary_rows
+from staging import Handlers
 
 
-def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synth-repeats", type=int, default=5, help="interleaved whole/trivial synth rounds (default 5)")
     parser.add_argument("--init-repeats", type=int, default=11, help="interleaved cold-init rounds (default 11; more for a tighter median)")
@@ -69,7 +68,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     sys.path.insert(0, str(TESTS_DIR))
@@ -80,7 +79,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     notes: list[str] = []
     results: dict = {
         "schema": 1,
-        "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "machine": machine_info(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }

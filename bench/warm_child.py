@@ -69,7 +69,7 @@ def main(function: str, mode: str, folder: str, warmup: int) -> None:
     os.environ.update(driver.setup(prefix=f"{mode}-{os.getpid()}"))
     if mode == "handler":
         sys.path.insert(0, folder)
-        import app  # noqa: E402 - the handler module, as Lambda imports it
+        import app
 
         workload = driver.handler_workload(app)
     else:

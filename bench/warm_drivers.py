@@ -13,13 +13,14 @@ import io
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 # The tests' stand-in for Lambda's context object serves the benchmark too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from lambda_context import LambdaContext  # noqa: E402
+from lambda_context import LambdaContext
 
 
 @dataclass
@@ -130,7 +131,7 @@ class Hello(Driver):
 ITEM_ID = "bench-item"
 
 
-def _api_event(method: str, path: str, resource: str, path_parameters: Optional[dict]) -> dict:
+def _api_event(method: str, path: str, resource: str, path_parameters: dict | None) -> dict:
     """An API Gateway REST API (v1) proxy event, as the ``prod`` stage sends it."""
     return {
         "resource": resource,

@@ -13,7 +13,8 @@ bold title. Only the rendered reference changes; the source is read as it is.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from griffe import Class, Extension, Function, Object
 

@@ -19,19 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .alarm_routing import AlarmRouting, route_alarms
-    from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, items_handler_environment
+    from .api_lambda_table import (
+        ITEMS_HANDLER_ACTIONS,
+        ITEMS_SMOKE_TEST_EVENT,
+        ApiLambdaTable,
+        items_handler_environment,
+    )
     from .blocks import AlarmTopic, SecureFunction, SecureQueue, SecureTable, SecureTopic, acknowledge, bundled_code
     from .canary_function import CanaryFunction, TrafficShift
     from .cognito_protected_api import CognitoProtectedApi
     from .fanout_queue import FanoutQueue, FanoutSubscriber
+    from .global_table import GlobalTable
     from .object_pipeline import ObjectPipeline
-    from .scheduled_job import ScheduledJob
-    from .stream_processor import StreamIngestionApi, StreamProcessor
+    from .regional_endpoint import RegionalEndpoint
     from .saga_definition import SagaRetry
     from .saga_start_api import SagaApiOptions
     from .saga_workflow import SagaStep, SagaWorkflow
-    from .global_table import GlobalTable
-    from .regional_endpoint import RegionalEndpoint
+    from .scheduled_job import ScheduledJob
+    from .stream_processor import StreamIngestionApi, StreamProcessor
     from .table_events import TableEventPublisher
 
 # Each public name and the module defining it. They are imported on first use, so tools that need
@@ -83,23 +88,23 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AlarmRouting",
-    "AlarmTopic",
     "ITEMS_HANDLER_ACTIONS",
     "ITEMS_SMOKE_TEST_EVENT",
+    "AlarmRouting",
+    "AlarmTopic",
     "ApiLambdaTable",
     "CanaryFunction",
     "CognitoProtectedApi",
     "FanoutQueue",
     "FanoutSubscriber",
+    "GlobalTable",
     "ObjectPipeline",
-    "ScheduledJob",
+    "RegionalEndpoint",
     "SagaApiOptions",
     "SagaRetry",
     "SagaStep",
     "SagaWorkflow",
-    "GlobalTable",
-    "RegionalEndpoint",
+    "ScheduledJob",
     "SecureFunction",
     "SecureQueue",
     "SecureTable",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Iterator, Optional, TypeGuard, Union, cast
+from collections.abc import Iterator
+from typing import TypeGuard, Union, cast
 
 import jsii
 from aws_cdk import (
@@ -22,8 +23,14 @@ from aws_cdk import (
     Stack,
     Stage,
     Token,
+)
+from aws_cdk import (
     aws_cloudwatch as cloudwatch,
+)
+from aws_cdk import (
     aws_cloudwatch_actions as cloudwatch_actions,
+)
+from aws_cdk import (
     aws_sns as sns,
 )
 from constructs import Construct, IConstruct
@@ -46,8 +53,8 @@ AlarmTarget = Union[AlarmTopic, sns.ITopic, cloudwatch.IAlarmAction]
 
 
 def route_alarms(
-    scope: IConstruct, target: Optional[AlarmTarget] = None, *, ok_actions: bool = True
-) -> "AlarmRouting":
+    scope: IConstruct, target: AlarmTarget | None = None, *, ok_actions: bool = True
+) -> AlarmRouting:
     """Send every alarm under ``scope`` to ``target`` when the app is synthesized.
 
     Args:
@@ -97,13 +104,13 @@ def route_alarms(
 class AlarmRouting:
     """The Aspect ``route_alarms`` registers: routes the alarms for which its scope is the nearest."""
 
-    def __init__(self, scope: Construct, target: Optional[AlarmTarget], *, ok_actions: bool) -> None:
+    def __init__(self, scope: Construct, target: AlarmTarget | None, *, ok_actions: bool) -> None:
         self.scope = scope
         self._depth = len(scope.node.scopes)
         self._order = next(_registration_order)
         self.configure(target, ok_actions=ok_actions)
 
-    def configure(self, target: Optional[AlarmTarget], *, ok_actions: bool) -> None:
+    def configure(self, target: AlarmTarget | None, *, ok_actions: bool) -> None:
         self.target = target
         self.ok_actions = ok_actions
 
@@ -157,7 +164,7 @@ class AlarmRouting:
         if topic is not None:
             _check_topic_environment(topic, stack)
 
-    def _topic_for(self, stack: Stack) -> Optional[sns.ITopic]:
+    def _topic_for(self, stack: Stack) -> sns.ITopic | None:
         return _alarm_topic_of(stack).topic if self.target is None else _topic_of(self.target)
 
     def _action_for(self, stack: Stack) -> cloudwatch.IAlarmAction:
@@ -171,7 +178,7 @@ class AlarmRouting:
         return cast(cloudwatch.IAlarmAction, self.target)
 
 
-def routing_for(alarm: IConstruct) -> Optional[AlarmRouting]:
+def routing_for(alarm: IConstruct) -> AlarmRouting | None:
     """The routing that applies to ``alarm``: the one registered on its nearest scope, if any."""
     found = [
         aspect
@@ -182,7 +189,7 @@ def routing_for(alarm: IConstruct) -> Optional[AlarmRouting]:
     return max(found, key=lambda routing: routing.precedence, default=None)
 
 
-def _watches_deliveries_of(alarm: IConstruct, topic: Optional[sns.ITopic]) -> bool:
+def _watches_deliveries_of(alarm: IConstruct, topic: sns.ITopic | None) -> bool:
     """Whether ``alarm`` is the failed-deliveries alarm of ``topic`` (of its ``SecureTopic``)."""
     owner = next((scope for scope in reversed(alarm.node.scopes) if isinstance(scope, SecureTopic)), None)
     return owner is not None and topic is owner.topic and alarm is owner.failed_deliveries_alarm
@@ -242,7 +249,7 @@ def _check_target(target: object) -> None:
         )
 
 
-def _topic_of(target: object) -> Optional[sns.ITopic]:
+def _topic_of(target: object) -> sns.ITopic | None:
     if isinstance(target, AlarmTopic):
         return target.topic
     if all(hasattr(target, name) for name in ("topic_arn", "topic_name", "add_subscription")):

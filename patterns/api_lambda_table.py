@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb, aws_iam as iam, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, threshold_alarm
@@ -14,8 +20,8 @@ from .blocks.api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, check_
 from .blocks.api_invoke import grant_execute_api
 from .blocks.api_logging import check_logging_props, stage_logging
 from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
-from .blocks.api_table_key import known_partition_key
 from .blocks.api_strict import acknowledge_stage_rules, limit_invoke_permissions_to_account
+from .blocks.api_table_key import known_partition_key
 from .blocks.api_waf import associate_web_acl, check_web_acl_arn
 from .blocks.compliance_resources import logs_key
 from .compliance import is_strict, log_retention
@@ -122,31 +128,31 @@ class ApiLambdaTable(Construct):
         scope: Construct,
         id: str,
         *,
-        table: Optional[dynamodb.ITable] = None,
-        partition_key: Optional[dynamodb.Attribute] = None,
-        sort_key: Optional[dynamodb.Attribute] = None,
-        global_secondary_indexes: Optional[Sequence[dynamodb.GlobalSecondaryIndexProps]] = None,
-        table_removal_policy: Optional[RemovalPolicy] = None,
-        function: Optional[lambda_.IFunction] = None,
-        code: Optional[lambda_.Code] = None,
-        handler: Optional[str] = None,
-        environment: Optional[Mapping[str, str]] = None,
-        memory_size: Optional[int] = None,
-        timeout: Optional[Duration] = None,
+        table: dynamodb.ITable | None = None,
+        partition_key: dynamodb.Attribute | None = None,
+        sort_key: dynamodb.Attribute | None = None,
+        global_secondary_indexes: Sequence[dynamodb.GlobalSecondaryIndexProps] | None = None,
+        table_removal_policy: RemovalPolicy | None = None,
+        function: lambda_.IFunction | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        memory_size: int | None = None,
+        timeout: Duration | None = None,
         table_actions: Sequence[str] = ITEMS_HANDLER_ACTIONS,
-        metrics_namespace: Optional[str] = None,
-        rest_api_name: Optional[str] = None,
-        authorizer: Optional[apigw.IAuthorizer] = None,
+        metrics_namespace: str | None = None,
+        rest_api_name: str | None = None,
+        authorizer: apigw.IAuthorizer | None = None,
         read_scopes: Sequence[str] = (),
         write_scopes: Sequence[str] = (),
-        cors_allow_origins: Optional[Sequence[str]] = None,
+        cors_allow_origins: Sequence[str] | None = None,
         throttling_rate_limit: float = 100,
         throttling_burst_limit: int = 200,
         stage_name: str = "prod",
         execution_log_level: apigw.MethodLoggingLevel = apigw.MethodLoggingLevel.ERROR,
         manage_execution_log_group: bool = True,
-        access_log_retention: Optional[logs.RetentionDays] = None,
-        web_acl_arn: Optional[str] = None,
+        access_log_retention: logs.RetentionDays | None = None,
+        web_acl_arn: str | None = None,
         manage_account_logging_role: bool = True,
         account_has_logging_role: bool = False,
         server_error_rate_threshold: float = 0.01,
@@ -157,7 +163,7 @@ class ApiLambdaTable(Construct):
         self._authorizer = authorizer
         self._stage_name = stage_name
 
-        self.secure_table: Optional[SecureTable] = None
+        self.secure_table: SecureTable | None = None
         index_names: list[str] = []
         if table is None:
             self.secure_table = SecureTable(
@@ -173,7 +179,7 @@ class ApiLambdaTable(Construct):
         self.table = table
         key_name = (partition_key or _key_of(table)).name
 
-        self.secure_function: Optional[SecureFunction] = None
+        self.secure_function: SecureFunction | None = None
         if function is None:
             self.secure_function = SecureFunction(
                 self,
@@ -243,7 +249,7 @@ class ApiLambdaTable(Construct):
         """Every alarm this construct made."""
         return [self.server_error_alarm, self.latency_alarm, self.function_errors_alarm, self.function_throttles_alarm]
 
-    def _grant_table(self, table: dynamodb.ITable, index_names: list[str], actions: Sequence[str]) -> Optional[iam.Grant]:
+    def _grant_table(self, table: dynamodb.ITable, index_names: list[str], actions: Sequence[str]) -> iam.Grant | None:
         if not actions:
             return None
         # Index ARNs are spelled out by name so the grant holds no wildcard.
@@ -254,7 +260,7 @@ class ApiLambdaTable(Construct):
         return grant
 
     def grant_invoke(
-        self, grantee: iam.IGrantable, method: Optional[str] = None, path: Optional[str] = None
+        self, grantee: iam.IGrantable, method: str | None = None, path: str | None = None
     ) -> iam.Grant:
         """Let ``grantee`` call the API (``execute-api:Invoke``) on the deployed stage.
 
@@ -280,7 +286,7 @@ class ApiLambdaTable(Construct):
         self,
         *,
         rest_api_name: str,
-        cors_allow_origins: Optional[Sequence[str]],
+        cors_allow_origins: Sequence[str] | None,
         stage_name: str,
         throttling_rate_limit: float,
         throttling_burst_limit: int,
@@ -320,7 +326,7 @@ class ApiLambdaTable(Construct):
         )
 
     def _add_routes(
-        self, authorizer: Optional[apigw.IAuthorizer], read_scopes: Sequence[str], write_scopes: Sequence[str]
+        self, authorizer: apigw.IAuthorizer | None, read_scopes: Sequence[str], write_scopes: Sequence[str]
     ) -> None:
         api = self.api
         validator = api.add_request_validator(
@@ -414,10 +420,10 @@ _HANDLER_VARIABLES = frozenset({"TABLE_NAME", "PARTITION_KEY", "POWERTOOLS_METRI
 def items_handler_environment(
     table: dynamodb.ITable,
     *,
-    partition_key: Optional[str] = None,
+    partition_key: str | None = None,
     metrics_namespace: str = _DEFAULT_NAMESPACE,
-    admin_group: Optional[str] = None,
-    cors_allow_origins: Optional[Sequence[str]] = None,
+    admin_group: str | None = None,
+    cors_allow_origins: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """The environment the bundled items handler needs, for a function you make yourself.
 
@@ -458,7 +464,7 @@ def _key_of(table: dynamodb.ITable) -> dynamodb.Attribute:
     return known_partition_key(table) or _DEFAULT_KEY
 
 
-def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str]) -> dict[str, Any]:
+def _authorization(authorizer: apigw.IAuthorizer | None, scopes: Sequence[str]) -> dict[str, Any]:
     if authorizer is None:
         return {"authorization_type": apigw.AuthorizationType.IAM}
     options: dict[str, Any] = {"authorizer": authorizer, "authorization_type": authorizer.authorization_type}
@@ -469,28 +475,28 @@ def _authorization(authorizer: Optional[apigw.IAuthorizer], scopes: Sequence[str
 
 def _validate(
     *,
-    table: Optional[dynamodb.ITable],
-    partition_key: Optional[dynamodb.Attribute],
-    sort_key: Optional[dynamodb.Attribute],
-    global_secondary_indexes: Optional[Sequence[dynamodb.GlobalSecondaryIndexProps]],
-    table_removal_policy: Optional[RemovalPolicy],
-    function: Optional[lambda_.IFunction],
-    code: Optional[lambda_.Code],
-    handler: Optional[str],
-    environment: Optional[Mapping[str, str]],
-    memory_size: Optional[int],
-    timeout: Optional[Duration],
+    table: dynamodb.ITable | None,
+    partition_key: dynamodb.Attribute | None,
+    sort_key: dynamodb.Attribute | None,
+    global_secondary_indexes: Sequence[dynamodb.GlobalSecondaryIndexProps] | None,
+    table_removal_policy: RemovalPolicy | None,
+    function: lambda_.IFunction | None,
+    code: lambda_.Code | None,
+    handler: str | None,
+    environment: Mapping[str, str] | None,
+    memory_size: int | None,
+    timeout: Duration | None,
     table_actions: Sequence[str],
-    metrics_namespace: Optional[str],
-    rest_api_name: Optional[str],
-    authorizer: Optional[apigw.IAuthorizer],
+    metrics_namespace: str | None,
+    rest_api_name: str | None,
+    authorizer: apigw.IAuthorizer | None,
     read_scopes: Sequence[str],
     write_scopes: Sequence[str],
-    cors_allow_origins: Optional[Sequence[str]],
+    cors_allow_origins: Sequence[str] | None,
     throttling_rate_limit: float,
     throttling_burst_limit: int,
     stage_name: str,
-    web_acl_arn: Optional[str],
+    web_acl_arn: str | None,
     manage_account_logging_role: bool,
     account_has_logging_role: bool,
     server_error_rate_threshold: float,
@@ -531,11 +537,11 @@ def _given(**props: Any) -> list[str]:
 
 
 def _validate_table(
-    table: Optional[dynamodb.ITable],
-    partition_key: Optional[dynamodb.Attribute],
-    sort_key: Optional[dynamodb.Attribute],
-    global_secondary_indexes: Optional[Sequence[dynamodb.GlobalSecondaryIndexProps]],
-    table_removal_policy: Optional[RemovalPolicy],
+    table: dynamodb.ITable | None,
+    partition_key: dynamodb.Attribute | None,
+    sort_key: dynamodb.Attribute | None,
+    global_secondary_indexes: Sequence[dynamodb.GlobalSecondaryIndexProps] | None,
+    table_removal_policy: RemovalPolicy | None,
     bundled: bool,
 ) -> None:
     if table is not None:
@@ -564,13 +570,13 @@ def _validate_table(
 
 
 def _validate_function(
-    function: Optional[lambda_.IFunction],
-    code: Optional[lambda_.Code],
-    handler: Optional[str],
-    environment: Optional[Mapping[str, str]],
-    memory_size: Optional[int],
-    timeout: Optional[Duration],
-    metrics_namespace: Optional[str],
+    function: lambda_.IFunction | None,
+    code: lambda_.Code | None,
+    handler: str | None,
+    environment: Mapping[str, str] | None,
+    memory_size: int | None,
+    timeout: Duration | None,
+    metrics_namespace: str | None,
     table_actions: Sequence[str],
 ) -> None:
     if function is not None:

@@ -4,16 +4,20 @@ or roll back on their own when an alarm fires."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
-from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_codedeploy as codedeploy, aws_iam as iam
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
-from .compliance import is_strict, strict_deployment_reserved_concurrency, strict_reserved_concurrency
 from .blocks.managed_policies import managed_policy_role, separate_policy
+from .compliance import is_strict, strict_deployment_reserved_concurrency, strict_reserved_concurrency
 
 _MAX_INTERVAL_MINUTES = 2880  # CodeDeploy's longest time-based step: two days
 
@@ -28,20 +32,20 @@ class TrafficShift:
 
     kind: str
     percentage: int = 100
-    interval: Optional[Duration] = None
+    interval: Duration | None = None
 
     @classmethod
-    def canary(cls, percentage: int = 10, interval: Duration = Duration.minutes(5)) -> "TrafficShift":
+    def canary(cls, percentage: int = 10, interval: Duration = Duration.minutes(5)) -> TrafficShift:
         """``percentage`` of traffic for ``interval``, then the rest at once."""
         return cls("canary", percentage, interval)
 
     @classmethod
-    def linear(cls, percentage: int = 10, interval: Duration = Duration.minutes(1)) -> "TrafficShift":
+    def linear(cls, percentage: int = 10, interval: Duration = Duration.minutes(1)) -> TrafficShift:
         """``percentage`` more traffic every ``interval`` until all of it."""
         return cls("linear", percentage, interval)
 
     @classmethod
-    def all_at_once(cls) -> "TrafficShift":
+    def all_at_once(cls) -> TrafficShift:
         """All traffic at once (the alarms still roll back a bad version afterwards)."""
         return cls("all_at_once")
 
@@ -166,24 +170,24 @@ class CanaryFunction(Construct):
         scope: Construct,
         id: str,
         *,
-        code: Optional[lambda_.Code] = None,
-        handler: Optional[str] = None,
-        environment: Optional[Mapping[str, str]] = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
         memory_size: int = 256,
         timeout: Duration = Duration.seconds(10),
-        description: Optional[str] = None,
+        description: str | None = None,
         alias_name: str = "live",
         traffic_shift: TrafficShift = TrafficShift.canary(),
         errors_threshold: int = 1,
         throttles_threshold: int = 1,
-        p99_duration_threshold: Optional[Duration] = None,
+        p99_duration_threshold: Duration | None = None,
         pre_traffic_hook: bool = False,
         post_traffic_hook: bool = False,
-        smoke_payload: Optional[Mapping[str, Any]] = None,
-        expected_status_code: Optional[int] = None,
-        provisioned_concurrency: Optional[int] = None,
-        max_provisioned_concurrency: Optional[int] = None,
-        reserved_concurrent_executions: Optional[int] = None,
+        smoke_payload: Mapping[str, Any] | None = None,
+        expected_status_code: int | None = None,
+        provisioned_concurrency: int | None = None,
+        max_provisioned_concurrency: int | None = None,
+        reserved_concurrent_executions: int | None = None,
         snap_start: bool = False,
     ) -> None:
         super().__init__(scope, id)
@@ -246,7 +250,7 @@ class CanaryFunction(Construct):
 
         self._add_alarms(errors_threshold, throttles_threshold, duration_threshold)
 
-        self.hook: Optional[SecureFunction] = None
+        self.hook: SecureFunction | None = None
         if pre_traffic_hook or post_traffic_hook:
             self.hook = self._smoke_test_hook(smoke_payload or {}, expected_status_code)
 
@@ -346,7 +350,7 @@ class CanaryFunction(Construct):
             # The function and its role (with the role's policies): not the hook's queue and alarms.
             alias.node.add_dependency(self.hook.function, self.hook.role)
 
-    def _smoke_test_hook(self, payload: Mapping[str, Any], expected_status_code: Optional[int]) -> SecureFunction:
+    def _smoke_test_hook(self, payload: Mapping[str, Any], expected_status_code: int | None) -> SecureFunction:
         environment = {"TARGET_FUNCTION_ARN": self.version.function_arn, "SMOKE_PAYLOAD": json.dumps(payload)}
         if expected_status_code is not None:
             environment["EXPECTED_STATUS_CODE"] = str(expected_status_code)
@@ -446,8 +450,8 @@ _REPORT_HOOK_STATUS = "codedeploy:PutLifecycleEventHookExecutionStatus"
 
 def _validate(
     *,
-    code: Optional[lambda_.Code],
-    handler: Optional[str],
+    code: lambda_.Code | None,
+    handler: str | None,
     alias_name: str,
     traffic_shift: TrafficShift,
     errors_threshold: int,
@@ -455,11 +459,11 @@ def _validate(
     duration_threshold: Duration,
     timeout: Duration,
     hooks: bool,
-    smoke_payload: Optional[Mapping[str, Any]],
-    expected_status_code: Optional[int],
-    provisioned_concurrency: Optional[int],
-    max_provisioned_concurrency: Optional[int],
-    reserved_concurrent_executions: Optional[int],
+    smoke_payload: Mapping[str, Any] | None,
+    expected_status_code: int | None,
+    provisioned_concurrency: int | None,
+    max_provisioned_concurrency: int | None,
+    reserved_concurrent_executions: int | None,
 ) -> None:
     if handler is not None and code is None:
         raise ValueError("handler= needs code=: the bundled handler's entry point is fixed")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional, Sequence, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token, aws_apigateway as apigw, aws_cognito as cognito
-from aws_cdk import aws_dynamodb as dynamodb, aws_lambda as lambda_
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .api_lambda_table import ITEMS_HANDLER_ACTIONS, ApiLambdaTable
@@ -81,24 +85,24 @@ class CognitoProtectedApi(Construct):
         scope: Construct,
         id: str,
         *,
-        user_pool: Optional[cognito.IUserPool] = None,
-        mfa: Optional[cognito.Mfa] = None,
-        self_sign_up: Optional[bool] = None,
-        deletion_protection: Optional[bool] = None,
-        removal_policy: Optional[RemovalPolicy] = None,
+        user_pool: cognito.IUserPool | None = None,
+        mfa: cognito.Mfa | None = None,
+        self_sign_up: bool | None = None,
+        deletion_protection: bool | None = None,
+        removal_policy: RemovalPolicy | None = None,
         resource_server_id: str = "items",
         groups: Sequence[str] = ("admins", "readers"),
-        admin_group: Optional[str] = "admins",
+        admin_group: str | None = "admins",
         callback_urls: Sequence[str] = ("https://localhost:3000/callback",),
         logout_urls: Sequence[str] = ("https://localhost:3000/",),
         machine_client: bool = False,
-        domain_prefix: Optional[str] = None,
+        domain_prefix: str | None = None,
         access_token_validity: Duration = Duration.minutes(15),
-        function: Optional[lambda_.IFunction] = None,
-        table: Optional[dynamodb.ITable] = None,
-        table_removal_policy: Optional[RemovalPolicy] = None,
+        function: lambda_.IFunction | None = None,
+        table: dynamodb.ITable | None = None,
+        table_removal_policy: RemovalPolicy | None = None,
         table_actions: Sequence[str] = ITEMS_HANDLER_ACTIONS,
-        cors_allow_origins: Optional[Sequence[str]] = None,
+        cors_allow_origins: Sequence[str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         _validate(

@@ -41,9 +41,10 @@ import threading
 import urllib.error
 import urllib.request
 import webbrowser
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 #: The loopback port the demo stacks register in their app client's callback URLs.
@@ -68,8 +69,8 @@ class TokenError(Exception):
 class _Callback:
     """What came back to the loopback listener."""
 
-    code: Optional[str] = None
-    error: Optional[str] = None
+    code: str | None = None
+    error: str | None = None
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -104,7 +105,7 @@ class _CallbackListener(HTTPServer):
 class _CallbackHandler(BaseHTTPRequestHandler):
     server: _CallbackListener
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path != CALLBACK_PATH:
             self._answer(404, "Not found", "This address only receives the sign-in redirect.")
@@ -138,7 +139,7 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: object) -> None:
         pass  # the request line holds the code: keep it out of the terminal
 
 
@@ -241,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         tokens = get_tokens(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from typing import Optional, cast
+from typing import cast
 
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
@@ -70,7 +70,7 @@ def is_strict(scope: IConstruct) -> bool:
 
 
 def log_retention(
-    scope: IConstruct, requested: Optional[logs.RetentionDays], *, default: logs.RetentionDays, prop: str
+    scope: IConstruct, requested: logs.RetentionDays | None, *, default: logs.RetentionDays, prop: str
 ) -> logs.RetentionDays:
     """The retention a log group made under ``scope`` gets.
 

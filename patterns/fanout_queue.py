@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_iam as iam
-from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns, aws_sqs as sqs
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .blocks import SecureFunction, SecureQueue, SecureTable, SecureTopic, bundled_code
@@ -47,25 +54,25 @@ class FanoutSubscriber(Construct):
         id: str,
         *,
         topic: sns.ITopic,
-        encryption_key: Optional[kms.IKey],
+        encryption_key: kms.IKey | None,
         fifo: bool,
         content_based_deduplication: bool,
-        idempotency_table: Optional[dynamodb.ITable],
-        function: Optional[lambda_.IFunction] = None,
-        code: Optional[lambda_.Code] = None,
-        handler: Optional[str] = None,
-        environment: Optional[Mapping[str, str]] = None,
-        timeout: Optional[Duration] = None,
-        memory_size: Optional[int] = None,
-        filter_policy: Optional[Mapping[str, sns.SubscriptionFilter]] = None,
-        filter_policy_with_message_body: Optional[Mapping[str, sns.FilterOrPolicy]] = None,
+        idempotency_table: dynamodb.ITable | None,
+        function: lambda_.IFunction | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration | None = None,
+        memory_size: int | None = None,
+        filter_policy: Mapping[str, sns.SubscriptionFilter] | None = None,
+        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None = None,
         raw_message_delivery: bool = True,
         max_receive_count: int = 5,
-        visibility_timeout: Optional[Duration] = None,
+        visibility_timeout: Duration | None = None,
         batch_size: int = 10,
-        max_batching_window: Optional[Duration] = None,
-        max_concurrency: Optional[int] = None,
-        idempotency_key_field: Optional[str] = None,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+        idempotency_key_field: str | None = None,
         idempotency_ttl: Duration = Duration.hours(1),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -91,8 +98,8 @@ class FanoutSubscriber(Construct):
             filter_policy_with_message_body=filter_policy_with_message_body,
         )
 
-        self.table: Optional[dynamodb.ITable] = None
-        self.secure_function: Optional[SecureFunction] = None
+        self.table: dynamodb.ITable | None = None
+        self.secure_function: SecureFunction | None = None
         if function is None:
             env = dict(environment or {})
             if code is None:
@@ -200,13 +207,13 @@ class FanoutQueue(Construct):
         scope: Construct,
         id: str,
         *,
-        topic: Optional[sns.ITopic] = None,
-        encryption_key: Optional[kms.IKey] = None,
-        queue_encryption_key: Optional[kms.IKey] = None,
-        fifo: Optional[bool] = None,
-        content_based_deduplication: Optional[bool] = None,
+        topic: sns.ITopic | None = None,
+        encryption_key: kms.IKey | None = None,
+        queue_encryption_key: kms.IKey | None = None,
+        fifo: bool | None = None,
+        content_based_deduplication: bool | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        subscribers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        subscribers: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__(scope, id)
         # SNS may use the queue key for this topic only, whatever the app's feature flags say.
@@ -218,7 +225,7 @@ class FanoutQueue(Construct):
             )
         if content_based_deduplication and not fifo:
             raise ValueError("content_based_deduplication needs fifo=True")
-        self.secure_topic: Optional[SecureTopic] = None
+        self.secure_topic: SecureTopic | None = None
         if topic is None:
             self.secure_topic = SecureTopic(
                 self,
@@ -232,7 +239,7 @@ class FanoutQueue(Construct):
         else:
             self._fifo = bool(getattr(topic, "fifo", False))
         self.topic = topic
-        self.key: Optional[kms.IKey] = self.secure_topic.key if self.secure_topic else None
+        self.key: kms.IKey | None = self.secure_topic.key if self.secure_topic else None
         self.queue_key = queue_encryption_key or rotating_key(
             self,
             "QueueKey",
@@ -241,7 +248,7 @@ class FanoutQueue(Construct):
         )
         self._content_based_deduplication = bool(content_based_deduplication)
         self._removal_policy = removal_policy
-        self.idempotency_table: Optional[dynamodb.ITable] = None
+        self.idempotency_table: dynamodb.ITable | None = None
         self.subscribers: dict[str, FanoutSubscriber] = {}
         for name, options in (subscribers or {}).items():
             self.add_subscriber(name, **options)
@@ -250,21 +257,21 @@ class FanoutQueue(Construct):
         self,
         name: str,
         *,
-        function: Optional[lambda_.IFunction] = None,
-        code: Optional[lambda_.Code] = None,
-        handler: Optional[str] = None,
-        environment: Optional[Mapping[str, str]] = None,
-        timeout: Optional[Duration] = None,
-        memory_size: Optional[int] = None,
-        filter_policy: Optional[Mapping[str, sns.SubscriptionFilter]] = None,
-        filter_policy_with_message_body: Optional[Mapping[str, sns.FilterOrPolicy]] = None,
+        function: lambda_.IFunction | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration | None = None,
+        memory_size: int | None = None,
+        filter_policy: Mapping[str, sns.SubscriptionFilter] | None = None,
+        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None = None,
         raw_message_delivery: bool = True,
         max_receive_count: int = 5,
-        visibility_timeout: Optional[Duration] = None,
+        visibility_timeout: Duration | None = None,
         batch_size: int = 10,
-        max_batching_window: Optional[Duration] = None,
-        max_concurrency: Optional[int] = None,
-        idempotency_key_field: Optional[str] = None,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+        idempotency_key_field: str | None = None,
         idempotency_ttl: Duration = Duration.hours(1),
     ) -> FanoutSubscriber:
         """Give ``name`` its own queue, DLQ, subscription and consumer; return the subscriber."""

@@ -9,7 +9,7 @@ each replica region's key gets a fixed alias, which the table names by alias ARN
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import jsii
 from aws_cdk import ArnFormat, Names, RemovalPolicy, Stack, Token
@@ -101,9 +101,9 @@ class GlobalTable(Construct):
         id: str,
         *,
         regions: Sequence[str],
-        table_name: Optional[str] = None,
+        table_name: str | None = None,
         partition_key: dynamodb.Attribute = _DEFAULT_KEY,
-        sort_key: Optional[dynamodb.Attribute] = None,
+        sort_key: dynamodb.Attribute | None = None,
         stream: dynamodb.StreamViewType = dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         deletion_protection: bool = True,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from aws_cdk import (
     CfnResource,
     Duration,
     RemovalPolicy,
     Stack,
+)
+from aws_cdk import (
     aws_apigateway as apigw,
+)
+from aws_cdk import (
     aws_certificatemanager as acm,
 )
-from aws_cdk import aws_cloudfront as cloudfront, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda as lambda_, aws_s3 as s3, aws_s3_notifications as s3n
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -25,12 +35,12 @@ from .blocks.bucket import (
     acknowledge_strict_bucket_rules,
     private_bucket,
 )
-from .blocks.compliance_resources import rotating_key
-from .compliance import is_strict
 from .blocks.cdn import BucketDistribution
+from .blocks.compliance_resources import rotating_key
 from .blocks.pillow_layer import pillow_layer as make_pillow_layer
 from .blocks.queue import VISIBILITY_TO_FUNCTION_TIMEOUT, function_timeout
 from .blocks.upload_api import UploadGrantApi
+from .compliance import is_strict
 from .object_pipeline_validation import validate
 
 #: Processor memory (MiB) when none is given: the 12-megapixel JPEG benchmark's peak, with headroom (docs/object-pipeline.md).
@@ -122,41 +132,41 @@ class ObjectPipeline(Construct):
         scope: Construct,
         id: str,
         *,
-        upload_bucket: Optional[s3.IBucket] = None,
-        output_bucket: Optional[s3.IBucket] = None,
-        table: Optional[dynamodb.ITable] = None,
+        upload_bucket: s3.IBucket | None = None,
+        output_bucket: s3.IBucket | None = None,
+        table: dynamodb.ITable | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         upload_prefix: str = "uploads/",
         output_prefix: str = "renditions/",
-        expire_uploads_after: Optional[Duration] = Duration.days(30),
+        expire_uploads_after: Duration | None = Duration.days(30),
         abort_incomplete_uploads_after: Duration = Duration.days(1),
-        processor: Optional[lambda_.IFunction] = None,
-        processor_code: Optional[lambda_.Code] = None,
-        processor_handler: Optional[str] = None,
-        pillow_layer: Optional[lambda_.ILayerVersion] = None,
+        processor: lambda_.IFunction | None = None,
+        processor_code: lambda_.Code | None = None,
+        processor_handler: str | None = None,
+        pillow_layer: lambda_.ILayerVersion | None = None,
         widths: Sequence[int] = DEFAULT_WIDTHS,
         formats: Sequence[str] = DEFAULT_FORMATS,
         max_pixels: int = 50_000_000,
-        memory_size: Optional[int] = None,
-        timeout: Optional[Duration] = None,
+        memory_size: int | None = None,
+        timeout: Duration | None = None,
         batch_size: int = 5,
-        max_concurrency: Optional[int] = None,
+        max_concurrency: int | None = None,
         max_receive_count: int = 5,
         serve_uploads: bool = True,
-        api: Optional[apigw.RestApi] = None,
-        authorizer: Optional[apigw.IAuthorizer] = None,
+        api: apigw.RestApi | None = None,
+        authorizer: apigw.IAuthorizer | None = None,
         scopes: Sequence[str] = (),
         allowed_content_types: Sequence[str] = DEFAULT_CONTENT_TYPES,
         max_upload_bytes: int = 25 * 1024 * 1024,
         grant_expiry: Duration = Duration.minutes(5),
-        cors_allow_origins: Optional[Sequence[str]] = None,
-        web_acl_arn: Optional[str] = None,
+        cors_allow_origins: Sequence[str] | None = None,
+        web_acl_arn: str | None = None,
         manage_account_logging_role: bool = True,
         account_has_logging_role: bool = False,
         domain_names: Sequence[str] = (),
-        certificate: Optional[acm.ICertificate] = None,
-        web_acl_id: Optional[str] = None,
-        geo_restriction: Optional[cloudfront.GeoRestriction] = None,
+        certificate: acm.ICertificate | None = None,
+        web_acl_id: str | None = None,
+        geo_restriction: cloudfront.GeoRestriction | None = None,
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         delivery: bool = True,
         rejected_rate_threshold: float = 0.25,
@@ -172,7 +182,7 @@ class ObjectPipeline(Construct):
         self.metrics_service = f"{stack.stack_name}/{self.node.path[len(stack.node.path) + 1 :]}"
 
         strict = is_strict(self)
-        self.key: Optional[kms.Key] = None
+        self.key: kms.Key | None = None
         if strict and (upload_bucket is None or output_bucket is None):
             self.key = rotating_key(
                 self,
@@ -220,7 +230,7 @@ class ObjectPipeline(Construct):
                 if not given
             ],
         )
-        self.secure_table: Optional[SecureTable] = None
+        self.secure_table: SecureTable | None = None
         if table is None:
             self.secure_table = SecureTable(self, "Objects", removal_policy=removal_policy)
             table = self.secure_table.table
@@ -240,8 +250,8 @@ class ObjectPipeline(Construct):
         )
         _acknowledge_notifications_handler(self, self.upload_bucket)
 
-        self.pillow_layer: Optional[lambda_.ILayerVersion] = None
-        self.secure_function: Optional[SecureFunction] = None
+        self.pillow_layer: lambda_.ILayerVersion | None = None
+        self.secure_function: SecureFunction | None = None
         if processor is None:
             environment = {
                 "OUTPUT_BUCKET": self.output_bucket.bucket_name,
@@ -275,8 +285,8 @@ class ObjectPipeline(Construct):
             processor, batch_size=batch_size, max_concurrency=max_concurrency
         )
 
-        self.upload_endpoint: Optional[UploadGrantApi] = None
-        self.upload_api: Optional[apigw.RestApi] = None
+        self.upload_endpoint: UploadGrantApi | None = None
+        self.upload_api: apigw.RestApi | None = None
         if serve_uploads:
             self.upload_endpoint = UploadGrantApi(
                 self,
@@ -296,8 +306,8 @@ class ObjectPipeline(Construct):
             )
             self.upload_api = self.upload_endpoint.api
 
-        self.delivery: Optional[BucketDistribution] = None
-        self.distribution: Optional[cloudfront.Distribution] = None
+        self.delivery: BucketDistribution | None = None
+        self.distribution: cloudfront.Distribution | None = None
         if delivery:
             self.delivery = BucketDistribution(
                 self,
@@ -369,7 +379,7 @@ class ObjectPipeline(Construct):
         else:
             self.errors_alarm = function_errors_alarm(self, "ProcessorErrorsAlarm", self.function)
             self.throttles_alarm = function_throttles_alarm(self, "ProcessorThrottlesAlarm", self.function)
-        self.rejected_rate_alarm: Optional[cloudwatch.Alarm] = None
+        self.rejected_rate_alarm: cloudwatch.Alarm | None = None
         if self.secure_function is None or self.pillow_layer is None:
             return  # only the bundled processor emits the outcome metrics
         period = Duration.minutes(15)
@@ -454,7 +464,7 @@ def _acknowledge_notifications_handler(scope: Construct, bucket: s3.IBucket) -> 
             )
 
 
-def _acknowledge_strict_rules(pipeline: "ObjectPipeline", made: list[s3.IBucket]) -> None:
+def _acknowledge_strict_rules(pipeline: ObjectPipeline, made: list[s3.IBucket]) -> None:
     """Under the strict profile, the rules the buckets made here and the distribution do not meet, and why."""
     reasons = {
         "replication": "Replication needs a destination bucket in another Region or account, which only the user "

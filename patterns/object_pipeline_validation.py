@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from aws_cdk import Duration, Token, aws_apigateway as apigw, aws_certificatemanager as acm
-from aws_cdk import aws_cloudfront as cloudfront, aws_lambda as lambda_, aws_s3 as s3
+from aws_cdk import Duration, Token
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 
 from .blocks.api_cors import check_origins
 
@@ -23,35 +27,35 @@ _NO_STANDARD_LOG_REGIONS = ("af-south-1", "ap-east-1", "eu-south-1", "me-south-1
 
 def validate(
     *,
-    processor: Optional[lambda_.IFunction],
-    processor_code: Optional[lambda_.Code],
-    processor_handler: Optional[str],
-    pillow_layer: Optional[lambda_.ILayerVersion],
-    memory_size: Optional[int],
+    processor: lambda_.IFunction | None,
+    processor_code: lambda_.Code | None,
+    processor_handler: str | None,
+    pillow_layer: lambda_.ILayerVersion | None,
+    memory_size: int | None,
     upload_prefix: str,
     output_prefix: str,
     widths: Sequence[int],
     formats: Sequence[str],
     max_pixels: int,
-    upload_bucket: Optional[s3.IBucket],
-    output_bucket: Optional[s3.IBucket],
+    upload_bucket: s3.IBucket | None,
+    output_bucket: s3.IBucket | None,
     serve_uploads: bool,
-    api: Optional[apigw.RestApi],
-    authorizer: Optional[apigw.IAuthorizer],
+    api: apigw.RestApi | None,
+    authorizer: apigw.IAuthorizer | None,
     scopes: Sequence[str],
     allowed_content_types: Sequence[str],
     max_upload_bytes: int,
     grant_expiry: Duration,
-    cors_allow_origins: Optional[Sequence[str]],
-    web_acl_arn: Optional[str],
+    cors_allow_origins: Sequence[str] | None,
+    web_acl_arn: str | None,
     rejected_rate_threshold: float,
     rejected_rate_min_objects: int,
-    expire_uploads_after: Optional[Duration],
+    expire_uploads_after: Duration | None,
     delivery: bool,
     domain_names: Sequence[str],
-    certificate: Optional[acm.ICertificate],
-    web_acl_id: Optional[str],
-    geo_restriction: Optional[cloudfront.GeoRestriction],
+    certificate: acm.ICertificate | None,
+    web_acl_id: str | None,
+    geo_restriction: cloudfront.GeoRestriction | None,
     region: str,
     **_: object,
 ) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import jsii
-
 from aws_cdk import Annotations, Aspects, Duration, IAspect, Names, ReferenceStrength, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
@@ -28,7 +27,7 @@ HEALTH_METRICS_NAMESPACE = "RegionalHealth"
 ROUTE53_METRICS_REGION = "us-east-1"
 #: Where Route 53's health checkers can be placed (``health_check_regions`` takes at least three of these).
 HEALTH_CHECKER_REGIONS = frozenset(
-    "us-east-1 us-west-1 us-west-2 eu-west-1 ap-southeast-1 ap-southeast-2 ap-northeast-1 sa-east-1".split()
+    ["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1"]
 )
 #: ``GET /health``'s own method throttle: Route 53's checkers (about 8 regions, a few checkers each, every 10 or
 #: 30 s) need about 2 requests per second at most; anyone else calling the unsigned route is held to this too.
@@ -113,13 +112,13 @@ class RegionalEndpoint(Construct):
         domain_name: str,
         hosted_zone_id: str,
         zone_name: str,
-        failover: Optional[route53.Failover] = None,
+        failover: route53.Failover | None = None,
         health_check_interval: Duration = Duration.seconds(30),
         failure_threshold: int = 3,
-        health_check_regions: Optional[Sequence[str]] = None,
+        health_check_regions: Sequence[str] | None = None,
         replication_latency_threshold: Duration = Duration.minutes(1),
         unhealthy_threshold: int = 3,
-        monitoring_stack: Optional[Stack] = None,
+        monitoring_stack: Stack | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -241,7 +240,7 @@ class RegionalEndpoint(Construct):
             *([self.health_check_alarm] if self.health_check_alarm is not None else []),
         ]
 
-    def _add_health_check_alarm(self, stack: Stack, monitoring_stack: Optional[Stack]) -> Optional[cloudwatch.Alarm]:
+    def _add_health_check_alarm(self, stack: Stack, monitoring_stack: Stack | None) -> cloudwatch.Alarm | None:
         """HealthCheckStatus of this region's health check, alarmed in a us-east-1 stack (or None, with a warning)."""
         if monitoring_stack is None and stack.region != ROUTE53_METRICS_REGION:
             Annotations.of(self).add_warning_v2(
@@ -326,7 +325,7 @@ class _RegionalDomainTarget:
         self._domain = domain
 
     def bind(
-        self, _record: route53.IRecordSet, _zone: Optional[route53.IHostedZone] = None
+        self, _record: route53.IRecordSet, _zone: route53.IHostedZone | None = None
     ) -> route53.AliasRecordTargetConfig:
         return route53.AliasRecordTargetConfig(
             dns_name=self._domain.domain_name_alias_domain_name,
@@ -342,7 +341,7 @@ def _validate(
     zone_name: str,
     health_check_interval: Duration,
     failure_threshold: int,
-    health_check_regions: Optional[Sequence[str]],
+    health_check_regions: Sequence[str] | None,
     unhealthy_threshold: int,
 ) -> None:
     zone = zone_name.rstrip(".").lower()

@@ -23,10 +23,13 @@ a rollback reports ``RolledBack``, so that the failed-runs alarm can leave desig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from aws_cdk import Duration, Stack, aws_lambda as lambda_, aws_stepfunctions as sfn
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 #: Lambda's own transient errors, as Step Functions names them (AWS's recommended retry list).
@@ -74,7 +77,7 @@ class SagaRetry:
             do not retry together. Default True.
     """
 
-    errors: Optional[Sequence[str]] = None
+    errors: Sequence[str] | None = None
     extra_errors: Sequence[str] = ()
     interval: Duration = Duration.seconds(2)
     backoff_rate: float = 2.0
@@ -133,7 +136,7 @@ class StepTasks:
 
     name: str
     action: lambda_.IFunction
-    compensation: Optional[lambda_.IFunction]
+    compensation: lambda_.IFunction | None
     retry: SagaRetry
     compensation_retry: SagaRetry
 

@@ -16,11 +16,16 @@ key, a missing state machine, the open-executions quota) is a 5xx, which the 5XX
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam, aws_logs as logs, aws_stepfunctions as sfn
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .blocks import acknowledge, threshold_alarm
@@ -70,12 +75,12 @@ class SagaApiOptions:
     request_schema: apigw.JsonSchema
     business_key: str
     resource_path: str = "executions"
-    authorizer: Optional[apigw.IAuthorizer] = None
+    authorizer: apigw.IAuthorizer | None = None
     scopes: Sequence[str] = ()
     stage_name: str = "prod"
     throttling_rate_limit: float = 50
     throttling_burst_limit: int = 100
-    web_acl_arn: Optional[str] = None
+    web_acl_arn: str | None = None
     manage_account_logging_role: bool = True
     account_has_logging_role: bool = False
     server_error_rate_threshold: float = 0.01

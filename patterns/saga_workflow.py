@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
 
-from aws_cdk import Duration, Names, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_events as events
-from aws_cdk import aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_lambda as lambda_
-from aws_cdk import aws_logs as logs, aws_sqs as sqs, aws_stepfunctions as sfn
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, standalone_dead_letter_queue, threshold_alarm
 from .blocks.compliance_resources import logs_key, rotating_key
 from .blocks.managed_policies import managed_policy_role, separate_policy
 from .blocks.queue import dead_letter_alarm
-from .compliance import is_strict, log_retention as compliance_log_retention
+from .compliance import is_strict
+from .compliance import log_retention as compliance_log_retention
 from .saga_definition import (
     COMPENSATION_FAILED_DIMENSION,
     COMPENSATION_FAILED_METRIC,
     COMPENSATION_FAILED_NAMESPACE,
     DEFAULT_COMPENSATION_RETRY,
-    ROLLED_BACK_METRIC,
     DEFAULT_RETRY,
+    ROLLED_BACK_METRIC,
     SagaRetry,
     SagaStates,
     StepTasks,
@@ -61,16 +69,16 @@ class SagaStep:
     """
 
     name: str
-    action: Optional[lambda_.IFunction] = None
-    action_code: Optional[lambda_.Code] = None
+    action: lambda_.IFunction | None = None
+    action_code: lambda_.Code | None = None
     action_handler: str = "app.handler"
-    compensation: Optional[lambda_.IFunction] = None
-    compensation_code: Optional[lambda_.Code] = None
+    compensation: lambda_.IFunction | None = None
+    compensation_code: lambda_.Code | None = None
     compensation_handler: str = "app.handler"
     environment: Mapping[str, str] = field(default_factory=dict)
     timeout: Duration = Duration.seconds(10)
-    retry: Optional[SagaRetry] = None
-    compensation_retry: Optional[SagaRetry] = None
+    retry: SagaRetry | None = None
+    compensation_retry: SagaRetry | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +87,11 @@ class SagaWorkflowStep:
 
     name: str
     action: lambda_.IFunction
-    compensation: Optional[lambda_.IFunction]
-    secure_action: Optional[SecureFunction]
-    secure_compensation: Optional[SecureFunction]
+    compensation: lambda_.IFunction | None
+    secure_action: SecureFunction | None
+    secure_compensation: SecureFunction | None
     action_state: sfn.CustomState
-    compensation_state: Optional[sfn.CustomState]
+    compensation_state: sfn.CustomState | None
 
 
 class SagaWorkflow(Construct):
@@ -147,16 +155,16 @@ class SagaWorkflow(Construct):
         *,
         steps: Sequence[SagaStep],
         state_machine_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
-        timeout: Optional[Duration] = None,
+        timeout: Duration | None = None,
         retry: SagaRetry = DEFAULT_RETRY,
         compensation_retry: SagaRetry = DEFAULT_COMPENSATION_RETRY,
-        include_execution_data: Optional[bool] = None,
-        log_retention: Optional[logs.RetentionDays] = None,
-        encryption_key: Optional[kms.IKey] = None,
+        include_execution_data: bool | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        encryption_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        start_api: Optional[SagaApiOptions] = None,
-        event_pattern: Optional[events.EventPattern] = None,
-        event_bus: Optional[events.IEventBus] = None,
+        start_api: SagaApiOptions | None = None,
+        event_pattern: events.EventPattern | None = None,
+        event_bus: events.IEventBus | None = None,
         throttled_threshold: float = 1,
     ) -> None:
         super().__init__(scope, id)
@@ -228,13 +236,13 @@ class SagaWorkflow(Construct):
                 )
             )
 
-        self.start_api: Optional[SagaStartApi] = (
+        self.start_api: SagaStartApi | None = (
             SagaStartApi(self, "StartApi", state_machine=self.state_machine, options=start_api) if start_api else None
         )
-        self.event_rule: Optional[events.Rule] = None
-        self.event_dead_letter_queue: Optional[sqs.IQueue] = None
-        self.event_role: Optional[iam.IRole] = None
-        self._event_dead_letter_alarm: Optional[cloudwatch.Alarm] = None
+        self.event_rule: events.Rule | None = None
+        self.event_dead_letter_queue: sqs.IQueue | None = None
+        self.event_role: iam.IRole | None = None
+        self._event_dead_letter_alarm: cloudwatch.Alarm | None = None
         if event_pattern is not None:
             self._start_on_events(event_pattern, event_bus)
         self._add_alarms(throttled_threshold)
@@ -291,7 +299,7 @@ class SagaWorkflow(Construct):
 
     def _functions(
         self, step: SagaStep, retry: SagaRetry, compensation_retry: SagaRetry
-    ) -> tuple[StepTasks, Optional[SecureFunction], Optional[SecureFunction]]:
+    ) -> tuple[StepTasks, SecureFunction | None, SecureFunction | None]:
         secure_action = secure_compensation = None
         action = step.action
         if action is None:
@@ -308,7 +316,7 @@ class SagaWorkflow(Construct):
         )
         return task, secure_action, secure_compensation
 
-    def _function(self, id: str, step: SagaStep, code: Optional[lambda_.Code], handler: str) -> SecureFunction:
+    def _function(self, id: str, step: SagaStep, code: lambda_.Code | None, handler: str) -> SecureFunction:
         assert code is not None  # _validate made sure
         return SecureFunction(
             self,
@@ -347,7 +355,7 @@ class SagaWorkflow(Construct):
         )
         self.state_machine.node.add_dependency(policy)
 
-    def _start_on_events(self, pattern: events.EventPattern, bus: Optional[events.IEventBus]) -> None:
+    def _start_on_events(self, pattern: events.EventPattern, bus: events.IEventBus | None) -> None:
         self.event_dead_letter_queue = standalone_dead_letter_queue(
             self,
             "EventDeadLetterQueue",
@@ -432,8 +440,8 @@ def _validate(
     compensation_retry: SagaRetry,
     express: bool,
     timeout: Duration,
-    event_pattern: Optional[events.EventPattern],
-    event_bus: Optional[events.IEventBus],
+    event_pattern: events.EventPattern | None,
+    event_bus: events.IEventBus | None,
     throttled_threshold: float,
 ) -> None:
     if not steps:

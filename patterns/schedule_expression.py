@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterator, Optional, Union
+from datetime import UTC, date, datetime, timedelta
+from typing import Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
@@ -55,8 +56,8 @@ class Cron:
     hours: tuple[int, ...]
     months: frozenset[int]
     years: frozenset[int]
-    day_of_month: Optional[str]  # the field's text, None when '?'
-    day_of_week: Optional[str]
+    day_of_month: str | None  # the field's text, None when '?'
+    day_of_week: str | None
 
     def matches_day(self, day: date) -> bool:
         """Whether ``day`` is one the expression fires on."""
@@ -110,22 +111,22 @@ def time_zone(name: str) -> ZoneInfo:
 
 
 def fire_times(
-    expression: Expression, zone: ZoneInfo, after: datetime, start: Optional[datetime] = None
+    expression: Expression, zone: ZoneInfo, after: datetime, start: datetime | None = None
 ) -> Iterator[datetime]:
     """The times (aware, UTC) ``expression`` fires strictly after ``after`` (aware), in order.
 
     ``start``: a rate schedule counts its intervals from it (default: ``after``, the first firing
     being one interval later). Infinite for rate, ends for at() and year-bounded crons.
     """
-    after = after.astimezone(timezone.utc)
+    after = after.astimezone(UTC)
     if isinstance(expression, Rate):
         step = timedelta(seconds=expression.seconds)
         if start is None:
             moment = after + step
         elif after < start:
-            moment = start.astimezone(timezone.utc)
+            moment = start.astimezone(UTC)
         else:
-            moment = start.astimezone(timezone.utc) + ((after - start) // step + 1) * step
+            moment = start.astimezone(UTC) + ((after - start) // step + 1) * step
         while True:
             yield moment
             moment += step
@@ -138,8 +139,8 @@ def fire_times(
 
 
 def next_fire(
-    expression: Expression, zone: ZoneInfo, after: datetime, start: Optional[datetime] = None
-) -> Optional[datetime]:
+    expression: Expression, zone: ZoneInfo, after: datetime, start: datetime | None = None
+) -> datetime | None:
     """The first fire time strictly after ``after``, or None if the expression never fires again."""
     return next(iter(fire_times(expression, zone, after, start)), None)
 
@@ -149,7 +150,7 @@ _GAP_HORIZON = timedelta(days=400)
 _GAP_SAMPLES = 20_000
 
 
-def gaps(expression: Expression, zone: ZoneInfo, reference: datetime) -> Optional[tuple[int, int]]:
+def gaps(expression: Expression, zone: ZoneInfo, reference: datetime) -> tuple[int, int] | None:
     """The shortest and longest time, in seconds, between two firings; None for at() (fires once).
 
     A cron's gaps are measured over 400 days of firings from ``reference`` (or its first 20,000
@@ -160,10 +161,10 @@ def gaps(expression: Expression, zone: ZoneInfo, reference: datetime) -> Optiona
         return None
     if isinstance(expression, Rate):
         return expression.seconds, expression.seconds
-    shortest: Optional[float] = None
+    shortest: float | None = None
     longest = 0.0
-    previous: Optional[datetime] = None
-    end: Optional[datetime] = None
+    previous: datetime | None = None
+    end: datetime | None = None
     count = 0
     for moment in fire_times(expression, zone, reference):
         if previous is not None:
@@ -333,10 +334,10 @@ def _cron_times(cron: Cron, zone: ZoneInfo, after: datetime) -> Iterator[datetim
         day += timedelta(days=1)
 
 
-def _existing(wall_clock: datetime, zone: ZoneInfo) -> Optional[datetime]:
+def _existing(wall_clock: datetime, zone: ZoneInfo) -> datetime | None:
     """``wall_clock`` in ``zone`` as UTC, its first occurrence when clocks went back; None when skipped."""
     local = wall_clock.replace(tzinfo=zone, fold=0)
-    moment = local.astimezone(timezone.utc)
+    moment = local.astimezone(UTC)
     if moment.astimezone(zone).replace(tzinfo=None) != wall_clock:
         return None  # clocks went forward over it
     return moment

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -14,10 +15,18 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
     TimeZone,
+)
+from aws_cdk import (
     aws_cloudwatch as cloudwatch,
+)
+from aws_cdk import (
     aws_dynamodb as dynamodb,
 )
-from aws_cdk import aws_iam as iam, aws_kms as kms, aws_lambda as lambda_, aws_scheduler as scheduler, aws_sqs as sqs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from . import schedule_expression as expressions
@@ -47,7 +56,7 @@ LAMBDA_MAX_EVENT_AGE = Duration.hours(6)
 MIN_CLAIM_RETENTION = Duration.hours(30)
 #: Where the gaps between a cron's firings are measured from when no start date is given (fixed, so a
 #: synth gives the same template whatever day it runs).
-GAP_REFERENCE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+GAP_REFERENCE = datetime(2026, 1, 1, tzinfo=UTC)
 _SEVEN_DAYS = 7 * 86400
 
 
@@ -135,28 +144,28 @@ class ScheduledJob(Construct):
         *,
         schedule: str,
         time_zone: str = "UTC",
-        start: Optional[datetime] = None,
-        end: Optional[datetime] = None,
-        flexible_window: Optional[Duration] = None,
-        schedule_group: Optional[scheduler.IScheduleGroup] = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        flexible_window: Duration | None = None,
+        schedule_group: scheduler.IScheduleGroup | None = None,
         enabled: bool = True,
-        encryption_key: Optional[kms.IKey] = None,
-        function: Optional[lambda_.IFunction] = None,
-        code: Optional[lambda_.Code] = None,
-        handler: Optional[str] = None,
-        environment: Optional[Mapping[str, str]] = None,
-        timeout: Optional[Duration] = None,
-        memory_size: Optional[int] = None,
-        payload: Optional[Mapping[str, Any]] = None,
+        encryption_key: kms.IKey | None = None,
+        function: lambda_.IFunction | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration | None = None,
+        memory_size: int | None = None,
+        payload: Mapping[str, Any] | None = None,
         retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
-        max_event_age: Optional[Duration] = None,
-        function_retry_attempts: Optional[int] = None,
-        claim_table: Optional[dynamodb.ITable] = None,
+        max_event_age: Duration | None = None,
+        function_retry_attempts: int | None = None,
+        claim_table: dynamodb.ITable | None = None,
         claim_retention: Duration = Duration.days(7),
         heartbeat_alarm: bool = True,
-        heartbeat_tolerance: Optional[Duration] = None,
-        removal_policy: Optional[RemovalPolicy] = None,
-        description: Optional[str] = None,
+        heartbeat_tolerance: Duration | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        description: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         plan = _Plan.checked(schedule, time_zone, start, end, flexible_window)
@@ -201,7 +210,7 @@ class ScheduledJob(Construct):
             if function is None
             else "the schedule's dead-letter queue (Scheduler's DeadLetterConfig)",
         )
-        self._claims: Optional[SecureTable] = None
+        self._claims: SecureTable | None = None
         if claim_table is None:
             self._claims = SecureTable(
                 self,
@@ -217,7 +226,7 @@ class ScheduledJob(Construct):
             CLAIM_RETENTION_VARIABLE: str(int(claim_retention.to_seconds())),
         }
 
-        self.secure_function: Optional[SecureFunction] = None
+        self.secure_function: SecureFunction | None = None
         if function is None:
             assert code is not None
             self.secure_function = SecureFunction(
@@ -278,8 +287,8 @@ class ScheduledJob(Construct):
             dimensions_map={"ScheduleGroup": group_name, "Schedule": self.schedule.schedule_name},
             statistic="Sum",
         )
-        self.heartbeat_window: Optional[Duration] = heartbeat_window
-        self.heartbeat_alarm: Optional[cloudwatch.Alarm] = None
+        self.heartbeat_window: Duration | None = heartbeat_window
+        self.heartbeat_alarm: cloudwatch.Alarm | None = None
         if make_heartbeat_alarm:
             assert heartbeat_window is not None
             self.heartbeat_alarm = self._heartbeat_alarm(heartbeat_window, enabled)
@@ -340,7 +349,7 @@ class ScheduledJob(Construct):
             findings=["Resource::*"],
         )
 
-    def _scheduler_role(self, schedule_group: Optional[scheduler.IScheduleGroup]) -> iam.Role:
+    def _scheduler_role(self, schedule_group: scheduler.IScheduleGroup | None) -> iam.Role:
         stack = Stack.of(self)
         group_arn = (
             schedule_group.schedule_group_arn
@@ -394,7 +403,7 @@ def heartbeat_periods(window_seconds: int) -> tuple[int, int]:
 class _Plan:
     """The schedule expression and its time zone, checked, and what they imply."""
 
-    def __init__(self, text: str, zone_name: str, expression: expressions.Expression, gaps: Optional[tuple[int, int]]):
+    def __init__(self, text: str, zone_name: str, expression: expressions.Expression, gaps: tuple[int, int] | None):
         self.text = text
         self.zone_name = zone_name
         self.expression = expression
@@ -405,10 +414,10 @@ class _Plan:
         cls,
         text: str,
         zone_name: str,
-        start: Optional[datetime],
-        end: Optional[datetime],
-        flexible_window: Optional[Duration],
-    ) -> "_Plan":
+        start: datetime | None,
+        end: datetime | None,
+        flexible_window: Duration | None,
+    ) -> _Plan:
         try:
             expression = expressions.parse(text)
         except ValueError as problem:
@@ -419,7 +428,7 @@ class _Plan:
                 raise ValueError(f"{label} must be a timezone-aware datetime (e.g. datetime(..., tzinfo=timezone.utc))")
         if start is not None and end is not None and end <= start:
             raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
-        if start is not None and start < datetime.now(timezone.utc):
+        if start is not None and start < datetime.now(UTC):
             raise ValueError(
                 f"start ({start.isoformat()}) is in the past: Scheduler refuses a start date more than 5 minutes "
                 "old, so the deployment would fail; drop start (the schedule starts when it is created)"
@@ -449,8 +458,8 @@ class _Plan:
         return Duration.seconds(max(60, min(DEFAULT_MAX_EVENT_AGE.to_seconds(), self.gaps[0])))
 
     def heartbeat_window(
-        self, flexible_window: Optional[Duration], timeout: Optional[Duration], tolerance: Optional[Duration]
-    ) -> Optional[Duration]:
+        self, flexible_window: Duration | None, timeout: Duration | None, tolerance: Duration | None
+    ) -> Duration | None:
         if self.gaps is None:
             return None
         longest = self.gaps[1]
@@ -475,7 +484,7 @@ class _Plan:
             )
 
 
-def _check_payload(payload: Optional[Mapping[str, Any]]) -> None:
+def _check_payload(payload: Mapping[str, Any] | None) -> None:
     if payload is None:
         return
     if not isinstance(payload, Mapping):
@@ -487,13 +496,13 @@ def _check_payload(payload: Optional[Mapping[str, Any]]) -> None:
 
 
 def _check_target(
-    function: Optional[lambda_.IFunction],
-    code: Optional[lambda_.Code],
-    handler: Optional[str],
-    environment: Optional[Mapping[str, str]],
-    timeout: Optional[Duration],
-    memory_size: Optional[int],
-    function_retry_attempts: Optional[int],
+    function: lambda_.IFunction | None,
+    code: lambda_.Code | None,
+    handler: str | None,
+    environment: Mapping[str, str] | None,
+    timeout: Duration | None,
+    memory_size: int | None,
+    function_retry_attempts: int | None,
 ) -> None:
     if function is None and code is None:
         raise ValueError("give the job's code= (and handler=) or an existing function=")

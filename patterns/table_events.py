@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from aws_cdk import Duration, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_iam as iam, aws_kms as kms
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources, aws_sns as sns
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .blocks import SecureFunction, acknowledge, bundled_code, threshold_alarm
@@ -88,9 +91,9 @@ class TableEventPublisher(Construct):
         *,
         table: dynamodb.ITable,
         topic: sns.ITopic,
-        encryption_key: Optional[kms.IKey] = None,
+        encryption_key: kms.IKey | None = None,
         batch_size: int = 100,
-        max_batching_window: Optional[Duration] = None,
+        max_batching_window: Duration | None = None,
         retry_attempts: int = 3,
         max_record_age: Duration = Duration.days(1),
         parallelization_factor: int = 1,

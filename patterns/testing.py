@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, Union
+from collections.abc import Mapping
+from typing import Any
 
 #: What replaces an asset hash (64 hex digits: S3 keys, asset parameters, image tags).
 ASSET_HASH = "<asset-hash>"
@@ -39,7 +40,7 @@ _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 _VERSION_ID = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
 
 
-def normalized_template(source: Union[Any, Mapping[str, Any]]) -> dict[str, Any]:
+def normalized_template(source: Any | Mapping[str, Any]) -> dict[str, Any]:
     """The template of ``source`` with asset hashes, version hashes and local metadata made stable.
 
     Args:
@@ -65,7 +66,7 @@ def normalized_template(source: Union[Any, Mapping[str, Any]]) -> dict[str, Any]
     return normalized
 
 
-def _as_dict(source: Union[Any, Mapping[str, Any]]) -> Mapping[str, Any]:
+def _as_dict(source: Any | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(source, Mapping):
         return dict(source)
     from aws_cdk import Stack

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_sns as sns
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from patterns import FanoutQueue
-
 
 #: Publishers give each order event its own id and keep it when they retry; the consumers key on it.
 #: (Keying on ``order_id`` would drop every event of an order after its first.)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Environment, RemovalPolicy, Stack
 from constructs import Construct
@@ -46,7 +46,7 @@ class GlobalItemsSettings:
 
     @classmethod
     def from_context(cls, scope: Construct) -> GlobalItemsSettings:
-        def value(name: str) -> Optional[str]:
+        def value(name: str) -> str | None:
             found = scope.node.try_get_context(CONTEXT_PREFIX + name)
             return str(found).strip() if found else None
 
@@ -73,8 +73,8 @@ class GlobalItemsRegion(Stack):
         *,
         settings: GlobalItemsSettings,
         region: str,
-        global_table: Optional[GlobalTable] = None,
-        monitoring_stack: Optional[Stack] = None,
+        global_table: GlobalTable | None = None,
+        monitoring_stack: Stack | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, env=Environment(account=settings.account, region=region), **kwargs)
@@ -119,7 +119,7 @@ class GlobalItemsRegion(Stack):
 SKIP_WITH_PLACEHOLDERS = "globalItemsDemo:skipWithPlaceholders"
 
 
-def global_items_demo(scope: Construct, id: str = HOME_STACK) -> Optional[GlobalItemsRegion]:
+def global_items_demo(scope: Construct, id: str = HOME_STACK) -> GlobalItemsRegion | None:
     """Both regions' stacks (``id`` in the first region, ``id + "Replica"`` in the second); returns the first.
 
     Returns None, building nothing, when the settings are placeholders and the context value

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_dynamodb as dynamodb
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from patterns import SagaApiOptions, SagaRetry, SagaStep, SagaWorkflow, SecureTable, bundled_code
@@ -47,7 +49,7 @@ class OrderSagaDemo(Stack):
         inventory = {"INVENTORY_TABLE": self.inventory.table_name}
         payments = {"PAYMENTS_TABLE": self.payments.table_name, "PAYMENT_LIMIT": PAYMENT_LIMIT}
 
-        def step(name: str, environment: dict[str, str], action: str, compensation: Optional[str] = None) -> SagaStep:
+        def step(name: str, environment: dict[str, str], action: str, compensation: str | None = None) -> SagaStep:
             return SagaStep(
                 name,
                 action_code=code,

@@ -7,8 +7,8 @@ tests and the local runner use the same local AWS.
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from patterns.local.endpoint import FAKE_CREDENTIALS, MotoServer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -50,7 +50,7 @@ class SynthesizedApp:
 
     outdir: Path
     stack_names: tuple[str, ...]
-    error: Optional[str]
+    error: str | None
 
     def template(self, stack_name: str) -> dict:
         return json.loads((self.outdir / f"{stack_name}.template.json").read_text())
@@ -60,8 +60,8 @@ class SynthesizedApp:
         return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _synthesize_demo_app(context: Optional[dict[str, str]] = None) -> Callable[[Path], Optional[str]]:
-    def synthesize(outdir: Path) -> Optional[str]:
+def _synthesize_demo_app(context: dict[str, str] | None = None) -> Callable[[Path], str | None]:
+    def synthesize(outdir: Path) -> str | None:
         from app import build_app
 
         try:

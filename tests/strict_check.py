@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nag_check import rule_set_reports
 from aws_cdk import App
+from nag_check import rule_set_reports
 
 #: The plugin names the six rule sets of the strict profile report under.
 RULE_SETS = (

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 from filelock import FileLock
 
 
 def synthesized_once(
-    tmp_path_factory: pytest.TempPathFactory, name: str, synthesize: Callable[[Path], Optional[str]]
-) -> tuple[Path, Optional[str]]:
+    tmp_path_factory: pytest.TempPathFactory, name: str, synthesize: Callable[[Path], str | None]
+) -> tuple[Path, str | None]:
     """``synthesize(outdir)`` run once per test run; returns its output folder and the error it returned."""
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
@@ -27,5 +27,5 @@ def synthesized_once(
         if not done.exists():
             outdir.mkdir(parents=True, exist_ok=True)
             done.write_text(json.dumps({"error": synthesize(outdir)}))
-    error: Optional[str] = json.loads(done.read_text())["error"]
+    error: str | None = json.loads(done.read_text())["error"]
     return outdir, error

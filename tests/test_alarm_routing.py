@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import App, Aspects, Environment, NestedStack, Stack, Stage
-from aws_cdk import aws_cloudwatch as cloudwatch, aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk.assertions import Annotations, Match, Template
 from constructs import Construct
-
 from nag_check import nag_app, nag_findings
+
 from patterns import AlarmRouting, AlarmTopic, ApiLambdaTable, FanoutQueue, route_alarms
-from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 from patterns.alarm_routing import ALARM_EMAIL_CONTEXT, ALARM_EMAIL_ENVIRONMENT_VARIABLE, ALARM_TOPIC_ID
+from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")

@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Stack, aws_kms as kms, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import App, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 from cfnlint.api import ManualArgs, lint
+from nag_check import acknowledgements_made, acknowledgements_used
+from stack_instances import TWO_STACKS, rendered
+from strict_check import RULE_SETS, strict_app, synth_findings
 
 from patterns import route_alarms
 from patterns.blocks import AlarmTopic, SecureFunction, SecureQueue, SecureTable, SecureTopic
@@ -27,9 +33,6 @@ from patterns.compliance import (
     strict_log_retention,
     strict_reserved_concurrency,
 )
-from strict_check import RULE_SETS, strict_app, synth_findings
-from nag_check import acknowledgements_made, acknowledgements_used
-from stack_instances import TWO_STACKS, rendered
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return None\n")
 STRICT = {COMPLIANCE_CONTEXT: "strict"}

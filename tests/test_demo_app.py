@@ -6,11 +6,11 @@ import json
 
 import pytest
 from cfnlint.api import ManualArgs, lint
+from nag_check import ANNOTATIONS_PLUGIN
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
-from nag_check import ANNOTATIONS_PLUGIN
 from patterns.testing import normalized_template
+from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
 STACKS = sorted([*DEMO_STACKS, *EXTRA_DEMO_STACKS])
 

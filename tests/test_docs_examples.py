@@ -52,7 +52,7 @@ def test_the_examples_of_a_page_run_and_synthesize_clean(page, nagged_apps):
     namespace: dict = {"__name__": "__main__"}
     for number, source in enumerate(examples(page), start=1):
         code = compile(source, f"{page.relative_to(ROOT)} example {number}", "exec")
-        exec(code, namespace)  # noqa: S102 - the project's own documentation
+        exec(code, namespace)
     assert nagged_apps, f"{page.name}: the examples make no App, so nothing of them was synthesized"
     for app in nagged_apps:
         app.synth()  # raises on an unacknowledged finding; a no-op for an app the example synthesized

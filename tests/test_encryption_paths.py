@@ -18,11 +18,15 @@ It runs over every demo stack and over small stacks for the cases the demos do n
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pytest
-from aws_cdk import App, Stack, aws_dynamodb as dynamodb, aws_kms as kms, aws_sqs as sqs
+from aws_cdk import App, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
 
 from patterns import (
     ApiLambdaTable,
@@ -61,7 +65,7 @@ class Access:
     via: str  # what in the template gives the access
 
 
-def _refs(node: Any) -> Iterator[tuple[str, Optional[str]]]:
+def _refs(node: Any) -> Iterator[tuple[str, str | None]]:
     """Every (logical id, attribute) a CloudFormation expression refers to (attribute None for Ref)."""
     if isinstance(node, dict):
         if set(node) == {"Ref"} and isinstance(node["Ref"], str):
@@ -91,7 +95,7 @@ class EncryptionModel:
     def __init__(self, template: dict) -> None:
         self.resources: dict[str, dict] = template.get("Resources", {})
 
-    def _type(self, logical_id: str) -> Optional[str]:
+    def _type(self, logical_id: str) -> str | None:
         return self.resources.get(logical_id, {}).get("Type")
 
     def _props(self, logical_id: str) -> dict:
@@ -99,7 +103,7 @@ class EncryptionModel:
 
     # --- what is encrypted with which key ------------------------------------------------------
 
-    def key_of(self, logical_id: str) -> Optional[str]:
+    def key_of(self, logical_id: str) -> str | None:
         """The logical id of the customer-managed key in this template that encrypts the resource."""
         props = self._props(logical_id)
         kind = self._type(logical_id)
@@ -116,7 +120,7 @@ class EncryptionModel:
 
     # --- who reaches what --------------------------------------------------------------------
 
-    def _function_role(self, function_expression: Any) -> Optional[str]:
+    def _function_role(self, function_expression: Any) -> str | None:
         """The role of the function an expression names (a function, alias or version)."""
         for ref, _ in _refs(function_expression):
             kind = self._type(ref)

@@ -9,10 +9,9 @@ on ``*`` only. See ``iam_reference`` for how templates are resolved and ARNs mat
 
 from __future__ import annotations
 
-
 import pytest
-
 from iam_reference import ExtraResourceType, Grant, check_grant, findings, may_match, reference
+
 from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
 # Resource forms AWS authorizes beyond what the reference lists. Only genuine ones, each with why.

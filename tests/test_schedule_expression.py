@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 
 import pytest
 
 from patterns.schedule_expression import At, Cron, Rate, fire_times, gaps, next_fire, parse, time_zone
 
-UTC = timezone.utc
+UTC = UTC
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from assembly_stacks import deployed_stacks
 
 #: Resource types of which an account holds one per region: a second one overwrites the first.

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
-
-from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 from strict_check import RULE_SETS, rule_set_findings
 from test_demo_app import CFN_LINT_IGNORED
+
+from stacks import DEMO_STACKS, EXTRA_DEMO_STACKS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_lambda as lambda_
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from patterns import CanaryFunction

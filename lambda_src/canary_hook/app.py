@@ -36,7 +36,7 @@ import json
 import math
 import os
 import random
-from typing import Any, Optional
+from typing import Any
 
 import botocore.session
 from aws_lambda_powertools import Logger
@@ -69,7 +69,7 @@ def _smoke_payload() -> bytes:
     return text.encode("utf-8")
 
 
-def _expected_status_code() -> Optional[int]:
+def _expected_status_code() -> int | None:
     text = os.environ.get("EXPECTED_STATUS_CODE", "").strip()
     if not text:
         return None

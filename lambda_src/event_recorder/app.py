@@ -102,6 +102,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for record in event.get("Records") or []:
         try:
             record_handler(record)
-        except Exception:  # noqa: BLE001 - logged with its reason; the record returns to the queue, then its DLQ
+        except Exception:
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
@@ -108,7 +108,7 @@ def apply_message(key: str, record: dict[str, Any]) -> str:
                 "id": {"S": key},
                 "message_id": {"S": record["messageId"]},
                 "body": {"S": record["body"]},
-                "processed_at": {"S": datetime.now(timezone.utc).isoformat()},
+                "processed_at": {"S": datetime.now(UTC).isoformat()},
             },
             ConditionExpression="attribute_not_exists(id)",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -164,7 +164,7 @@ def process_batch(event: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             record_handler(record)
-        except Exception:  # noqa: BLE001 - logged with its reason; the record returns to the queue
+        except Exception:
             failures.append({"itemIdentifier": record["messageId"]})
             if fifo:
                 failed_groups.add(group)

@@ -38,7 +38,7 @@ import json
 import os
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -140,7 +140,7 @@ def handle_object(notification: dict[str, Any]) -> None:
         outcome = {"status": {"S": "rejected"}, "reason": {"S": str(rejected)}}
     item.update(outcome)
     item["timings_ms"] = {"M": {**item.get("timings_ms", {}).get("M", {}), "total": _ms(started)}}
-    item["finished_at"] = {"S": datetime.now(timezone.utc).isoformat()}
+    item["finished_at"] = {"S": datetime.now(UTC).isoformat()}
     status = item["status"]["S"]
     try:
         dynamodb.put_item(

@@ -27,9 +27,9 @@ import json
 import os
 import random
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 import botocore.session
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -223,7 +223,7 @@ def decode_token(token: str) -> dict[str, Any]:
 # --- the caller ---------------------------------------------------------------------------------
 
 
-def caller_claims(event: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def caller_claims(event: dict[str, Any] | None = None) -> dict[str, Any]:
     """The token claims a Cognito user-pool authorizer put in the request context ({} otherwise)."""
     event = app.current_event.raw_event if event is None else event
     context = event.get("requestContext") if isinstance(event, dict) else None
@@ -284,7 +284,7 @@ def key_of(item_id: str) -> dict[str, dict[str, str]]:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- routes -------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -121,8 +121,8 @@ def _cancelled_by_condition(error: ClientError, guarded: int) -> bool:
     return guarded < len(codes) and codes[guarded] == "ConditionalCheckFailed"
 
 
-def _get(table: str, key: dict[str, Any]) -> Optional[dict[str, Any]]:
-    item: Optional[dict[str, Any]] = _dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+def _get(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = _dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
     return item
 
 

@@ -42,9 +42,10 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -87,7 +88,7 @@ class ScheduledRun:
         return f"{self.schedule_group}/{self.schedule_name}@{self.scheduled_time}"
 
     @classmethod
-    def from_event(cls, event: Any) -> "ScheduledRun":
+    def from_event(cls, event: Any) -> ScheduledRun:
         if not isinstance(event, dict):
             raise MalformedScheduledEvent("the event must be a JSON object")
         arn, scheduled_time = event.get("schedule_arn"), event.get("scheduled_time")
@@ -112,7 +113,7 @@ class ScheduledRun:
             schedule_group=path[1],
             schedule_name=path[2],
             scheduled_time=str(scheduled_time),
-            scheduled_at=scheduled_at.astimezone(timezone.utc),
+            scheduled_at=scheduled_at.astimezone(UTC),
             execution_id=str(event.get("execution_id") or ""),
             attempt_number=attempt,
             job=job,
@@ -124,7 +125,7 @@ def now() -> float:
     return time.time()
 
 
-def claim(run: ScheduledRun, owner: str, lease_seconds: float) -> Optional[dict[str, Any]]:
+def claim(run: ScheduledRun, owner: str, lease_seconds: float) -> dict[str, Any] | None:
     """Claim ``run`` for ``owner``; None when claimed, else the claim item that holds it."""
     started = now()
     retention = int(os.environ.get("RUN_ONCE_RETENTION_SECONDS", _DEFAULT_RETENTION_SECONDS))

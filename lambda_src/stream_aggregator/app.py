@@ -53,7 +53,7 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Clamped, Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded, Underflow
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -94,7 +94,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Fold the batch into the window's state; at the window's end, write it and start afresh."""
     state = _state(event.get("state"))
     records = event.get("Records") or []
-    failed_at: Optional[int] = None
+    failed_at: int | None = None
     for index, record in enumerate(records):
         try:
             read = read_record(record)
@@ -120,7 +120,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"state": state, "batchItemFailures": failures}
 
 
-def read_record(record: dict[str, Any]) -> Optional[tuple[str, Decimal]]:
+def read_record(record: dict[str, Any]) -> tuple[str, Decimal] | None:
     """The key and value of a Kinesis or DynamoDB stream record, or None for a change that is not
     counted (a DynamoDB MODIFY or REMOVE); raises ``BadRecord``."""
     if "kinesis" in record:
@@ -180,7 +180,7 @@ def write_window(state: dict[str, Any], shard_id: str, window: dict[str, str], c
     if not state["keys"]:
         return 0
 
-    def write(item: tuple[str, tuple[int, str]]) -> Optional[bool]:
+    def write(item: tuple[str, tuple[int, str]]) -> bool | None:
         # None: not tried, too late; the retried invocation writes it.
         if context.get_remaining_time_in_millis() <= TIME_MARGIN_MS:
             return None
@@ -249,7 +249,7 @@ def _add(state: dict[str, Any], key: str, value: Decimal, sequence: str) -> None
     state["last"] = padded
 
 
-def _attribute(value: Optional[dict[str, Any]]) -> Any:
+def _attribute(value: dict[str, Any] | None) -> Any:
     """A DynamoDB JSON string or number attribute as its value (anything else: None)."""
     if not isinstance(value, dict):
         return None

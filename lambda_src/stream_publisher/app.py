@@ -54,7 +54,7 @@ import hashlib
 import json
 import os
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
@@ -176,7 +176,7 @@ def _creation_time(stream_record: dict[str, Any]) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MalformedRecord("dynamodb.ApproximateCreationDateTime must be epoch seconds")
     try:
-        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+        moment = datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise MalformedRecord("dynamodb.ApproximateCreationDateTime is out of range") from None
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -266,7 +266,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for record in event.get("Records") or []:
         try:
             record_handler(record)
-        except Exception:  # noqa: BLE001 - logged with its reason; reported for retry, then the on-failure destination
+        except Exception:
             stream_record = record.get("dynamodb") if isinstance(record, dict) else None
             sequence_number = stream_record.get("SequenceNumber") if isinstance(stream_record, dict) else None
             failures.append({"itemIdentifier": sequence_number})

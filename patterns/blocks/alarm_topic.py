@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack, aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as sns_subscriptions
-from aws_cdk import aws_cloudwatch as cloudwatch, aws_sqs as sqs
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .queue import dead_letter_alarm, standalone_dead_letter_queue
@@ -62,10 +67,10 @@ class AlarmTopic(Construct):
         scope: Construct,
         id: str,
         *,
-        email: Union[str, Sequence[str], None] = None,
+        email: str | Sequence[str] | None = None,
         subscriptions: Sequence[sns.ITopicSubscription] = (),
-        encryption_key: Optional[kms.IKey] = None,
-        display_name: Optional[str] = None,
+        encryption_key: kms.IKey | None = None,
+        display_name: str | None = None,
         key_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, id)
@@ -119,7 +124,7 @@ class AlarmTopic(Construct):
                 conditions=from_this_accounts_alarms,
             )
         )
-        self.dead_letter_queue: Optional[sqs.Queue] = None
+        self.dead_letter_queue: sqs.Queue | None = None
         self.dead_letter_alarm = None
         if addresses:
             self.dead_letter_queue = standalone_dead_letter_queue(
@@ -147,7 +152,7 @@ class AlarmTopic(Construct):
 
 
 
-def email_addresses(email: Union[str, Sequence[str], None]) -> tuple[str, ...]:
+def email_addresses(email: str | Sequence[str] | None) -> tuple[str, ...]:
     """``email`` as a tuple of addresses: one string may hold several, separated by commas.
 
     Raises ``ValueError`` for an entry that is not an e-mail address.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -19,8 +18,8 @@ def grant_execute_api(
     stage_name: str,
     grantee: iam.IGrantable,
     *,
-    method: Optional[str] = None,
-    path: Optional[str] = None,
+    method: str | None = None,
+    path: str | None = None,
 ) -> iam.Grant:
     """Grant ``execute-api:Invoke`` on ``method`` ``path`` of ``api``'s ``stage_name`` stage.
 
@@ -45,7 +44,7 @@ def grant_execute_api(
     return grant
 
 
-def _invoke_method(method: Optional[str]) -> str:
+def _invoke_method(method: str | None) -> str:
     if method is None:
         return "*"
     verb = method.upper()
@@ -54,7 +53,7 @@ def _invoke_method(method: Optional[str]) -> str:
     return verb
 
 
-def _invoke_path(api: apigw.RestApi, path: Optional[str]) -> str:
+def _invoke_path(api: apigw.RestApi, path: str | None) -> str:
     if path is None:
         return "/*"
     known = {resource.path for resource in _resources(api.root)}

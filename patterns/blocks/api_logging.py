@@ -3,7 +3,7 @@ own) and a REST stage's execution log group."""
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from aws_cdk import ArnFormat, Environment, RemovalPolicy, Stack, Stage, Token
 from aws_cdk import aws_apigateway as apigw
@@ -45,7 +45,7 @@ class ApiGatewayAccountLogging(Stack):
         setting: the ``CfnAccount`` naming that role (retained).
     """
 
-    def __init__(self, scope: Construct, id: str, *, env: Optional[Environment] = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, env: Environment | None = None) -> None:
         super().__init__(
             scope, id, env=env, description="API Gateway's account-level CloudWatch role (one per account and region)"
         )
@@ -70,7 +70,7 @@ class ApiGatewayAccountLogging(Stack):
             inline_policies=None if strict else {"ApiGatewayLogs": iam.PolicyDocument(statements=statements)},
         )
         self.role.apply_removal_policy(RemovalPolicy.RETAIN)
-        self.policy: Optional[iam.ManagedPolicy] = None
+        self.policy: iam.ManagedPolicy | None = None
         if strict:
             self.policy = iam.ManagedPolicy(self, "ApiGatewayLogs", statements=statements, roles=[self.role])
             self.policy.apply_removal_policy(RemovalPolicy.RETAIN)
@@ -169,8 +169,8 @@ def stage_logging(
     manage_account_logging_role: bool,
     manage_execution_log_group: bool,
     retention: logs.RetentionDays,
-    encryption_key: Optional[kms.IKey] = None,
-) -> tuple[Optional[ApiGatewayAccountLogging], Optional[logs.LogGroup]]:
+    encryption_key: kms.IKey | None = None,
+) -> tuple[ApiGatewayAccountLogging | None, logs.LogGroup | None]:
     """What ``stage``'s access logs and execution logs at ``level`` need: the settings stack (when the
     role is managed here), and the stage's execution log group (when logging and managed here)."""
     account_logging = api_gateway_account_logging(scope) if manage_account_logging_role else None
@@ -197,7 +197,7 @@ def execution_log_group(
     stage_name: str,
     *,
     retention: logs.RetentionDays,
-    encryption_key: Optional[kms.IKey] = None,
+    encryption_key: kms.IKey | None = None,
 ) -> logs.LogGroup:
     """The log group API Gateway writes ``stage``'s execution logs to, made before the stage.
 

@@ -3,7 +3,7 @@ the account each invoke permission is limited to, and what the stage deliberatel
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from aws_cdk import Stack, Token
 from aws_cdk import aws_apigateway as apigw

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, cast
+from typing import cast
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -14,7 +14,7 @@ _ATTRIBUTE_TYPES = {
 }
 
 
-def known_partition_key(table: dynamodb.ITable) -> Optional[dynamodb.Attribute]:
+def known_partition_key(table: dynamodb.ITable) -> dynamodb.Attribute | None:
     """The partition key of a ``dynamodb.Table`` or ``TableV2`` of this app; None for any other table."""
     if isinstance(table, dynamodb.Table):
         return table.schema_v2().partition_keys[0]

@@ -4,7 +4,6 @@ compliance profile makes per stack when the user brings none."""
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from aws_cdk import ArnFormat, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
@@ -36,7 +35,7 @@ REDACTED_HEADERS = ("authorization", "x-amz-security-token")
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
 
 
-def check_web_acl_arn(web_acl_arn: Optional[str]) -> None:
+def check_web_acl_arn(web_acl_arn: str | None) -> None:
     """ValueError unless ``web_acl_arn`` is a regional WAFv2 web ACL's ARN (or a token)."""
     if web_acl_arn is None or Token.is_unresolved(web_acl_arn):
         return
@@ -128,8 +127,8 @@ def web_acl(scope: IConstruct) -> StrictApiWebAcl:
 
 
 def associate_web_acl(
-    scope: Construct, stage: apigw.Stage, web_acl_arn: Optional[str]
-) -> Optional[wafv2.CfnWebACLAssociation]:
+    scope: Construct, stage: apigw.Stage, web_acl_arn: str | None
+) -> wafv2.CfnWebACLAssociation | None:
     """Associate ``web_acl_arn`` with ``stage``; none given, the stack's ``web_acl`` under the strict
     profile, else nothing (the AwsSolutions-APIG3 finding is acknowledged on the stage)."""
     if web_acl_arn is None and is_strict(scope):

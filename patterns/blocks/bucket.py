@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy, aws_kms as kms, aws_s3 as s3
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ..compliance import is_strict
@@ -66,8 +68,8 @@ def private_bucket(
     access_logs_prefix: str,
     removal_policy: RemovalPolicy,
     lifecycle_rules: Sequence[s3.LifecycleRule] = (),
-    cors: Optional[Sequence[s3.CorsRule]] = None,
-    encryption_key: Optional[kms.IKey] = None,
+    cors: Sequence[s3.CorsRule] | None = None,
+    encryption_key: kms.IKey | None = None,
 ) -> s3.Bucket:
     """A versioned bucket no one outside the account can read or list; its accesses logged to ``access_logs``.
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from aws_cdk import Duration, Names, Stack, aws_certificatemanager as acm, aws_cloudfront as cloudfront
-from aws_cdk import aws_cloudfront_origins as origins, aws_s3 as s3
+from aws_cdk import Duration, Names, Stack
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ..compliance import is_strict
@@ -61,11 +64,11 @@ class BucketDistribution(Construct):
         log_bucket: s3.IBucket,
         log_prefix: str,
         domain_names: Sequence[str] = (),
-        certificate: Optional[acm.ICertificate] = None,
-        web_acl_id: Optional[str] = None,
-        geo_restriction: Optional[cloudfront.GeoRestriction] = None,
+        certificate: acm.ICertificate | None = None,
+        web_acl_id: str | None = None,
+        geo_restriction: cloudfront.GeoRestriction | None = None,
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
-        comment: Optional[str] = None,
+        comment: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if bool(domain_names) != (certificate is not None):

@@ -7,11 +7,16 @@ tables it backs up.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import jsii
 from aws_cdk import ArnFormat, Duration, Fn, IStableListProducer, Lazy, RemovalPolicy, Stack
-from aws_cdk import aws_backup as backup, aws_dynamodb as dynamodb, aws_events as events, aws_iam as iam, aws_kms as kms
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
 from ..compliance import is_strict

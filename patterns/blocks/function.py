@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token, aws_iam as iam, aws_lambda as lambda_
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..compliance import is_strict, log_retention as compliance_log_retention, strict_reserved_concurrency
+from ..compliance import is_strict, strict_reserved_concurrency
+from ..compliance import log_retention as compliance_log_retention
 from .alarms import function_errors_alarm, function_throttles_alarm
 from .compliance_resources import logs_key
 from .managed_policies import managed_policy_role, separate_policy
@@ -113,23 +116,23 @@ class SecureFunction(Construct):
         *,
         code: lambda_.Code,
         handler: str = "app.handler",
-        environment: Optional[Mapping[str, str]] = None,
+        environment: Mapping[str, str] | None = None,
         memory_size: int = 256,
         timeout: Duration = Duration.seconds(10),
         runtime: lambda_.Runtime = DEFAULT_RUNTIME,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
-        log_retention: Optional[logs.RetentionDays] = None,
+        log_retention: logs.RetentionDays | None = None,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         application_log_level: str = "INFO",
-        reserved_concurrent_executions: Optional[int] = None,
-        description: Optional[str] = None,
-        service_name: Optional[str] = None,
+        reserved_concurrent_executions: int | None = None,
+        description: str | None = None,
+        service_name: str | None = None,
         powertools: bool = True,
-        powertools_layer_version: Optional[lambda_.ILayerVersion] = None,
+        powertools_layer_version: lambda_.ILayerVersion | None = None,
         asynchronous: bool = False,
-        dead_letter_queue: Optional[sqs.IQueue] = None,
+        dead_letter_queue: sqs.IQueue | None = None,
         snap_start: bool = False,
-        snap_start_alias: Optional[str] = "live",
+        snap_start_alias: str | None = "live",
     ) -> None:
         super().__init__(scope, id)
         _validate(
@@ -165,7 +168,7 @@ class SecureFunction(Construct):
         )
         self.log_group.grant_write(self.role)
 
-        self.dead_letter_queue: Optional[sqs.IQueue] = None
+        self.dead_letter_queue: sqs.IQueue | None = None
         self.dead_letter_alarm = None
         if asynchronous:
             self.dead_letter_queue = dead_letter_queue or standalone_dead_letter_queue(self, "DeadLetterQueue")
@@ -208,8 +211,8 @@ class SecureFunction(Construct):
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         self.tracing_policy = self._enable_tracing()
-        self.version: Optional[lambda_.Version] = None
-        self.alias: Optional[lambda_.Alias] = None
+        self.version: lambda_.Version | None = None
+        self.alias: lambda_.Alias | None = None
         if snap_start:
             # Every change publishes a version, the only thing SnapStart snapshots.
             self.version = self.function.current_version
@@ -273,7 +276,7 @@ class SecureFunction(Construct):
         return policy
 
 
-def validate_snap_start(scope: Construct, *, runtime: lambda_.Runtime, alias_name: Optional[str]) -> None:
+def validate_snap_start(scope: Construct, *, runtime: lambda_.Runtime, alias_name: str | None) -> None:
     """Raise ``ValueError`` for a SnapStart combination Lambda refuses (runtime, region, alias name)."""
     if not runtime.supports_snap_start:
         raise ValueError(
@@ -322,7 +325,7 @@ def _validate(
     timeout: Duration,
     runtime: lambda_.Runtime,
     application_log_level: str,
-    reserved_concurrent_executions: Optional[int],
+    reserved_concurrent_executions: int | None,
     environment: Mapping[str, str],
 ) -> None:
     module, _, attr = handler.rpartition(".")

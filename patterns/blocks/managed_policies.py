@@ -10,10 +10,12 @@ apart on purpose (e.g. a wildcard that must not share an acknowledgement) manage
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jsii
-from aws_cdk import Stack, aws_iam as iam
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from constructs import Construct, IValidation
 
 from ..compliance import is_strict
@@ -29,7 +31,7 @@ class _ManagedPolicyRole(iam.Role):
     synth fails, naming the policy, when its document already measures more in the template.
     """
 
-    _grants: Optional[iam.ManagedPolicy] = None
+    _grants: iam.ManagedPolicy | None = None
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         if self._grants is None:

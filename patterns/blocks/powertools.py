@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService, aws_lambda as lambda_
+from aws_cdk import CfnDynamicReference, CfnDynamicReferenceService
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 #: The Powertools release the layer carries; it matches the version the handler tests run with.

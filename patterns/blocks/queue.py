@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_sns_subscriptions as subscriptions, aws_sqs as sqs
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ..compliance import is_strict
@@ -51,7 +56,7 @@ class SecureQueue(Construct):
         visibility_timeout: Duration = Duration.seconds(60),
         max_receive_count: int = 5,
         retention_period: Duration = Duration.days(4),
-        encryption_key: Optional[kms.IKey] = None,
+        encryption_key: kms.IKey | None = None,
         fifo: bool = False,
         content_based_deduplication: bool = False,
         max_message_age: Duration = Duration.minutes(15),
@@ -109,8 +114,8 @@ class SecureQueue(Construct):
         topic: sns.ITopic,
         *,
         raw_message_delivery: bool = True,
-        filter_policy: Optional[Mapping[str, sns.SubscriptionFilter]] = None,
-        filter_policy_with_message_body: Optional[Mapping[str, sns.FilterOrPolicy]] = None,
+        filter_policy: Mapping[str, sns.SubscriptionFilter] | None = None,
+        filter_policy_with_message_body: Mapping[str, sns.FilterOrPolicy] | None = None,
     ) -> sns.Subscription:
         """Subscribe the queue to ``topic``; what SNS cannot deliver goes to this queue's DLQ.
 
@@ -135,8 +140,8 @@ class SecureQueue(Construct):
         *,
         id: str = "Consumer",
         batch_size: int = 10,
-        max_batching_window: Optional[Duration] = None,
-        max_concurrency: Optional[int] = None,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
     ) -> lambda_.EventSourceMapping:
         """Have ``function`` consume the queue, reporting failed records one by one.
 
@@ -189,12 +194,12 @@ class SecureQueue(Construct):
         return mapping
 
 
-def function_timeout(function: lambda_.IFunction) -> Optional[Duration]:
+def function_timeout(function: lambda_.IFunction) -> Duration | None:
     """The timeout of ``function``, of an alias's or version's function, or None if unknown (imported)."""
     return getattr(function_behind(function), "timeout", None)
 
 
-def reserved_concurrency(function: lambda_.IFunction) -> Optional[int]:
+def reserved_concurrency(function: lambda_.IFunction) -> int | None:
     """The reserved concurrency of ``function`` (or of an alias's or version's function), or None."""
     cfn_function = function_behind(function).node.default_child
     value = cfn_function.reserved_concurrent_executions if isinstance(cfn_function, lambda_.CfnFunction) else None
@@ -211,7 +216,7 @@ def function_behind(function: lambda_.IFunction) -> lambda_.IFunction:
 
 
 def standalone_dead_letter_queue(
-    scope: Construct, id: str, *, encryption_key: Optional[kms.IKey] = None, dead_letter_queue_of: Optional[str] = None
+    scope: Construct, id: str, *, encryption_key: kms.IKey | None = None, dead_letter_queue_of: str | None = None
 ) -> sqs.Queue:
     """A dead-letter queue for failures that are not another queue's messages (14 days, encrypted, SSL-only).
 
@@ -247,7 +252,7 @@ def dead_letter_alarm(scope: Construct, queue: sqs.IQueue, *, id: str = "DeadLet
     )
 
 
-def _encryption(key: Optional[kms.IKey]) -> dict[str, Any]:
+def _encryption(key: kms.IKey | None) -> dict[str, Any]:
     if key is None:
         return {"encryption": sqs.QueueEncryption.SQS_MANAGED}
     return {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": key}

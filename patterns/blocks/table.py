@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb, aws_kms as kms
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ..compliance import is_strict
@@ -49,11 +53,11 @@ class SecureTable(Construct):
         id: str,
         *,
         partition_key: dynamodb.Attribute = dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-        sort_key: Optional[dynamodb.Attribute] = None,
+        sort_key: dynamodb.Attribute | None = None,
         global_secondary_indexes: Sequence[dynamodb.GlobalSecondaryIndexProps] = (),
-        encryption_key: Optional[kms.IKey] = None,
-        stream: Optional[dynamodb.StreamViewType] = None,
-        time_to_live_attribute: Optional[str] = None,
+        encryption_key: kms.IKey | None = None,
+        stream: dynamodb.StreamViewType | None = None,
+        time_to_live_attribute: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         deletion_protection: bool = False,
     ) -> None:
@@ -89,7 +93,7 @@ class SecureTable(Construct):
         )
         for index in global_secondary_indexes:
             self.table.add_global_secondary_index(**_index_kwargs(index))
-        self.backup: Optional[StrictBackup] = None
+        self.backup: StrictBackup | None = None
         if is_strict(self):
             self.backup = backup_plan(self)
             self.backup.add_table(self.table)

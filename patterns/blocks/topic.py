@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_iam as iam, aws_kms as kms
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -15,7 +16,7 @@ from .compliance_resources import rotating_key
 PUBLISHER_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
-def grant_publish(grantee: iam.IGrantable, topic: sns.ITopic, key: Optional[kms.IKey] = None) -> iam.Grant:
+def grant_publish(grantee: iam.IGrantable, topic: sns.ITopic, key: kms.IKey | None = None) -> iam.Grant:
     """Let ``grantee`` publish to ``topic``: ``sns:Publish`` on it and, when it is encrypted,
     exactly the KMS actions SNS needs from a publisher on its key.
 
@@ -57,10 +58,10 @@ class SecureTopic(Construct):
         scope: Construct,
         id: str,
         *,
-        encryption_key: Optional[kms.IKey] = None,
+        encryption_key: kms.IKey | None = None,
         fifo: bool = False,
         content_based_deduplication: bool = False,
-        display_name: Optional[str] = None,
+        display_name: str | None = None,
         key_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, id)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy, aws_apigateway as apigw, aws_iam as iam, aws_logs as logs
-from aws_cdk import aws_cloudwatch as cloudwatch, aws_s3 as s3
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ..compliance import is_strict, log_retention
@@ -57,11 +62,11 @@ class UploadGrantApi(Construct):
         allowed_content_types: Sequence[str],
         max_upload_bytes: int,
         expires: Duration,
-        api: Optional[apigw.RestApi] = None,
-        authorizer: Optional[apigw.IAuthorizer] = None,
+        api: apigw.RestApi | None = None,
+        authorizer: apigw.IAuthorizer | None = None,
         scopes: Sequence[str] = (),
-        cors_allow_origins: Optional[Sequence[str]] = None,
-        web_acl_arn: Optional[str] = None,
+        cors_allow_origins: Sequence[str] | None = None,
+        web_acl_arn: str | None = None,
         manage_account_logging_role: bool = True,
         account_has_logging_role: bool = False,
     ) -> None:
@@ -94,8 +99,8 @@ class UploadGrantApi(Construct):
             findings=[f"Resource::{objects}"],
         )
 
-        self.access_log_group: Optional[logs.LogGroup] = None
-        self.server_error_alarm: Optional[cloudwatch.Alarm] = None
+        self.access_log_group: logs.LogGroup | None = None
+        self.server_error_alarm: cloudwatch.Alarm | None = None
         self._stage_name = "prod"
         if api is None:
             api = self._new_api(cors_allow_origins, web_acl_arn, manage_account_logging_role)
@@ -168,7 +173,7 @@ class UploadGrantApi(Construct):
         return grant_execute_api(self.api, self._stage_name, grantee, method="POST", path=f"/{_RESOURCE}")
 
     def _new_api(
-        self, cors_allow_origins: Optional[Sequence[str]], web_acl_arn: Optional[str], manage_account_logging_role: bool
+        self, cors_allow_origins: Sequence[str] | None, web_acl_arn: str | None, manage_account_logging_role: bool
     ) -> apigw.RestApi:
         strict = is_strict(self)
         retention = log_retention(self, None, default=logs.RetentionDays.ONE_MONTH, prop="access_log_retention")

@@ -25,7 +25,8 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 Handler = Callable[[Any, Any], Any]
 

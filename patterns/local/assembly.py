@@ -9,9 +9,10 @@ accepts) or its CloudFormation stack name.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from .model import LocalRunError, StackTemplate
 
@@ -34,7 +35,7 @@ class _StackArtifact:
         return (self.artifact_id, self.display_name, self.stack_name)
 
 
-def load_assembly(assembly_dir: Path, stacks: Optional[Sequence[str]] = None) -> list[StackTemplate]:
+def load_assembly(assembly_dir: Path, stacks: Sequence[str] | None = None) -> list[StackTemplate]:
     """The assembly's stacks (all of them, or those named in ``stacks``), dependencies first."""
     # Absolute, so asset folders stay valid for workers that run with the asset folder as cwd.
     assembly_dir = Path(assembly_dir).resolve()

@@ -9,10 +9,11 @@ web ACLs, geo restriction, Origin Access Control) is not emulated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from email.utils import format_datetime
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
@@ -54,7 +55,7 @@ def build_cdns(environment: LocalEnvironment) -> list[LocalCdn]:
 
 def _cdn(
     stack: LocalStack, logical_id: str, definition: dict[str, Any], resources: dict[str, Any]
-) -> Optional[LocalCdn]:
+) -> LocalCdn | None:
     resolver = Resolver(stack.refs, stack.attributes, pseudo_parameters(stack.name), {})
     config = definition.get("Properties", {}).get("DistributionConfig", {})
     behavior = config.get("DefaultCacheBehavior", {})
@@ -108,7 +109,7 @@ class CdnServer:
     def url(self) -> str:
         return self._http.url
 
-    def start(self) -> "CdnServer":
+    def start(self) -> CdnServer:
         self._http.start()
         return self
 
@@ -130,7 +131,7 @@ class CdnServer:
             return Response("not found", status=403, headers=self.cdn.headers)
         headers = {name: str(found[field]) for name, field in _PASSED_HEADERS.items() if found.get(field) is not None}
         if found.get("LastModified") is not None:
-            headers["Last-Modified"] = format_datetime(found["LastModified"].astimezone(timezone.utc), usegmt=True)
+            headers["Last-Modified"] = format_datetime(found["LastModified"].astimezone(UTC), usegmt=True)
         headers.update(self.cdn.headers)
         body = b"" if request.method == "HEAD" else found["Body"].read()
         return Response(body, status=200, headers=headers)

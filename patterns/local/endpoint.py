@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .model import REGION, LocalRunError
 from .moto_stepfunctions import LAMBDA_ENDPOINT_VARIABLE
@@ -50,7 +50,7 @@ def free_port(host: str = LOOPBACK) -> int:
         return port
 
 
-def wait_until_up(endpoint: str, timeout: float = 30.0, process: Optional[subprocess.Popen[Any]] = None) -> None:
+def wait_until_up(endpoint: str, timeout: float = 30.0, process: subprocess.Popen[Any] | None = None) -> None:
     """Block until the endpoint answers moto's management API (or fail with a clear error)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,14 +71,14 @@ class MotoServer:
     tasks of the state machines it executes are invoked there (:mod:`patterns.local.moto_stepfunctions`).
     """
 
-    def __init__(self, port: int = 0, host: str = LOOPBACK, lambda_endpoint: Optional[str] = None) -> None:
+    def __init__(self, port: int = 0, host: str = LOOPBACK, lambda_endpoint: str | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.endpoint = f"http://{host}:{self.port}"
-        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._lambda_endpoint = lambda_endpoint
 
-    def start(self) -> "MotoServer":
+    def start(self) -> MotoServer:
         env = {**os.environ, **FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": REGION}
         server = ["-m", "moto.server"]
         if self._lambda_endpoint:

@@ -44,9 +44,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable, Optional
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
@@ -99,7 +100,7 @@ class Gateway:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         started = time.monotonic()
-        call: Optional[Call] = None
+        call: Call | None = None
         reason = ""
         try:
             call = route(self.api, request)
@@ -158,7 +159,7 @@ class Gateway:
         except Malformed as error:
             raise internal(f"malformed Lambda proxy response: {error}", 502) from None
 
-    def _log_request(self, request: Request, status: int, seconds: float, call: Optional[Call], reason: str) -> None:
+    def _log_request(self, request: Request, status: int, seconds: float, call: Call | None, reason: str) -> None:
         line = (
             f"[{self.api.stack}] {request.method} {request.full_path.rstrip('?')} -> {status} ({seconds * 1000:.0f} ms)"
         )
@@ -169,12 +170,12 @@ class Gateway:
         self.log(line)
 
 
-def _request_parameters(request: Request, call: Optional[Call]) -> Callable[[str, str], Optional[str]]:
+def _request_parameters(request: Request, call: Call | None) -> Callable[[str, str], str | None]:
     """Reads request parameters for a gateway response, also when no route matched (no path parameters then)."""
     if call is not None:
         return call.parameter
 
-    def parameter(location: str, name: str) -> Optional[str]:
+    def parameter(location: str, name: str) -> str | None:
         if location == "header":
             return request.headers.get(name)
         return request.args.get(name) if location == "querystring" else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jwt
 from werkzeug.wrappers import Request
@@ -30,7 +31,7 @@ class Authorizers:
         self._lock = threading.Lock()
         self._warned_iam = False
 
-    def authorize(self, auth: MethodAuth, call: Call) -> tuple[Optional[dict[str, Any]], dict[str, Any]]:
+    def authorize(self, auth: MethodAuth, call: Call) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """The event's ``requestContext.authorizer`` and identity fields, or the refusal."""
         if auth.type == "COGNITO_USER_POOLS":
             return {"claims": _render_claims(self._verify_token(auth, call.request))}, {}
@@ -202,7 +203,7 @@ def _render_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     return rendered
 
 
-def _evaluate_policy(policy: Mapping[str, Any], method_arn: str) -> Optional[str]:
+def _evaluate_policy(policy: Mapping[str, Any], method_arn: str) -> str | None:
     """ "Deny" if a statement denies the method ARN, else "Allow" if one allows it, else None."""
     statements = policy.get("Statement", [])
     decisions = set()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from werkzeug.wrappers import Response
 
@@ -11,7 +12,7 @@ from werkzeug.wrappers import Response
 class GatewayError(Exception):
     """An answer API Gateway itself gives (not the integration's), with why, for the console."""
 
-    def __init__(self, status: int, body: Mapping[str, Any], reason: str, response_type: Optional[str] = None) -> None:
+    def __init__(self, status: int, body: Mapping[str, Any], reason: str, response_type: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.body = dict(body)

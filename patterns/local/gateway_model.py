@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any
 
 from .model import Invocation, LocalFunction, LocalUserPool
 
@@ -27,7 +28,7 @@ class LambdaAuthorizer:
     function: LocalFunction
     identity_sources: tuple[tuple[str, str], ...]  # ("header" | "querystring", name)
     ttl_seconds: int
-    validation_expression: Optional[str] = None  # TOKEN only: the token must match it
+    validation_expression: str | None = None  # TOKEN only: the token must match it
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class MethodAuth:
     user_pools: tuple[LocalUserPool, ...] = ()
     scopes: tuple[str, ...] = ()
     token_header: str = "Authorization"
-    authorizer: Optional[LambdaAuthorizer] = None
+    authorizer: LambdaAuthorizer | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ProxyIntegration:
 @dataclass(frozen=True)
 class MockResponse:
     status: int
-    selection_pattern: Optional[str]  # None: the default response
+    selection_pattern: str | None  # None: the default response
     headers: tuple[tuple[str, str], ...]  # (header, source): "'static'" or "method.request.<location>.<name>"
     body: str
 
@@ -72,7 +73,7 @@ class ServiceIntegration:
     action: str  # "PutRecords", "StartExecution"
     request_templates: Mapping[str, str]  # content type -> template, intrinsics resolved
     responses: tuple[MockResponse, ...]  # the integration responses, selected by the service's HTTP status
-    respond: Optional[Callable[[bytes, str, Any], Any]] = None
+    respond: Callable[[bytes, str, Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class LocalMethod:
     logical_id: str
     http_method: str  # GET, POST, ..., or ANY
     auth: MethodAuth
-    integration: Union[ProxyIntegration, MockIntegration, ServiceIntegration]
+    integration: ProxyIntegration | MockIntegration | ServiceIntegration
     required_parameters: tuple[tuple[str, str], ...] = ()  # (location, name) marked required
     validate_parameters: bool = False
     validate_body: bool = False
@@ -102,10 +103,10 @@ class LocalResource:
     path: str  # "/items/{id}"
     part: str  # "{id}"; "" for the root
     children: list[LocalResource] = field(default_factory=list)
-    methods: dict[str, Union[LocalMethod, UnservedMethod]] = field(default_factory=dict)
+    methods: dict[str, LocalMethod | UnservedMethod] = field(default_factory=dict)
 
     @property
-    def parameter(self) -> Optional[str]:
+    def parameter(self) -> str | None:
         """The path parameter this segment captures (``id`` for ``{id}``, ``proxy`` for ``{proxy+}``)."""
         if self.part.startswith("{") and self.part.endswith("}"):
             return self.part[1:-1].rstrip("+")
@@ -121,7 +122,7 @@ class GatewayResponseSpec:
     """An ``AWS::ApiGateway::GatewayResponse``: what API Gateway adds to its own answers of one type."""
 
     response_type: str  # DEFAULT_4XX, UNAUTHORIZED, BAD_REQUEST_BODY, ...
-    status: Optional[int]  # None: the answer keeps its own status
+    status: int | None  # None: the answer keeps its own status
     headers: tuple[tuple[str, str], ...]  # (header, source): "'static'" or "method.request.<location>.<name>"
 
 

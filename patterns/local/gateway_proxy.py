@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import os
 import time
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
@@ -18,7 +19,7 @@ _PROXY_RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", 
 
 
 def proxy_event(
-    call: Call, authorizer: Optional[dict[str, Any]], identity: Mapping[str, Any], binary_types: Sequence[str]
+    call: Call, authorizer: dict[str, Any] | None, identity: Mapping[str, Any], binary_types: Sequence[str]
 ) -> dict[str, Any]:
     """The REST API (payload 1.0) proxy event a Lambda function receives."""
     request = call.request
@@ -87,7 +88,7 @@ def _event_headers(request: Request) -> dict[str, list[str]]:
     return headers
 
 
-def _event_body(request: Request, binary_types: Sequence[str]) -> tuple[Optional[str], bool]:
+def _event_body(request: Request, binary_types: Sequence[str]) -> tuple[str | None, bool]:
     """Text as text; base64 for a binary media type of the API (or bytes that are not UTF-8)."""
     raw = request.get_data(cache=True)
     if not raw:
@@ -106,7 +107,7 @@ def accepts_binary(request: Request, binary_types: Sequence[str]) -> bool:
     return bool(accept) and _media_type_matches(accept.split(",", 1)[0], binary_types)
 
 
-def _media_type_matches(content_type: Optional[str], patterns: Sequence[str]) -> bool:
+def _media_type_matches(content_type: str | None, patterns: Sequence[str]) -> bool:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     return bool(media_type) and any(glob(pattern.lower(), media_type) for pattern in patterns)
 

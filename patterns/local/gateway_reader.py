@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any
 
+from . import gateway_stepfunctions
 from .gateway_model import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     INTEGRATION_TIMEOUT_MS,
@@ -23,7 +25,6 @@ from .gateway_model import (
     UnservedMethod,
     walk,
 )
-from . import gateway_stepfunctions
 from .gateway_services import served
 from .intrinsics import Unresolvable, stack_resolver
 from .model import LocalEnvironment, LocalFunction, LocalRunError, LocalStack, LocalUserPool
@@ -223,7 +224,7 @@ class _ApiReader:
 
     def _integration(
         self, logical_id: str, integration: Mapping[str, Any]
-    ) -> Union[ProxyIntegration, MockIntegration, ServiceIntegration]:
+    ) -> ProxyIntegration | MockIntegration | ServiceIntegration:
         kind = str(integration.get("Type", ""))
         if kind == "AWS":
             return self._service(logical_id, integration)
@@ -374,7 +375,7 @@ def _identity_source(source: str) -> tuple[str, str]:
     return found
 
 
-def request_source(source: str) -> Optional[tuple[str, str]]:
+def request_source(source: str) -> tuple[str, str] | None:
     """``method.request.header.X`` -> ("header", "X"); None when it names no request parameter."""
     parts = source.split(".", 3)
     if len(parts) == 4 and parts[:2] == ["method", "request"] and parts[2] in PARAMETER_LOCATIONS:

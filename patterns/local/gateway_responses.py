@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
@@ -32,14 +32,14 @@ def mock_response(integration: MockIntegration, call: Call) -> Response:
     return response
 
 
-def _mock_header_value(source: str, call: Call) -> Optional[str]:
+def _mock_header_value(source: str, call: Call) -> str | None:
     if source.startswith("'") and source.endswith("'"):
         return source[1:-1]
     found = request_source(source)
     return call.parameter(*found) if found else None
 
 
-def error_response(api: LocalApi, error: GatewayError, parameter: Callable[[str, str], Optional[str]]) -> Response:
+def error_response(api: LocalApi, error: GatewayError, parameter: Callable[[str, str], str | None]) -> Response:
     """API Gateway's own answer, with the API's gateway response for its type (else DEFAULT_4XX/5XX) applied.
 
     ``parameter(location, name)`` reads the request, for headers mapped from it (``method.request.header.Origin``).

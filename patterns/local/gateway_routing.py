@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
 from urllib.parse import unquote, urlsplit
 
 from werkzeug.wrappers import Request
@@ -22,20 +22,20 @@ class Call:
     request: Request
     api: LocalApi
     resource: LocalResource
-    method: Union[LocalMethod, UnservedMethod]
+    method: LocalMethod | UnservedMethod
     path: str  # without the stage: "/items/1"
     path_parameters: dict[str, str]
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.time)
-    function_request_id: Optional[str] = None
-    function: Optional[str] = None
+    function_request_id: str | None = None
+    function: str | None = None
 
     @property
     def method_arn(self) -> str:
         api, resource = self.api, f"{self.request.method}/{self.path.lstrip('/')}"
         return f"arn:aws:execute-api:{api.region}:{ACCOUNT}:{api.api_id}/{api.stage}/{resource}"
 
-    def parameter(self, location: str, name: str) -> Optional[str]:
+    def parameter(self, location: str, name: str) -> str | None:
         if location == "header":
             return self.request.headers.get(name)
         if location == "querystring":
@@ -62,7 +62,7 @@ def route(api: LocalApi, request: Request) -> Call:
 
 def match(
     resource: LocalResource, segments: Sequence[str], parameters: dict[str, str]
-) -> Optional[tuple[LocalResource, dict[str, str]]]:
+) -> tuple[LocalResource, dict[str, str]] | None:
     """The most specific resource for the path: literals first, then ``{param}``, then ``{proxy+}``."""
     if not segments:
         return resource, parameters

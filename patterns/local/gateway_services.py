@@ -10,7 +10,7 @@ the reason in the log.
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from werkzeug.wrappers import Response
 
@@ -56,7 +56,7 @@ def serve(integration: ServiceIntegration, call: Call, environment: LocalEnviron
     return response
 
 
-def _select(responses: tuple[MockResponse, ...], status: str) -> Optional[MockResponse]:
+def _select(responses: tuple[MockResponse, ...], status: str) -> MockResponse | None:
     """The response whose selection pattern matches the status, else the default one (only for a 2XX)."""
     for item in responses:
         if item.selection_pattern and re.fullmatch(item.selection_pattern, status):

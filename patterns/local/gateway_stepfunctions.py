@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 from werkzeug.wrappers import Response
@@ -57,7 +58,7 @@ class UnsupportedTemplate(ValueError):
 @dataclass(frozen=True)
 class _Response:
     status: int
-    selection_pattern: Optional[str]
+    selection_pattern: str | None
     template: str
 
 
@@ -94,7 +95,7 @@ class StartExecutionIntegration:
         text = render(template, answer, request_id)
         return Response(text, override or chosen.status, mimetype="application/json")
 
-    def _select(self, status: int) -> Optional[_Response]:
+    def _select(self, status: int) -> _Response | None:
         for response in self.responses:
             if response.selection_pattern and re.fullmatch(response.selection_pattern, str(status)):
                 return response
@@ -125,12 +126,12 @@ def check_template(template: str) -> None:
         raise UnsupportedTemplate(f"mapping template uses VTL that is not evaluated locally: {template!r}")
 
 
-def status_override(template: str, document: Any) -> tuple[Optional[int], str]:
+def status_override(template: str, document: Any) -> tuple[int | None, str]:
     """The status ``template``'s ``responseOverride`` lines set for ``document`` (or None), and the rest of it."""
     variables: dict[str, str] = {}
     for match in _SET_LINE.finditer(template):
         variables[match["name"]] = _evaluate("path", match["path"], document)
-    status: Optional[int] = None
+    status: int | None = None
     for match in _STATUS_LINE.finditer(template):
         if match["name"] not in variables:
             raise UnsupportedTemplate(f"${match['name']} is used before it is set: {template!r}")

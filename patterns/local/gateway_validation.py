@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from jsonschema import Draft4Validator  # type: ignore[import-untyped]  # jsonschema ships no type information
 
@@ -34,13 +35,13 @@ def validate(method: LocalMethod, call: Call) -> None:
                 )
 
 
-def _model_for(models: Mapping[str, dict[str, Any]], content_type: Optional[str]) -> Optional[dict[str, Any]]:
+def _model_for(models: Mapping[str, dict[str, Any]], content_type: str | None) -> dict[str, Any] | None:
     """The model API Gateway picks: the content type's (application/json when absent), else ``$default``."""
     media_type = (content_type or "application/json").split(";", 1)[0].strip().lower()
     return models.get(media_type, models.get("$default"))
 
 
-def _body_problem(schema: dict[str, Any], raw: bytes) -> Optional[str]:
+def _body_problem(schema: dict[str, Any], raw: bytes) -> str | None:
     """Why the body fails the model, or None. An empty body is checked as an empty object."""
     try:
         document = json.loads(raw.decode("utf-8")) if raw.strip() else {}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -26,8 +27,8 @@ class HttpServer:
         self._host = host
         self._port = port
         self._path = path
-        self._server: Optional[BaseWSGIServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -39,7 +40,7 @@ class HttpServer:
     def url(self) -> str:
         return f"http://{self._host}:{self.port}{self._path}"
 
-    def start(self) -> "HttpServer":
+    def start(self) -> HttpServer:
         try:
             self._server = make_server(self._host, self._port, self._app, threaded=True, request_handler=_QuietHandler)
         except (OSError, SystemExit):  # Werkzeug exits when the port is taken

@@ -10,7 +10,8 @@ attributes nobody recorded - raises :class:`Unresolvable` naming where it was me
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .model import ACCOUNT, REGION, LocalRunError, LocalStack
 
@@ -52,7 +53,7 @@ class Resolver:
         refs: Mapping[str, Any],
         attributes: Mapping[tuple[str, str], Any],
         pseudo: Mapping[str, Any],
-        conditions: Optional[Mapping[str, Any]] = None,
+        conditions: Mapping[str, Any] | None = None,
     ) -> None:
         self.refs = refs
         self.attributes = attributes

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
@@ -33,8 +34,8 @@ class LambdaBridge(HttpServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, log: Log = print) -> None:
         super().__init__(self._app, host, port)
-        self._environment: Optional[LocalEnvironment] = None
-        self._pool: Optional[FunctionPool] = None
+        self._environment: LocalEnvironment | None = None
+        self._pool: FunctionPool | None = None
         self._log = log
 
     def attach(self, environment: LocalEnvironment, pool: FunctionPool) -> None:
@@ -68,7 +69,7 @@ class LambdaBridge(HttpServer):
             response.headers["X-Amz-Function-Error"] = "Unhandled"
         return response
 
-    def _function(self, name: str) -> Optional[LocalFunction]:
+    def _function(self, name: str) -> LocalFunction | None:
         assert self._environment is not None
         if name.startswith("arn:"):
             return self._environment.function_for_arn(name)
@@ -77,7 +78,7 @@ class LambdaBridge(HttpServer):
         return self._environment.function_for_arn(arn)
 
 
-def _json(status: int, body: Any, error_type: Optional[str] = None) -> Response:
+def _json(status: int, body: Any, error_type: str | None = None) -> Response:
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     if error_type:
         response.headers["x-amzn-ErrorType"] = error_type

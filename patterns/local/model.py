@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -58,12 +58,12 @@ class EventSource:
     batch_size: int
     batching_window_seconds: int = 0
     report_batch_item_failures: bool = False
-    queue_url: Optional[str] = None  # sqs
-    stream_arn: Optional[str] = None  # streams (dynamodb, kinesis: the stream's or its consumer's ARN)
-    starting_position: Optional[str] = None  # streams: TRIM_HORIZON / LATEST
+    queue_url: str | None = None  # sqs
+    stream_arn: str | None = None  # streams (dynamodb, kinesis: the stream's or its consumer's ARN)
+    starting_position: str | None = None  # streams: TRIM_HORIZON / LATEST
     bisect_on_error: bool = False  # streams
-    maximum_retry_attempts: Optional[int] = None  # streams; None = until the record expires
-    on_failure_arn: Optional[str] = None  # streams: SQS queue or SNS topic ARN for failed batches
+    maximum_retry_attempts: int | None = None  # streams; None = until the record expires
+    on_failure_arn: str | None = None  # streams: SQS queue or SNS topic ARN for failed batches
     tumbling_window_seconds: int = 0  # streams; 0 = no window
     enabled: bool = True
 
@@ -99,7 +99,7 @@ class LocalEnvironment:
     region: str
     stacks: list[LocalStack]
 
-    def function_for_arn(self, arn: str) -> Optional[LocalFunction]:
+    def function_for_arn(self, arn: str) -> LocalFunction | None:
         """The function an ARN names, whether plain, versioned or aliased (``...:function:name[:qualifier]``)."""
         parts = arn.split(":")
         if len(parts) < 7 or parts[5] != "function":
@@ -124,7 +124,7 @@ class Invocation:
 
     request_id: str
     payload: Any = None  # the handler's return value (JSON round-tripped) when it succeeded
-    error: Optional[dict[str, Any]] = None  # {"errorType", "errorMessage", "stackTrace"} when it failed
+    error: dict[str, Any] | None = None  # {"errorType", "errorMessage", "stackTrace"} when it failed
     duration_ms: float = 0.0
     timed_out: bool = False
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from .endpoint import local_client
 from .model import EventSource, Invocation, LocalEnvironment
@@ -47,8 +47,8 @@ def start_pollers(
     environment: LocalEnvironment,
     pool: FunctionPool,
     log: Log = print,
-    retry_delay_seconds: Optional[float] = 1.0,
-    window_idle_seconds: Optional[float] = None,
+    retry_delay_seconds: float | None = 1.0,
+    window_idle_seconds: float | None = None,
 ) -> list[Poller]:
     """Start a poller for every enabled event source of the environment; returns them, running.
 
@@ -142,7 +142,7 @@ class SqsPoller(Poller):
     def _receive_batch(self) -> list[dict[str, Any]]:
         """Up to ``batch_size`` messages, gathered for at most the batching window after the first."""
         batch: list[dict[str, Any]] = []
-        window_ends: Optional[float] = None
+        window_ends: float | None = None
         while len(batch) < self.source.batch_size and not self._stopping.is_set():
             wait = POLL_SECONDS if window_ends is None else min(POLL_SECONDS, math.ceil(seconds_left(window_ends)))
             response = self._sqs.receive_message(
@@ -275,15 +275,15 @@ class DynamoDBStreamPoller(StreamPoller):
                 return shard_ids
             arguments["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
 
-    def shard_iterator(self, shard_id: str, iterator_type: str, after: Optional[str]) -> Optional[str]:
+    def shard_iterator(self, shard_id: str, iterator_type: str, after: str | None) -> str | None:
         position: dict[str, Any] = {"ShardIteratorType": iterator_type}
         if after is not None:
             position["SequenceNumber"] = after
         response = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
-        iterator: Optional[str] = response.get("ShardIterator")
+        iterator: str | None = response.get("ShardIterator")
         return iterator
 
-    def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], Optional[str]]:
+    def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         response = self._streams.get_records(ShardIterator=iterator, Limit=limit)
         records = [stream_record(record, self.stream_arn) for record in response.get("Records", [])]
         return records, response.get("NextShardIterator")

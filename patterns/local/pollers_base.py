@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from .model import EventSource, Invocation
 from .workers import FunctionPool
@@ -62,8 +63,8 @@ class Poller:
         endpoint: str,
         region: str,
         log: Log = print,
-        retry_delay_seconds: Optional[float] = 1.0,
-        window_idle_seconds: Optional[float] = None,
+        retry_delay_seconds: float | None = 1.0,
+        window_idle_seconds: float | None = None,
     ) -> None:
         self.source = source
         self.pool = pool
@@ -131,5 +132,5 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 
 def iso(epoch_seconds: float, milliseconds: bool = False) -> str:
-    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return moment.isoformat(timespec="milliseconds" if milliseconds else "seconds").replace("+00:00", "Z")

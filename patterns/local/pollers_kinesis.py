@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from .endpoint import local_client
 from .model import EventSource
@@ -70,20 +70,20 @@ class KinesisPoller(StreamPoller):
                 return shard_ids
             arguments = {"NextToken": response["NextToken"]}
 
-    def shard_iterator(self, shard_id: str, iterator_type: str, after: Optional[str]) -> Optional[str]:
+    def shard_iterator(self, shard_id: str, iterator_type: str, after: str | None) -> str | None:
         position: dict[str, Any] = {"ShardIteratorType": iterator_type}
         if after is not None:
             position["StartingSequenceNumber"] = after
         # By name: moto's server hands out iterators that name no stream when asked by ARN.
         stream_name = self.stream_arn.rsplit("/", 1)[-1]
-        iterator: Optional[str] = self._kinesis.get_shard_iterator(
+        iterator: str | None = self._kinesis.get_shard_iterator(
             StreamName=stream_name, ShardId=shard_id, **position
         ).get("ShardIterator")
         if iterator:
             self._shard_of_iterator[iterator] = shard_id
         return iterator
 
-    def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], Optional[str]]:
+    def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         shard_id = self._shard_of_iterator.pop(iterator, "")
         response = self._kinesis.get_records(ShardIterator=iterator, Limit=limit)
         following = response.get("NextShardIterator")

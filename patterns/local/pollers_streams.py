@@ -26,7 +26,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .endpoint import local_client
 from .model import EventSource, Invocation
@@ -44,7 +44,7 @@ DEFAULT_STREAM_RETRY_SECONDS = 1.0
 @dataclass
 class Shard:
     shard_id: str
-    iterator: Optional[str]  # None once the shard is closed and read to its end
+    iterator: str | None  # None once the shard is closed and read to its end
 
 
 @dataclass
@@ -81,7 +81,7 @@ class StreamPoller(Poller):
         self.max_retries: int = UNLIMITED_RETRIES_CAP if retries is None or retries < 0 else retries
         pause = self.retry_delay_seconds
         self.retry_pause = DEFAULT_STREAM_RETRY_SECONDS if pause is None else pause
-        self._shards: Optional[list[Shard]] = None
+        self._shards: list[Shard] | None = None
         self._checkpoints: dict[str, str] = {}  # shard id -> sequence number of the last record done
         self._windows: dict[str, Window] = {}  # shard id -> its open tumbling window
 
@@ -90,11 +90,11 @@ class StreamPoller(Poller):
     def shard_ids(self) -> list[str]:
         raise NotImplementedError
 
-    def shard_iterator(self, shard_id: str, iterator_type: str, after: Optional[str]) -> Optional[str]:
+    def shard_iterator(self, shard_id: str, iterator_type: str, after: str | None) -> str | None:
         """An iterator of ``iterator_type`` (TRIM_HORIZON, LATEST, or AFTER_SEQUENCE_NUMBER ``after``)."""
         raise NotImplementedError
 
-    def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], Optional[str]]:
+    def get_records(self, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         """Lambda-shaped records from ``iterator`` and the next iterator."""
         raise NotImplementedError
 
@@ -140,7 +140,7 @@ class StreamPoller(Poller):
     def _starting_position(self) -> str:
         return self.source.starting_position or "LATEST"
 
-    def _iterator(self, shard_id: str) -> Optional[str]:
+    def _iterator(self, shard_id: str) -> str | None:
         if shard_id in self._checkpoints:
             return self.shard_iterator(shard_id, "AFTER_SEQUENCE_NUMBER", self._checkpoints[shard_id])
         return self.shard_iterator(shard_id, self._starting_position, None)
@@ -148,7 +148,7 @@ class StreamPoller(Poller):
     def _read_batch(self, shard: Shard) -> list[dict[str, Any]]:
         """Up to ``batch_size`` records, gathered for at most the batching window after the first."""
         batch: list[dict[str, Any]] = []
-        window_ends: Optional[float] = None
+        window_ends: float | None = None
         while shard.iterator and len(batch) < self.source.batch_size and not self._stopping.is_set():
             records, shard.iterator = self.get_records(
                 shard.iterator, min(self.records_limit, self.source.batch_size - len(batch))
@@ -186,7 +186,7 @@ class StreamPoller(Poller):
             self._deliver_run(shard, records, window)
             window.last_record = time.monotonic()
 
-    def _deliver_run(self, shard: Shard, batch: list[dict[str, Any]], window: Optional[Window]) -> None:
+    def _deliver_run(self, shard: Shard, batch: list[dict[str, Any]], window: Window | None) -> None:
         """Invoke until every record of the batch succeeded or was reported to the on-failure destination."""
         pending = deque([_Attempt(batch)])
         while pending and not self._stopping.is_set():
@@ -205,7 +205,7 @@ class StreamPoller(Poller):
             pending.extendleft(reversed(self._retries(attempt, remaining, function_error)))
             self._stopping.wait(self.retry_pause)
 
-    def _event(self, shard: Shard, records: list[dict[str, Any]], window: Optional[Window]) -> dict[str, Any]:
+    def _event(self, shard: Shard, records: list[dict[str, Any]], window: Window | None) -> dict[str, Any]:
         event: dict[str, Any] = {"Records": records}
         if window is not None:
             event.update(self._window_fields(shard, window, final=False, early=False))
@@ -238,8 +238,8 @@ class StreamPoller(Poller):
         return [_Attempt(remaining, attempt.retries + 1)]
 
     def _first_failure(
-        self, records: list[dict[str, Any]], invocation: Invocation, window: Optional[Window]
-    ) -> tuple[Optional[int], bool]:
+        self, records: list[dict[str, Any]], invocation: Invocation, window: Window | None
+    ) -> tuple[int | None, bool]:
         """Index of the first record to retry (``None``: all succeeded), and whether the whole invocation failed."""
         if not invocation.ok:
             return 0, True

@@ -35,7 +35,8 @@ family (``provision_dynamodb``, ``provision_messaging``, ``provision_cognito``, 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -75,7 +75,7 @@ class CognitoProvisioner(StackProvisionerBase):
             request["Policies"] = {"PasswordPolicy": password_policy}
         return request
 
-    def _existing_pool_id(self, name: str) -> Optional[str]:
+    def _existing_pool_id(self, name: str) -> str | None:
         pages = self.run.clients("cognito-idp").get_paginator("list_user_pools").paginate(
             PaginationConfig={"PageSize": 60}
         )
@@ -123,7 +123,7 @@ class CognitoProvisioner(StackProvisionerBase):
         if pool is not None:
             pool.client_ids[resource.logical_id] = client_id
 
-    def _existing_client_id(self, pool_id: str, name: str) -> Optional[str]:
+    def _existing_client_id(self, pool_id: str, name: str) -> str | None:
         pages = self.run.clients("cognito-idp").get_paginator("list_user_pool_clients").paginate(
             UserPoolId=pool_id, PaginationConfig={"PageSize": 60}
         )

@@ -11,7 +11,6 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 from .intrinsics import NO_VALUE, Unresolvable
 from .model import ACCOUNT, EventSource, LocalFunction
@@ -58,7 +57,7 @@ class LambdaProvisioner(StackProvisionerBase):
             return _inline_code_dir(inline)
         asset_path = resource.metadata.get("aws:asset:path")
         if asset_path:
-            code_dir: Optional[Path] = self.stack.assembly_dir / asset_path
+            code_dir: Path | None = self.stack.assembly_dir / asset_path
         else:  # synthesized without asset metadata (outside the CDK CLI): ask the asset manifests
             s3_key = resource.resolver.resolve(code.get("S3Key"), f"{resource.logical_id}.Code.S3Key")
             code_dir = self._asset_sources().get(s3_key)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from .intrinsics import Unresolvable
 from .model import ACCOUNT
 from .provision_stack import Resource, StackProvisionerBase
@@ -79,7 +77,7 @@ class PlaceholderProvisioner(StackProvisionerBase):
         self._record(logical_id, ref, RootResourceId=root)
 
     @staticmethod
-    def _optional_name(resource: Resource, name_property: Optional[str]) -> Optional[str]:
+    def _optional_name(resource: Resource, name_property: str | None) -> str | None:
         """A name property of a resource that is not created; a placeholder is used when it cannot be resolved."""
         if name_property is None:
             return None

@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -113,7 +113,7 @@ class StackProvisionerBase:
             pseudo_parameters(stack.name, run.region),
             stack.template.get("Conditions", {}),
         )
-        self._asset_sources_by_key: Optional[dict[str, Path]] = None
+        self._asset_sources_by_key: dict[str, Path] | None = None
 
     @property
     def region(self) -> str:

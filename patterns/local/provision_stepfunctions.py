@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+
 from .model import ACCOUNT
 from .provision_stack import Resource, StackProvisionerBase
 

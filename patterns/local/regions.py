@@ -12,9 +12,10 @@ not emulated**: a write in one region is not seen in another. The run says so wh
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -33,10 +34,10 @@ REPLICATION_NOTE = (
 _UNKNOWN_REGION = "unknown-region"
 
 
-def stack_regions(assembly_dir: Path) -> dict[str, Optional[str]]:
+def stack_regions(assembly_dir: Path) -> dict[str, str | None]:
     """Stack name (artifact id and stack name) -> the region it is bound to, None when env-agnostic."""
     manifest = json.loads((Path(assembly_dir) / "manifest.json").read_text(encoding="utf-8"))
-    regions: dict[str, Optional[str]] = {}
+    regions: dict[str, str | None] = {}
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         if artifact.get("type") != "aws:cloudformation:stack":
             continue
@@ -47,7 +48,7 @@ def stack_regions(assembly_dir: Path) -> dict[str, Optional[str]]:
     return regions
 
 
-def local_run(options: LocalRunOptions, log: Log = print) -> Union[LocalRun, RegionalRuns]:
+def local_run(options: LocalRunOptions, log: Log = print) -> LocalRun | RegionalRuns:
     """A ``LocalRun`` when the stacks share one region (env-agnostic ones count as ``options.region``), else
     ``RegionalRuns``."""
     groups = _by_region(options)
@@ -62,7 +63,7 @@ class RegionalRuns:
         self.groups = groups
         self.log = log
         self.runs: dict[str, LocalRun] = {}
-        self._server: Optional[MotoServer] = None
+        self._server: MotoServer | None = None
 
     @property
     def apis(self) -> list[ServedApi]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 from .assembly import load_assembly
 from .cdn import ServedCdn, serve_cdns
@@ -32,13 +32,13 @@ class LocalRunOptions:
     """What to run and where. Ports are consecutive from ``port`` (0 = any free port)."""
 
     assembly_dir: Path = Path("cdk.out")
-    stacks: Optional[Sequence[str]] = None  # None = every stack of the assembly
-    endpoint: Optional[str] = None  # an AWS endpoint already running; None = start moto's server
+    stacks: Sequence[str] | None = None  # None = every stack of the assembly
+    endpoint: str | None = None  # an AWS endpoint already running; None = start moto's server
     host: str = LOOPBACK
     port: int = 3000
     users: Sequence[LocalUser] = ()
-    retry_delay_seconds: Optional[float] = 1.0  # None = failed SQS messages wait out the visibility timeout
-    window_idle_seconds: Optional[float] = None  # close a tumbling window idle this long; None = at its end
+    retry_delay_seconds: float | None = 1.0  # None = failed SQS messages wait out the visibility timeout
+    window_idle_seconds: float | None = None  # close a tumbling window idle this long; None = at its end
     region: str = REGION
     rate_scale: float = 1.0  # rate(...) schedules fire this many times as often
 
@@ -87,16 +87,16 @@ class LocalRun:
     def __init__(self, options: LocalRunOptions, log: Log = print) -> None:
         self.options = options
         self.log = log
-        self.environment: Optional[LocalEnvironment] = None
+        self.environment: LocalEnvironment | None = None
         self.apis: list[ServedApi] = []
         self.sign_ins: list[ServedSignIn] = []
-        self.schedules: Optional[ScheduleClock] = None
+        self.schedules: ScheduleClock | None = None
         self.cdns: list[ServedCdn] = []
         self._stoppers: list[Callable[[], None]] = []
         self._next_port = options.port
-        self._lambda_bridge: Optional[LambdaBridge] = None
+        self._lambda_bridge: LambdaBridge | None = None
 
-    def __enter__(self) -> "LocalRun":
+    def __enter__(self) -> LocalRun:
         try:
             self.start()
         except BaseException:

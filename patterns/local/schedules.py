@@ -30,9 +30,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..schedule_expression import Rate, fire_times, parse, time_zone
 from .endpoint import local_client
@@ -64,14 +65,14 @@ class LocalSchedule:
     expression: str
     time_zone: str
     target_arn: str
-    function: Optional[LocalFunction]
+    function: LocalFunction | None
     input: str
     enabled: bool = True
-    start: Optional[datetime] = None
-    end: Optional[datetime] = None
-    dead_letter_arn: Optional[str] = None
+    start: datetime | None = None
+    end: datetime | None = None
+    dead_letter_arn: str | None = None
     function_retries: int = DEFAULT_FUNCTION_RETRIES
-    function_dead_letter_arn: Optional[str] = None
+    function_dead_letter_arn: str | None = None
 
     @property
     def job_name(self) -> str:
@@ -98,7 +99,7 @@ class Firing:
     event: Any
     outcome: str
     invocations: list[Invocation] = field(default_factory=list)
-    dead_letter_arn: Optional[str] = None  # where the event went, if it went to a dead-letter queue
+    dead_letter_arn: str | None = None  # where the event went, if it went to a dead-letter queue
 
 
 def read_schedules(environment: LocalEnvironment) -> list[LocalSchedule]:
@@ -154,8 +155,8 @@ def _stack_schedules(stack: LocalStack, environment: LocalEnvironment) -> list[L
 
 
 def _async_settings(
-    resources: dict[str, Any], resolver: Resolver, function: Optional[LocalFunction]
-) -> tuple[int, Optional[str]]:
+    resources: dict[str, Any], resolver: Resolver, function: LocalFunction | None
+) -> tuple[int, str | None]:
     """Lambda's asynchronous retries and dead-letter queue of ``function``, from its template."""
     if function is None:
         return DEFAULT_FUNCTION_RETRIES, None
@@ -178,16 +179,16 @@ def _async_settings(
     return retries, arn if isinstance(arn, str) else None
 
 
-def _date(value: Any) -> Optional[datetime]:
+def _date(value: Any) -> datetime | None:
     if not value:
         return None
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
 
 
 def scheduled_time_text(moment: datetime) -> str:
     """A time as Scheduler's ``<aws.scheduler.scheduled-time>`` writes it: UTC, to the second, with Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ScheduleFirer:
@@ -201,8 +202,8 @@ class ScheduleFirer:
         self.log = log
         self.retry_delay_seconds = retry_delay_seconds
 
-    def fire(self, schedule: LocalSchedule, scheduled_time: Optional[datetime] = None) -> Firing:
-        when = scheduled_time_text(scheduled_time or datetime.now(timezone.utc))
+    def fire(self, schedule: LocalSchedule, scheduled_time: datetime | None = None) -> Firing:
+        when = scheduled_time_text(scheduled_time or datetime.now(UTC))
         execution_id = str(uuid.uuid4())
         text = (
             schedule.input.replace("<aws.scheduler.schedule-arn>", schedule.arn)
@@ -315,7 +316,7 @@ class ScheduleClock:
         firer: ScheduleFirer,
         log: Log = print,
         rate_scale: float = 1.0,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if rate_scale <= 0:
             raise ValueError("rate_scale must be positive")
@@ -327,7 +328,7 @@ class ScheduleClock:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
         self._firings: list[threading.Thread] = []
-        self._next: dict[str, Optional[datetime]] = {}
+        self._next: dict[str, datetime | None] = {}
         started = now()
         for schedule in schedules:
             if not schedule.enabled:
@@ -336,7 +337,7 @@ class ScheduleClock:
             self._next[schedule.arn] = self._first(schedule, started)
             self._announce(schedule)
 
-    def start(self) -> "ScheduleClock":
+    def start(self) -> ScheduleClock:
         self._thread.start()
         return self
 
@@ -347,20 +348,20 @@ class ScheduleClock:
         for firing in self._firings:
             firing.join(timeout)
 
-    def next_time(self, schedule: LocalSchedule) -> Optional[datetime]:
+    def next_time(self, schedule: LocalSchedule) -> datetime | None:
         """When ``schedule`` fires next (UTC), None if never again."""
         return self._next.get(schedule.arn)
 
-    def _first(self, schedule: LocalSchedule, now: datetime) -> Optional[datetime]:
+    def _first(self, schedule: LocalSchedule, now: datetime) -> datetime | None:
         expression = parse(schedule.expression)
         if isinstance(expression, Rate):
             return max(now, schedule.start) if schedule.start else now
         return self._after(schedule, now)
 
-    def _after(self, schedule: LocalSchedule, moment: datetime) -> Optional[datetime]:
+    def _after(self, schedule: LocalSchedule, moment: datetime) -> datetime | None:
         expression = parse(schedule.expression)
         if isinstance(expression, Rate):
-            following: Optional[datetime] = moment + (expression.seconds / self.rate_scale) * _SECOND
+            following: datetime | None = moment + (expression.seconds / self.rate_scale) * _SECOND
         else:
             after = max(moment, schedule.start - _SECOND) if schedule.start else moment
             following = next(iter(fire_times(expression, time_zone(schedule.time_zone), after)), None)
@@ -408,9 +409,9 @@ def start_schedules(
     environment: LocalEnvironment,
     pool: FunctionPool,
     log: Log = print,
-    retry_delay_seconds: Optional[float] = 1.0,
+    retry_delay_seconds: float | None = 1.0,
     rate_scale: float = 1.0,
-) -> Optional[ScheduleClock]:
+) -> ScheduleClock | None:
     """Start firing the environment's schedules; None when it has none."""
     schedules = read_schedules(environment)
     if not schedules:

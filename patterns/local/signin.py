@@ -35,10 +35,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
@@ -107,7 +108,7 @@ def _check_endpoint_key(endpoint: str, pool_id: str) -> None:
 @dataclass(frozen=True)
 class _Client:
     client_id: str
-    secret: Optional[str]
+    secret: str | None
     callback_urls: tuple[str, ...]
     flows: frozenset[str]  # AllowedOAuthFlows: code, implicit, client_credentials
     scopes: tuple[str, ...]  # AllowedOAuthScopes
@@ -145,9 +146,9 @@ class _Pending:
     client_id: str
     redirect_uri: str
     scopes: tuple[str, ...]
-    state: Optional[str]
-    challenge: Optional[str]
-    nonce: Optional[str]
+    state: str | None
+    challenge: str | None
+    nonce: str | None
     expires: float
 
 
@@ -158,8 +159,8 @@ class _Grant:
     client_id: str
     redirect_uri: str
     scopes: tuple[str, ...]
-    challenge: Optional[str]
-    nonce: Optional[str]
+    challenge: str | None
+    nonce: str | None
     username: str
     auth_time: int
     expires: float
@@ -262,7 +263,7 @@ class SignInPages:
         self._say(f"{username} signed in to client {pending.client_id} ({' '.join(pending.scopes)})")
         return _redirect(pending.redirect_uri, {"code": code, "state": pending.state})
 
-    def _check_password(self, client_id: str, username: str, password: str) -> Optional[str]:
+    def _check_password(self, client_id: str, username: str, password: str) -> str | None:
         """The user's Cognito username if the password is right, else None."""
         if not username or not password:
             return None
@@ -294,7 +295,7 @@ class SignInPages:
             return self._client_credentials(client, request.form)
         return _oauth_error(400, "unsupported_grant_type")
 
-    def _authenticated_client(self, request: Request) -> Optional[_Client]:
+    def _authenticated_client(self, request: Request) -> _Client | None:
         """The calling client: HTTP Basic (or client_secret in the form) for clients with a secret."""
         basic = request.authorization if request.authorization and request.authorization.type == "basic" else None
         client_id = basic.username if basic else request.form.get("client_id")
@@ -389,7 +390,7 @@ class SignInPages:
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def _client(self, client_id: str) -> Optional[_Client]:
+    def _client(self, client_id: str) -> _Client | None:
         """The pool's app client as moto holds it now (so changes made after provisioning count)."""
         if not client_id:
             return None
@@ -411,11 +412,11 @@ class SignInPages:
 
 def _authorization_problem(
     client: _Client,
-    response_type: Optional[str],
-    scope: Optional[str],
-    challenge: Optional[str],
-    challenge_method: Optional[str],
-) -> Optional[tuple[str, str]]:
+    response_type: str | None,
+    scope: str | None,
+    challenge: str | None,
+    challenge_method: str | None,
+) -> tuple[str, str] | None:
     """The OAuth error an authorization request earns, or None when it may proceed to the login form."""
     if response_type != "code":
         return "unsupported_response_type", "only response_type=code is served locally"
@@ -450,11 +451,11 @@ def _token_response(tokens: Mapping[str, str], expires_in: int) -> Response:
     )
 
 
-def _oauth_error(status: int, error: str, headers: Optional[Mapping[str, str]] = None) -> Response:
+def _oauth_error(status: int, error: str, headers: Mapping[str, str] | None = None) -> Response:
     return Response(json.dumps({"error": error}), status, content_type="application/json", headers=dict(headers or {}))
 
 
-def _redirect(uri: str, parameters: Mapping[str, Optional[str]]) -> Response:
+def _redirect(uri: str, parameters: Mapping[str, str | None]) -> Response:
     """A 302 to ``uri`` with the parameters added to its query (None values left out)."""
     parts = urlsplit(uri)
     query = parse_qsl(parts.query, keep_blank_values=True) + [(k, v) for k, v in parameters.items() if v is not None]
@@ -498,7 +499,7 @@ class SignInServer(HttpServer):
         self.pages = SignInPages(pool, environment, log)
         super().__init__(self.pages, host, port, "")
 
-    def start(self) -> "SignInServer":
+    def start(self) -> SignInServer:
         _check_endpoint_key(self.pages.environment.endpoint, self.pool.pool_id)
         super().start()
         return self
@@ -517,7 +518,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def _http(url: str, form: Optional[Mapping[str, str]] = None) -> tuple[int, Message[str, str], str]:
+def _http(url: str, form: Mapping[str, str] | None = None) -> tuple[int, Message[str, str], str]:
     data = urlencode(form).encode("ascii") if form is not None else None
     try:
         with _OPENER.open(urllib.request.Request(url, data=data), timeout=30) as reply:
@@ -534,7 +535,7 @@ def _page_message(body: str) -> str:
 def sign_in(
     signin_url: str,
     client_id: str,
-    redirect_uri: Optional[str],
+    redirect_uri: str | None,
     username: str,
     password: str,
     scopes: Sequence[str] = (),

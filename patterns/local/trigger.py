@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional, Sequence
 
 from .assembly import load_assembly
 from .endpoint import MotoServer, wait_until_up
@@ -48,14 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _time(text: Optional[str]) -> Optional[datetime]:
+def _time(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise LocalRunError(f"--time must be an ISO 8601 time such as 2026-11-23T02:30:00Z, got {text!r}") from None
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
 
 
 def _log(message: str) -> None:

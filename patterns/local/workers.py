@@ -22,9 +22,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any
 
 from .endpoint import FAKE_CREDENTIALS
 from .model import REGION, Invocation, LocalFunction
@@ -90,7 +91,7 @@ class _WorkerGone(Exception):
 class _Reply:
     """What came back for one request: a protocol message, or nothing before the deadline."""
 
-    message: Optional[dict[str, Any]] = None
+    message: dict[str, Any] | None = None
     timed_out: bool = False
 
 
@@ -128,7 +129,7 @@ class _Worker:
         )
         self._log_thread.start()
 
-    def wait_ready(self, timeout: float) -> Optional[dict[str, Any]]:
+    def wait_ready(self, timeout: float) -> dict[str, Any] | None:
         """Wait for the handler's import; ``None`` when ready, else the error to report."""
         try:
             reply = self._receive(time.monotonic() + timeout)
@@ -233,7 +234,7 @@ class FunctionPool:
         self._workers: set[_Worker] = set()
         self._closed = False
 
-    def __enter__(self) -> "FunctionPool":
+    def __enter__(self) -> FunctionPool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -254,7 +255,7 @@ class FunctionPool:
         request = _request_line(function, request_id, event)
         slots = self._slots_for(function)
         worker = self._checkout(slots)
-        init_ms: Optional[float] = None
+        init_ms: float | None = None
         if worker is None:
             started = time.monotonic()
             worker, error = self._start_worker(function, slots)
@@ -307,7 +308,7 @@ class FunctionPool:
             self.log(f"[{function.name}] runs on this machine's {local_runtime}, not {function.runtime}")
         return slots
 
-    def _checkout(self, slots: _Slots) -> Optional[_Worker]:
+    def _checkout(self, slots: _Slots) -> _Worker | None:
         """An idle worker, or ``None`` after reserving room for a new one; waits at the cap."""
         with slots.changed:
             while True:
@@ -332,7 +333,7 @@ class FunctionPool:
         if not keep:
             self._discard(worker)
 
-    def _start_worker(self, function: LocalFunction, slots: _Slots) -> tuple[_Worker, Optional[dict[str, Any]]]:
+    def _start_worker(self, function: LocalFunction, slots: _Slots) -> tuple[_Worker, dict[str, Any] | None]:
         """Start a worker and wait for its handler import (the cold start)."""
         try:
             worker = _Worker(function, self.endpoint, self.region, self.log)
@@ -378,7 +379,7 @@ class FunctionPool:
             return Invocation(request_id=request_id, payload=message.get("payload"), duration_ms=duration_ms), True
         return Invocation(request_id=request_id, error=message.get("error"), duration_ms=duration_ms), True
 
-    def _log_invocation(self, function: LocalFunction, invocation: Invocation, init_ms: Optional[float]) -> None:
+    def _log_invocation(self, function: LocalFunction, invocation: Invocation, init_ms: float | None) -> None:
         cold = f" (cold start, init {init_ms:.0f} ms)" if init_ms is not None else ""
         if invocation.ok:
             outcome = "ok"

@@ -4,10 +4,15 @@ function in the path, so nothing to scale, pay for or fail between the caller an
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
-from aws_cdk import Names, RemovalPolicy, aws_apigateway as apigw, aws_cloudwatch as cloudwatch, aws_iam as iam
-from aws_cdk import Duration, aws_kinesis as kinesis, aws_kms as kms, aws_logs as logs
+from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..blocks import acknowledge, threshold_alarm
@@ -25,7 +30,7 @@ _MAX_NAME_LENGTH = 128
 _LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
-def events_schema(partition_key_field: str, event_schema: Optional[apigw.JsonSchema] = None) -> apigw.JsonSchema:
+def events_schema(partition_key_field: str, event_schema: apigw.JsonSchema | None = None) -> apigw.JsonSchema:
     """The request model: ``{"events": [event, ...]}``, 1..500 events, each an object with a string
     ``partition_key_field`` (1..256 characters, Kinesis' partition key limit)."""
     event = event_schema or apigw.JsonSchema(
@@ -147,16 +152,16 @@ class StreamIngestionApi(Construct):
         id: str,
         *,
         stream: kinesis.IStream,
-        key: Optional[kms.IKey],
+        key: kms.IKey | None,
         partition_key_field: str = "key",
-        event_schema: Optional[apigw.JsonSchema] = None,
-        authorizer: Optional[apigw.IAuthorizer] = None,
+        event_schema: apigw.JsonSchema | None = None,
+        authorizer: apigw.IAuthorizer | None = None,
         throttling_rate_limit: float = 100,
         throttling_burst_limit: int = 200,
         stage_name: str = "prod",
         execution_log_level: apigw.MethodLoggingLevel = apigw.MethodLoggingLevel.ERROR,
-        access_log_retention: Optional[logs.RetentionDays] = None,
-        web_acl_arn: Optional[str] = None,
+        access_log_retention: logs.RetentionDays | None = None,
+        web_acl_arn: str | None = None,
         manage_account_logging_role: bool = True,
         account_has_logging_role: bool = False,
     ) -> None:
@@ -242,8 +247,8 @@ class StreamIngestionApi(Construct):
         self,
         stream: kinesis.IStream,
         partition_key_field: str,
-        event_schema: Optional[apigw.JsonSchema],
-        authorizer: Optional[apigw.IAuthorizer],
+        event_schema: apigw.JsonSchema | None,
+        authorizer: apigw.IAuthorizer | None,
     ) -> apigw.Method:
         integration = apigw.AwsIntegration(
             service="kinesis",

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam, aws_kinesis as kinesis, aws_kms as kms, aws_lambda as lambda_, aws_sqs as sqs
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ..blocks import SecureFunction, SecureTable, acknowledge, bundled_code, threshold_alarm
@@ -141,11 +148,11 @@ class StreamProcessor(Construct):
         scope: Construct,
         id: str,
         *,
-        stream: Optional[kinesis.IStream] = None,
-        source_table: Optional[dynamodb.ITable] = None,
-        encryption_key: Optional[kms.IKey] = None,
-        retention_period: Optional[Duration] = None,
-        shard_count: Optional[int] = None,
+        stream: kinesis.IStream | None = None,
+        source_table: dynamodb.ITable | None = None,
+        encryption_key: kms.IKey | None = None,
+        retention_period: Duration | None = None,
+        shard_count: int | None = None,
         batch_size: int = 100,
         max_batching_window: Duration = Duration.seconds(1),
         parallelization_factor: int = 1,
@@ -154,18 +161,18 @@ class StreamProcessor(Construct):
         retry_attempts: int = 3,
         max_record_age: Duration = Duration.hours(1),
         report_batch_item_failures: bool = True,
-        tumbling_window: Optional[Duration] = None,
-        failure_destination: Optional[sqs.IQueue] = None,
+        tumbling_window: Duration | None = None,
+        failure_destination: sqs.IQueue | None = None,
         enhanced_fan_out: bool = False,
-        function: Optional[lambda_.IFunction] = None,
-        code: Optional[lambda_.Code] = None,
-        handler: Optional[str] = None,
-        environment: Optional[Mapping[str, str]] = None,
+        function: lambda_.IFunction | None = None,
+        code: lambda_.Code | None = None,
+        handler: str | None = None,
+        environment: Mapping[str, str] | None = None,
         memory_size: int = 256,
         timeout: Duration = Duration.seconds(60),
-        key_field: Optional[str] = None,
-        value_field: Optional[str] = None,
-        table: Optional[dynamodb.ITable] = None,
+        key_field: str | None = None,
+        value_field: str | None = None,
+        table: dynamodb.ITable | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         max_iterator_age: Duration = Duration.minutes(5),
     ) -> None:
@@ -209,8 +216,8 @@ class StreamProcessor(Construct):
         )
         check_destination(failure_destination)
 
-        self.key: Optional[kms.IKey] = encryption_key
-        self.stream: Optional[kinesis.IStream] = stream
+        self.key: kms.IKey | None = encryption_key
+        self.stream: kinesis.IStream | None = stream
         if stream is None and source_table is None:
             self.key = encryption_key or rotating_key(
                 self,
@@ -239,8 +246,8 @@ class StreamProcessor(Construct):
         elif stream is not None and self.key is None:
             self.key = stream.encryption_key
 
-        self.table: Optional[dynamodb.ITable] = None
-        self.secure_function: Optional[SecureFunction] = None
+        self.table: dynamodb.ITable | None = None
+        self.secure_function: SecureFunction | None = None
         if function is None:
             env = dict(environment or {})
             if bundled:
@@ -286,7 +293,7 @@ class StreamProcessor(Construct):
         self.failure_destination: sqs.IQueue = failure_destination
         self._grant_destination(self.failure_destination)
 
-        self.consumer: Optional[kinesis.StreamConsumer] = None
+        self.consumer: kinesis.StreamConsumer | None = None
         source_arn = self._grant_source(source_table, enhanced_fan_out)
         self.event_source = lambda_.EventSourceMapping(
             self,
@@ -314,14 +321,14 @@ class StreamProcessor(Construct):
 
         self._key_field = key_field or DEFAULT_KEY_FIELD
         #: The ingestion API, once ``add_ingestion_api`` made it.
-        self.ingestion_api: Optional[StreamIngestionApi] = None
+        self.ingestion_api: StreamIngestionApi | None = None
         self._add_alarms(max_iterator_age)
 
     # -- permissions -----------------------------------------------------------------------------
 
-    def _grant_source(self, source_table: Optional[dynamodb.ITable], enhanced_fan_out: bool) -> str:
+    def _grant_source(self, source_table: dynamodb.ITable | None, enhanced_fan_out: bool) -> str:
         #: The ``dynamodb:ListStreams`` policy of a table source (see ``TableEventPublisher``), else None.
-        self.stream_listing_policy: Optional[Construct] = None
+        self.stream_listing_policy: Construct | None = None
         if source_table is not None:
             table_stream_arn = source_table.table_stream_arn
             assert table_stream_arn is not None  # check_source refused a table without a stream
@@ -420,9 +427,9 @@ class StreamProcessor(Construct):
             threshold=1,
             description=f"{self.node.path}: a failed batch could not be sent to the failure destination",
         )
-        self.stream_iterator_age_alarm: Optional[cloudwatch.Alarm] = None
-        self.stalled_alarm: Optional[cloudwatch.Alarm] = None
-        self.put_records_alarm: Optional[cloudwatch.Alarm] = None
+        self.stream_iterator_age_alarm: cloudwatch.Alarm | None = None
+        self.stalled_alarm: cloudwatch.Alarm | None = None
+        self.put_records_alarm: cloudwatch.Alarm | None = None
         if self.stream is not None:
             self._add_stream_alarms(max_iterator_age, behind)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from aws_cdk import Duration, Token, aws_lambda as lambda_
+from aws_cdk import Duration, Token
+from aws_cdk import aws_lambda as lambda_
 
 #: Lambda's limits on a stream event source mapping (Kinesis and DynamoDB streams).
 MAX_BATCH_SIZE = 10_000
@@ -25,8 +26,8 @@ def check_source(
     *,
     stream: Any,
     source_table: Any,
-    retention_period: Optional[Duration],
-    shard_count: Optional[int],
+    retention_period: Duration | None,
+    shard_count: int | None,
     enhanced_fan_out: bool,
     starting_position: lambda_.StartingPosition,
 ) -> None:
@@ -62,7 +63,7 @@ def check_mapping(
     parallelization_factor: int,
     retry_attempts: int,
     max_record_age: Duration,
-    tumbling_window: Optional[Duration],
+    tumbling_window: Duration | None,
     retention_period: Duration,
     max_iterator_age: Duration,
 ) -> None:
@@ -99,12 +100,12 @@ def check_mapping(
 
 def check_function(
     *,
-    function: Optional[lambda_.IFunction],
-    code: Optional[lambda_.Code],
-    handler: Optional[str],
-    key_field: Optional[str],
-    value_field: Optional[str],
-    tumbling_window: Optional[Duration],
+    function: lambda_.IFunction | None,
+    code: lambda_.Code | None,
+    handler: str | None,
+    key_field: str | None,
+    value_field: str | None,
+    tumbling_window: Duration | None,
     table_given: bool,
     report_batch_item_failures: bool,
 ) -> None:

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, ArnFormat, Duration, Environment, Stack, aws_iam as iam, aws_sqs as sqs
-
+from aws_cdk import App, ArnFormat, Duration, Environment, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from nag_check import nag_app, nag_findings
+
 from patterns.blocks import (
     SecureFunction,
     SecureQueue,

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, AssetStaging, Environment, Stack, aws_lambda as lambda_
+from aws_cdk import App, AssetStaging, Environment, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 import patterns.blocks.assets as assets

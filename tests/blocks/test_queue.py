@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 

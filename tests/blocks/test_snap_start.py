@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Environment, Stack, aws_lambda as lambda_
+from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Annotations, Match, Template
-
 from nag_check import nag_app, nag_findings
+
 from patterns import CanaryFunction, SecureFunction, bundled_code
 
 SNAP_START = {"ApplyOn": "PublishedVersions"}

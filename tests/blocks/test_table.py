@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from aws_cdk import App, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_kms as kms
+from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
 from patterns.blocks import SecureTable

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Stack, aws_iam as iam, aws_kms as kms
+from aws_cdk import App, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 

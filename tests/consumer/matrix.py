@@ -10,13 +10,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
+from assembly_stacks import DeployedStack, deployed_stacks
 from aws_cdk import App, Environment, NestedStack, RemovalPolicy, Stack, Stage, Validations
-from aws_cdk import aws_apigateway as apigw, aws_cognito as cognito, aws_dynamodb as dynamodb
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from constructs import Construct
+from nag_check import rule_set_reports
 
+from consumer.global_cases import GLOBAL_CASES, add_global_cases
+from consumer.object_pipeline_case import object_pipeline
+from consumer.saga_case import saga
+from consumer.stream_cases import stream_processors, table_stream_processor
 from patterns import (
     ITEMS_SMOKE_TEST_EVENT,
     AlarmTopic,
@@ -35,12 +42,6 @@ from patterns import (
     route_alarms,
 )
 from patterns.blocks import POWERTOOLS_LAYER_CONTEXT
-from assembly_stacks import DeployedStack, deployed_stacks
-from nag_check import rule_set_reports
-from consumer.stream_cases import stream_processors, table_stream_processor
-from consumer.saga_case import saga
-from consumer.object_pipeline_case import object_pipeline
-from consumer.global_cases import GLOBAL_CASES, add_global_cases
 
 ACCOUNT = "111111111111"
 BOUND = Environment(account=ACCOUNT, region="eu-west-1")
@@ -87,7 +88,7 @@ def service_constructs(scope: Construct, *, cognito_available: bool = True) -> t
     return table, items
 
 
-def workload_constructs(scope: Construct, *, table: dynamodb.ITable, api: Optional[apigw.RestApi]) -> None:
+def workload_constructs(scope: Construct, *, table: dynamodb.ITable, api: apigw.RestApi | None) -> None:
     """The workload patterns: image pipeline (uploads on ``api``, or its own API), scheduled job, streams, saga."""
     object_pipeline(scope, api)
     ScheduledJob(scope, "Nightly", schedule="cron(0 3 * * ? *)", code=bundled_code("scheduled_job"),
@@ -98,7 +99,7 @@ def workload_constructs(scope: Construct, *, table: dynamodb.ITable, api: Option
 
 class EveryConstructStack(Stack):
     def __init__(
-        self, scope: Construct, id: str, *, cognito_available: bool = True, context: Optional[dict] = None, **kwargs
+        self, scope: Construct, id: str, *, cognito_available: bool = True, context: dict | None = None, **kwargs
     ) -> None:
         super().__init__(scope, id, **kwargs)
         for key, value in (context or {}).items():
@@ -236,7 +237,7 @@ def build_matrix_app(outdir: Path) -> App:
 @dataclass(frozen=True)
 class SynthesizedMatrix:
     outdir: Path
-    error: Optional[str]
+    error: str | None
 
     def report(self) -> dict:
         path = self.outdir / "validation-report.json"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import aws_apigateway as apigw, aws_events as events, aws_lambda as lambda_
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from patterns import SagaApiOptions, SagaStep, SagaWorkflow, SecureFunction, bundled_code

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import App, Environment, Stack, aws_apigateway as apigw
+from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_apigateway as apigw
 
 from consumer.global_cases import GLOBAL_CASES
 from patterns import GlobalTable, RegionalEndpoint

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import Environment, Stack, Stage
+from strict_check import RULE_SETS, rule_set_findings, strict_app, synth_findings
+from synth_once import synthesized_once
 
 from consumer.matrix import ACCOUNT, BOUND, EveryConstructStack, NestedEveryConstruct
 from patterns import route_alarms
-from strict_check import RULE_SETS, rule_set_findings, strict_app, synth_findings
-from synth_once import synthesized_once
 
 
 def _synthesize_strict_matrix(outdir: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from items_api_harness import PK, Api, create_table, load_api
 
 

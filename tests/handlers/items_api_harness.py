@@ -13,10 +13,9 @@ import re
 import uuid
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any
 
 import boto3
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 
@@ -35,7 +34,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: Any
-    raw_body: Optional[str]
+    raw_body: str | None
 
 
 def create_table(partition_key: str) -> None:
@@ -62,8 +61,8 @@ def load_api(monkeypatch) -> Api:
 def api_event(
     method: str,
     path: str,
-    body: Optional[str] = None,
-    query: Optional[dict[str, str]] = None,
+    body: str | None = None,
+    query: dict[str, str] | None = None,
     base64_body: bool = False,
 ) -> dict:
     """An API Gateway REST API (v1) proxy event, as the `prod` stage sends it."""
@@ -105,7 +104,7 @@ def api_event(
     }
 
 
-def invoke(api: Api, event: dict, context: Optional[LambdaContext] = None) -> Reply:
+def invoke(api: Api, event: dict, context: LambdaContext | None = None) -> Reply:
     response = api.module.handler(event, context or LambdaContext(function_name="items-api"))
     headers = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
     headers.update(response.get("headers") or {})

@@ -15,14 +15,13 @@ from __future__ import annotations
 import io
 import json
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 

@@ -7,11 +7,10 @@ import uuid
 
 import boto3
 import pytest
-
 from aws_local import create_id_table
 from handler_loader import load_handler
-from sqs_events import receive_sqs_event
 from lambda_context import LambdaContext
+from sqs_events import receive_sqs_event
 
 TABLE = "records"
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import boto3
 import pytest
-
 from aws_local import create_id_table
 from handler_loader import load_handler
-from sqs_events import receive_sqs_event
 from lambda_context import LambdaContext
+from sqs_events import receive_sqs_event
 
 MAX_RECEIVE_COUNT = 3
 SHIPPED = "order.shipped"

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-
 from aws_local import create_id_table
 from handler_loader import load_handler
 from lambda_context import LambdaContext

@@ -6,7 +6,6 @@ import io
 import json
 
 import pytest
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 

@@ -12,10 +12,9 @@ import json
 
 import boto3
 import pytest
-from PIL import Image
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
+from PIL import Image
 from sqs_events import receive_sqs_event
 
 UPLOADS, RENDITIONS, TABLE = "uploads-bucket", "renditions-bucket", "objects"

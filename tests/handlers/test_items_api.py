@@ -12,7 +12,6 @@ import uuid
 from types import ModuleType
 
 import pytest
-
 from items_api_harness import PK, api_event, call, create, create_table, invoke, load_api, raw_table
 from lambda_context import LambdaContext
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-
 from items_api_harness import PK, Api, Reply, api_event, create, create_table, invoke, load_api, raw_table
 
 # GET requests record no metric; Powertools warns about that on every such invocation.
@@ -24,14 +23,14 @@ def admin_api(aws, monkeypatch) -> Api:
     return load_api(monkeypatch)
 
 
-def as_caller(event: dict, claims: Optional[dict]) -> dict:
+def as_caller(event: dict, claims: dict | None) -> dict:
     """What a Cognito user-pool authorizer adds: the access token's claims, as text values."""
     if claims is not None:
         event["requestContext"]["authorizer"] = {"claims": claims}
     return event
 
 
-def delete_as(api: Api, item_id: str, claims: Optional[dict]) -> Reply:
+def delete_as(api: Api, item_id: str, claims: dict | None) -> Reply:
     return invoke(api, as_caller(api_event("DELETE", f"/items/{item_id}"), claims))
 
 
@@ -99,7 +98,7 @@ def cors_api(aws, monkeypatch) -> Api:
     return load_api(monkeypatch)
 
 
-def call_from(api: Api, origin: Optional[str], method: str, path: str, body: Any = None) -> Reply:
+def call_from(api: Api, origin: str | None, method: str, path: str, body: Any = None) -> Reply:
     event = api_event(method, path, body=json.dumps(body) if body is not None else None)
     if origin is not None:
         event["headers"]["Origin"] = origin

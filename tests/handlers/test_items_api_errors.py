@@ -8,7 +8,6 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from items_api_harness import PK, TABLE, Api, call, create, raw_table, token_for
 
 # GET requests record no metric; Powertools warns about that on every such invocation.

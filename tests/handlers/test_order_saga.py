@@ -7,7 +7,6 @@ from decimal import Decimal
 import boto3
 import pytest
 from botocore.stub import Stubber
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 

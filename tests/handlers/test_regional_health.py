@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-
 from aws_local import create_id_table
 from handler_loader import load_handler
 from lambda_context import LambdaContext

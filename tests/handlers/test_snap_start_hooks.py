@@ -14,7 +14,6 @@ import types
 
 import boto3
 import pytest
-
 from aws_local import create_id_table
 from handler_loader import load_handler
 from lambda_context import LambdaContext

@@ -18,7 +18,6 @@ from decimal import Decimal
 
 import boto3
 import pytest
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 

@@ -16,14 +16,13 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import ModuleType
 
 import boto3
 import pytest
 from boto3.dynamodb.types import Binary, TypeSerializer
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 
@@ -151,7 +150,7 @@ def expected_event(record: dict, event_type: str, new: Version | None, old: Vers
         "old": old and old.as_json,
         "sequence_number": sequence_number(record),
         "approximate_creation_time": datetime.fromtimestamp(
-            record["dynamodb"]["ApproximateCreationDateTime"], timezone.utc
+            record["dynamodb"]["ApproximateCreationDateTime"], UTC
         ),
     }
 

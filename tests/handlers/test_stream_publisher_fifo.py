@@ -12,12 +12,13 @@ import uuid
 
 import boto3
 import pytest
-from aws_cdk import App, Stack, aws_dynamodb as dynamodb
+from aws_cdk import App, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk.assertions import Template
 from boto3.dynamodb.types import TypeSerializer
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
+
 from patterns import FanoutQueue, SecureTable, TableEventPublisher
 
 _serializer = TypeSerializer()

@@ -8,7 +8,6 @@ import uuid
 
 import boto3
 import pytest
-
 from handler_loader import load_handler
 from lambda_context import LambdaContext
 

@@ -5,12 +5,12 @@ A test module that defines a fixture of the same name (``pool``, for instance) u
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest
-
 from gateway_stack import REGION, FakeInvoke, local_environment
+
 from patterns.local.gateway import ApiServer, build_apis
 from patterns.local.model import LocalUserPool
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import http.client
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import http_client
+
 from patterns.local.gateway import ApiServer
 from patterns.local.model import Invocation, LocalEnvironment, LocalFunction, LocalStack, LocalUserPool
 from patterns.local.signin import sign_token
@@ -249,13 +251,13 @@ class FakeInvoke:
         return [event for called, event in self.calls if called == logical_id]
 
 
-def reply(status: int, body: Optional[str] = None, **fields: Any) -> Invocation:
+def reply(status: int, body: str | None = None, **fields: Any) -> Invocation:
     return Invocation(request_id=str(uuid.uuid4()), payload={"statusCode": status, "body": body, **fields})
 
 
 
 def request(
-    server: ApiServer, method: str, path: str, headers: Optional[dict] = None, body: Optional[bytes] = None
+    server: ApiServer, method: str, path: str, headers: dict | None = None, body: bytes | None = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One request to the served API; ``path`` is below the stage (``/items``)."""
     return http_client.request(server.url, method, path, headers, body)

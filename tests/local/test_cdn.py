@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from patterns.local.cdn import build_cdns
 from patterns.local.model import LocalEnvironment, LocalStack
 

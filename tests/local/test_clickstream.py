@@ -15,19 +15,20 @@ import json
 import urllib.error
 import urllib.request
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
+from aws_local import FAKE_AWS_ENV, moto_server
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from polling import eventually
 
-from aws_local import FAKE_AWS_ENV, moto_server
 from patterns.local import gateway_kinesis
 from patterns.local.runner import LocalRun, LocalRunOptions
 from patterns.stream_processor.ingestion import REFUSED_RESPONSE_TEMPLATE, SUCCESS_RESPONSE_TEMPLATE
-from polling import eventually
 
 STACK = "ClickstreamDemo"
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
+from polling import eventually
 
 from patterns.local.provision import LocalUser
 from patterns.local.runner import LocalRun, LocalRunOptions
 from patterns.local.signin import SignInError, sign_in
-from polling import eventually
 
 PASSWORD = "Local-Only-Passw0rd"
 ADMIN = "ada@example.com"
@@ -61,7 +62,7 @@ def token(run: LocalRun) -> Callable[..., str]:
     return signed_in
 
 
-def call(url: str, method: str = "GET", token: Optional[str] = None, body: Any = None) -> tuple[int, Any]:
+def call(url: str, method: str = "GET", token: str | None = None, body: Any = None) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"

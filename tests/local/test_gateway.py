@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway_stack import FakeInvoke, bearer, local_environment, request, token
+
 from patterns.local.gateway import ApiServer, LocalMethod, ProxyIntegration, UnservedMethod, build_apis
 from patterns.local.model import Invocation, LocalUserPool
-
 
 # -- reading the template --------------------------------------------------------------------------
 

@@ -7,9 +7,9 @@ import json
 import time
 
 from gateway_stack import ACCOUNT, FakeInvoke, bearer, reply, request, token
+
 from patterns.local.gateway import ApiServer
 from patterns.local.model import Invocation, LocalFunction, LocalUserPool
-
 
 # -- Cognito authorizer ----------------------------------------------------------------------------
 

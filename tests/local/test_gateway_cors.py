@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
-
-import pytest
 
 import http_client
+import pytest
+
 from patterns.local.gateway import ApiServer, build_apis
 from patterns.local.model import LocalUserPool
 from patterns.local.signin import sign_token
@@ -20,7 +20,7 @@ REGION = "us-east-1"
 
 
 def request(
-    server: ApiServer, method: str, path: str, headers: Optional[dict] = None, body: Optional[bytes] = None
+    server: ApiServer, method: str, path: str, headers: dict | None = None, body: bytes | None = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One request to the served API; ``path`` is below the stage (``/items``)."""
     return http_client.request(server.url, method, path, headers, body)
@@ -87,7 +87,7 @@ def access_token(pool: LocalUserPool, scope: str) -> str:
     return sign_token(claims)
 
 
-def from_origin(origin: str, token_value: Optional[str] = None) -> dict:
+def from_origin(origin: str, token_value: str | None = None) -> dict:
     headers = {"Origin": origin, "Content-Type": "application/json"}
     return {**headers, "Authorization": token_value} if token_value else headers
 

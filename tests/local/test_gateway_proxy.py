@@ -8,11 +8,10 @@ import threading
 import time
 
 import pytest
-
 from gateway_stack import ACCOUNT, FakeInvoke, reply, request
+
 from patterns.local.gateway import ApiServer
 from patterns.local.model import Invocation, LocalFunction
-
 
 # -- the proxy event and response ------------------------------------------------------------------
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from http_client import request
+
 from patterns.local.regions import RegionalRuns, local_run, stack_regions
 from patterns.local.runner import LocalRun, LocalRunOptions
 from stacks.global_items_demo import DEFAULT_REGIONS, HOME_STACK, REPLICA_STACK

@@ -13,7 +13,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -21,9 +21,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from PIL import Image
+from polling import eventually
 
 from patterns.local.runner import LocalRun, LocalRunOptions
-from polling import eventually
 
 STACK = "ImagePipelineDemo"
 

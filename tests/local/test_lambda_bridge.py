@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from http_client import request
+
 from patterns.local.lambda_bridge import LambdaBridge
 from patterns.local.model import LocalEnvironment
 from patterns.local.workers import FunctionPool

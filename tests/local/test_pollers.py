@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
-
 from aws_local import create_id_table
+from polling import eventually
+
 from patterns.local.model import ACCOUNT, REGION, EventSource, LocalEnvironment, LocalFunction, LocalStack
 from patterns.local.pollers import (
     UNLIMITED_RETRIES_CAP,
@@ -25,7 +27,6 @@ from patterns.local.pollers import (
     stream_record,
 )
 from patterns.local.workers import FunctionPool
-from polling import eventually
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import pytest
+from polling import eventually
 
 from patterns.local.model import ACCOUNT, REGION, EventSource, LocalEnvironment, LocalFunction, LocalStack
 from patterns.local.pollers import start_pollers
 from patterns.local.pollers_kinesis import stream_of
 from patterns.local.workers import FunctionPool
-from polling import eventually
 
 # Records every event; reports the first record whose data is "poison"; counts the others in the window's state.
 HANDLER = """

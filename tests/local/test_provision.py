@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import boto3
 import pytest
@@ -234,7 +234,7 @@ def test_credentials_come_from_the_run_not_the_environment(aws, demo_app, monkey
 # -- hand-made templates -----------------------------------------------------------------------------
 
 
-def _function(code_dir: Optional[str], environment: dict[str, Any], **properties: Any) -> dict[str, Any]:
+def _function(code_dir: str | None, environment: dict[str, Any], **properties: Any) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "Type": "AWS::Lambda::Function",
         "Properties": {

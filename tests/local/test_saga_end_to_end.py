@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from http_client import request
+
 from patterns.local.endpoint import local_client
 from patterns.local.runner import LocalRun, LocalRunOptions
 from stacks.order_saga_demo import PAYMENT_LIMIT

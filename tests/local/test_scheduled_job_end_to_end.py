@@ -9,8 +9,8 @@ dead-letter queue, and the ``trigger`` command (in-process) run against the same
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +20,7 @@ from patterns.local.endpoint import local_client
 from patterns.local.runner import LocalRun, LocalRunOptions
 from patterns.local.schedules import LocalSchedule
 
-NIGHT = datetime(2026, 11, 23, 2, 30, tzinfo=timezone.utc)
+NIGHT = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_the_nightly_schedule_waits_for_0330_in_berlin(run, schedule):
     )
     upcoming = run.schedules.next_time(schedule).astimezone(ZoneInfo("Europe/Berlin"))
     assert (upcoming.hour, upcoming.minute) == (3, 30)
-    assert timedelta(0) < upcoming - datetime.now(timezone.utc) <= timedelta(days=1)
+    assert timedelta(0) < upcoming - datetime.now(UTC) <= timedelta(days=1)
     assert any("trigger NightlyPurge" in line for line in run.lines)
 
 
@@ -83,8 +83,8 @@ def test_a_fired_run_purges_and_a_duplicate_delivery_does_nothing(run, schedule)
         Namespace="ServerlessPatterns/ScheduledJob",
         MetricName="Heartbeat",
         Dimensions=[{"Name": "ScheduleGroup", "Value": "default"}, {"Name": "Schedule", "Value": schedule.name}],
-        StartTime=datetime.now(timezone.utc) - timedelta(hours=1),
-        EndTime=datetime.now(timezone.utc) + timedelta(hours=1),
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
         Period=7200,
         Statistics=["Sum"],
     )

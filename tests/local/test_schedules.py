@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+from polling import eventually
 
 from patterns.local.schedules import LocalSchedule, ScheduleClock
-from polling import eventually
 
 
 class RecordingFirer:
@@ -62,7 +63,7 @@ def test_a_rate_schedule_fires_at_start_then_every_scaled_interval_and_disabled_
 
 
 def test_start_and_end_dates_bound_the_firings():
-    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
     later = schedule("Later", "cron(0 * * * ? *)", start=now + timedelta(days=2))
     ended = schedule("Ended", "cron(0 * * * ? *)", end=now - timedelta(days=1))
     clock = ScheduleClock([later, ended], RecordingFirer(), lambda line: None, now=lambda: now)

@@ -9,8 +9,8 @@ import re
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
@@ -105,7 +105,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def http(
-    url: str, form: Optional[Mapping[str, str]] = None, headers: Optional[Mapping[str, str]] = None
+    url: str, form: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
 ) -> tuple[int, Mapping[str, str], str]:
     data = urlencode(form).encode() if form is not None else None
     try:
@@ -121,7 +121,7 @@ def challenge_of(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def authorize(pool: Pool, verifier: Optional[str] = "v" * 50, **overrides: str) -> tuple[int, Mapping[str, str], str]:
+def authorize(pool: Pool, verifier: str | None = "v" * 50, **overrides: str) -> tuple[int, Mapping[str, str], str]:
     query = {
         "response_type": "code",
         "client_id": pool.app_client,

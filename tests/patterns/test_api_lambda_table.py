@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import Duration, RemovalPolicy, Stack, aws_apigateway as apigw, aws_cognito as cognito
-from aws_cdk import aws_dynamodb as dynamodb, aws_kms as kms, aws_lambda as lambda_
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-
 from handler_loader import load_handler
 from items_api_stacks import INLINE, new_stack, synth
 from nag_check import nag_app, nag_findings
+
 from patterns import ITEMS_HANDLER_ACTIONS, ApiLambdaTable, SecureFunction
 from patterns.api_lambda_table import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
+
 
 @pytest.fixture(scope="module")
 def default() -> Template:

@@ -23,6 +23,7 @@ from nag_check import nag_app, nag_findings
 from patterns import ApiLambdaTable, SecureFunction
 from patterns.blocks.api_logging import SETTINGS_STACK_ID, ApiGatewayAccountLogging
 
+
 @pytest.fixture(scope="module")
 def default() -> Template:
     return synth()

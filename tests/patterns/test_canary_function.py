@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_lambda as lambda_
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-
 from iam_reference import findings as iam_findings
 from nag_check import nag_app, nag_findings
-from patterns import ApiLambdaTable, CanaryFunction, SecureFunction, SecureTable, TrafficShift, bundled_code
 from test_iam_resource_types import ACKNOWLEDGED_EXCEPTIONS
+
+from patterns import ApiLambdaTable, CanaryFunction, SecureFunction, SecureTable, TrafficShift, bundled_code
 
 SMOKE = {"smoke": True}
 

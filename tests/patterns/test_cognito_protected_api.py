@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from aws_cdk import App, Aws, Duration, Environment, Fn, Stack, aws_cognito as cognito, aws_lambda as lambda_
+from aws_cdk import App, Aws, Duration, Environment, Fn, Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-
 from nag_check import nag_app, nag_findings
 from stack_instances import rendered
+
 from patterns import (
     CanaryFunction,
     CognitoProtectedApi,

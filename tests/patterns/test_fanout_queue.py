@@ -6,15 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Duration, Environment, Stack, aws_cloudwatch_actions as cw_actions, aws_dynamodb as dynamodb
-from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sns as sns
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
-
 from nag_check import nag_app, nag_findings
+from strict_check import findings_under, strict_app, synth_findings
+
 from patterns import FanoutQueue, SecureFunction, SecureTable, TableEventPublisher, route_alarms
 from patterns.compliance import COMPLIANCE_CONTEXT
 from patterns.fanout_queue import IDEMPOTENCY_TABLE_ACTIONS
-from strict_check import findings_under, strict_app, synth_findings
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 SHIPPED = {"event_type": sns.SubscriptionFilter.string_filter(allowlist=["order.shipped"])}

@@ -11,16 +11,16 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_route53 as route53
 from aws_cdk.assertions import Annotations, Match, Template
+from nag_check import rule_set_reports
+from strict_check import findings_under, rule_set_findings
 
 from patterns import ApiLambdaTable, GlobalTable, RegionalEndpoint
-from nag_check import rule_set_reports
 from patterns.regional_endpoint import (
     HEALTH_BURST_LIMIT,
     HEALTH_RATE_LIMIT,
     NO_HEALTH_CHECK_ALARM_WARNING,
     SIGNED_METHODS_WARNING,
 )
-from strict_check import findings_under, rule_set_findings
 from stacks.global_items_demo import (
     DEFAULT_REGIONS,
     HOME_STACK,

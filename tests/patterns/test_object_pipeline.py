@@ -4,8 +4,13 @@ the CDN, the upload endpoint, alarms, escape hatches, bad props and the Pillow c
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_apigateway as apigw, aws_certificatemanager as acm
-from aws_cdk import aws_cloudfront as cloudfront, aws_kms as kms, aws_lambda as lambda_, aws_s3 as s3
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
 from patterns import ObjectPipeline, SecureFunction

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import Environment, RemovalPolicy, Stack, aws_certificatemanager as acm
-
+from aws_cdk import Environment, RemovalPolicy, Stack
+from aws_cdk import aws_certificatemanager as acm
 from nag_check import acknowledgements_made, acknowledgements_used
-from patterns import ObjectPipeline, route_alarms
 from strict_check import RULE_SETS, findings_under, strict_app, synth_findings
+
+from patterns import ObjectPipeline, route_alarms
 
 
 @pytest.fixture(scope="module")

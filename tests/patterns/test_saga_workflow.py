@@ -6,14 +6,18 @@ import json
 import re
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_apigateway as apigw, aws_events as events, aws_kms as kms
-from aws_cdk import aws_lambda as lambda_, aws_stepfunctions as sfn
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
-
 from nag_check import nag_app, nag_findings
+from strict_check import findings_under, strict_app, synth_findings
+
 from patterns import SagaApiOptions, SagaRetry, SagaStep, SagaWorkflow, SecureFunction, route_alarms
 from patterns.saga_definition import COMPENSATION_FAILED_NAMESPACE, LAMBDA_TRANSIENT_ERRORS
-from strict_check import findings_under, strict_app, synth_findings
 
 CODE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 ORDER = apigw.JsonSchema(

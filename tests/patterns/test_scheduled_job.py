@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from aws_cdk import App, Duration, RemovalPolicy, Stack, aws_cloudwatch as cloudwatch, aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda as lambda_, aws_scheduler as scheduler
+from aws_cdk import App, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk.assertions import Annotations, Match, Template
 
 from patterns import ScheduledJob, SecureFunction, bundled_code
 from patterns.scheduled_job import HEARTBEAT_NAMESPACE, heartbeat_periods
-
 
 ENV = {"ITEMS_TABLE_NAME": "items"}
 
@@ -309,7 +311,7 @@ def test_heartbeat_periods_stay_within_what_cloudwatch_evaluates(window, expecte
     assert heartbeat_periods(window) == expected
 
 
-UTC = timezone.utc
+UTC = UTC
 BAD_PROPS = [
     ({"schedule": "rate(1 minutes)"}, r"write rate\(1 minute\)"),
     ({"schedule": "rate(0 minutes)"}, "not a schedule expression|positive"),

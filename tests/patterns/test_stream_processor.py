@@ -11,12 +11,17 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import Duration, RemovalPolicy, Stack, aws_dynamodb as dynamodb, aws_iam as iam, aws_kinesis as kinesis
-from aws_cdk import aws_kms as kms, aws_lambda as lambda_, aws_sqs as sqs
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
+from strict_check import findings_under, strict_app, synth_findings
 
 from patterns import SecureTable, StreamProcessor, bundled_code, route_alarms
-from strict_check import findings_under, strict_app, synth_findings
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 

@@ -9,8 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, Stack, Stage, aws_logs as logs
+from aws_cdk import App, Environment, RemovalPolicy, Stack, Stage
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
+from nag_check import acknowledgements_made, acknowledgements_used
+from stack_instances import TWO_STACKS, rendered
+from strict_check import RULE_SETS, strict_app, synth_findings
 
 from patterns import ITEMS_SMOKE_TEST_EVENT, ApiLambdaTable, CanaryFunction, SecureTable, route_alarms
 from patterns.blocks.api_logging import ApiGatewayAccountLogging
@@ -21,9 +25,6 @@ from patterns.compliance import (
     STRICT_RESERVED_CONCURRENCY,
     STRICT_RESERVED_CONCURRENCY_CONTEXT,
 )
-from strict_check import RULE_SETS, strict_app, synth_findings
-from nag_check import acknowledgements_made, acknowledgements_used
-from stack_instances import TWO_STACKS, rendered
 
 STRICT = {COMPLIANCE_CONTEXT: "strict"}
 ACCOUNT = "123456789012"

@@ -6,14 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Duration, Stack, aws_cloudwatch_actions as cw_actions, aws_dynamodb as dynamodb
-from aws_cdk import aws_kms as kms, aws_sns as sns
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
-
 from nag_check import nag_app, nag_findings
+from strict_check import findings_under, strict_app, synth_findings
+
 from patterns import FanoutQueue, SecureTable, SecureTopic, TableEventPublisher, route_alarms
 from patterns.blocks.compliance_resources import restrict_grants_to_aws_services
-from strict_check import findings_under, strict_app, synth_findings
 
 
 def streamed_table(stack: Stack) -> dynamodb.Table:
