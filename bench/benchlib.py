@@ -100,7 +100,7 @@ def parse_marker(stdout: str) -> dict:
     """The JSON a child printed after ``RESULT_MARKER`` (its last such line)."""
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER):])
+            return json.loads(line[len(RESULT_MARKER) :])
     raise ValueError("child printed no result line")
 
 
@@ -111,7 +111,9 @@ def asset_excludes() -> list[str]:
     """``ASSET_EXCLUDES`` from ``patterns/blocks/assets.py``, read without importing aws_cdk."""
     tree = ast.parse((ROOT / "patterns" / "blocks" / "assets.py").read_text())
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         if any(isinstance(t, ast.Name) and t.id == "ASSET_EXCLUDES" for t in targets) and node.value is not None:
             return list(ast.literal_eval(node.value))
     raise RuntimeError("ASSET_EXCLUDES not found in patterns/blocks/assets.py")
@@ -137,9 +139,7 @@ def _files(folder: Path) -> list[Path]:
 
 def fingerprint(folder: Path) -> tuple:
     """Relative paths and content hashes of every file: equal fingerprints, equal assets."""
-    return tuple(
-        (p.relative_to(folder).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in _files(folder)
-    )
+    return tuple((p.relative_to(folder).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in _files(folder))
 
 
 def zip_size(folder: Path, scratch: Path) -> dict:
@@ -271,7 +271,9 @@ def parse_importtime(stderr: str, module: str = "app") -> list[dict] | None:
         match = _IMPORTTIME.match(line)
         if match:
             self_us, cumulative_us, indent, name = match.groups()
-            rows.append({"name": name, "self_us": int(self_us), "cum_us": int(cumulative_us), "depth": (len(indent) - 1) // 2})
+            rows.append(
+                {"name": name, "self_us": int(self_us), "cum_us": int(cumulative_us), "depth": (len(indent) - 1) // 2}
+            )
     end = next((i for i in range(len(rows) - 1, -1, -1) if rows[i]["name"] == module and rows[i]["depth"] == 0), None)
     if end is None:
         return None
@@ -314,9 +316,9 @@ def importtime_report(tree: list[dict], baseline_modules: set[str], top: int = 1
             "self_ms": ms(sum(row["self_us"] for row in not_in_baseline)),
             "by_package": {
                 package: ms(us)
-                for package, us in sorted(
-                    _sum_by_package(not_in_baseline).items(), key=lambda kv: kv[1], reverse=True
-                )[:8]
+                for package, us in sorted(_sum_by_package(not_in_baseline).items(), key=lambda kv: kv[1], reverse=True)[
+                    :8
+                ]
             },
         },
     }

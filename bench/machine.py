@@ -21,11 +21,24 @@ def machine_info() -> dict:
     except OSError:
         pass
     try:
-        node = subprocess.run(["node", "--version"], env=venv_path_env(), capture_output=True, text=True, timeout=30).stdout.strip()
+        node = subprocess.run(
+            ["node", "--version"], env=venv_path_env(), capture_output=True, text=True, timeout=30
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         node = None
     packages = {}
-    for name in ("aws-cdk-lib", "constructs", "cdk-nag", "jsii", "boto3", "botocore", "aws-lambda-powertools", "aws-xray-sdk", "moto", "pytest"):
+    for name in (
+        "aws-cdk-lib",
+        "constructs",
+        "cdk-nag",
+        "jsii",
+        "boto3",
+        "botocore",
+        "aws-lambda-powertools",
+        "aws-xray-sdk",
+        "moto",
+        "pytest",
+    ):
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

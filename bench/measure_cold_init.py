@@ -44,7 +44,9 @@ def bench_cold_init(handlers: Handlers, repeats: int, scratch: Path, fake_aws_en
     def import_once(name: str) -> subprocess.CompletedProcess:
         return run_child(
             [sys.executable, "-c", COLD_INIT_CODE, str(handlers.folders[name])],
-            env=envs[name], cwd=handlers.folders[name], timeout=120,
+            env=envs[name],
+            cwd=handlers.folders[name],
+            timeout=120,
         )[1]
 
     # One untimed round first, so no module pays for a cold page cache in the timed rounds.
@@ -77,7 +79,9 @@ def bench_cold_init(handlers: Handlers, repeats: int, scratch: Path, fake_aws_en
     for name in modules:
         _, completed = run_child(
             [sys.executable, "-X", "importtime", "-c", IMPORTTIME_CODE, str(handlers.folders[name])],
-            env=envs[name], cwd=handlers.folders[name], timeout=120,
+            env=envs[name],
+            cwd=handlers.folders[name],
+            timeout=120,
         )
         trees[name] = parse_importtime(completed.stderr) if completed.returncode == 0 else None
     baseline_modules = {row["name"] for row in trees[BASELINE] or []}
@@ -105,7 +109,9 @@ def bench_cold_init(handlers: Handlers, repeats: int, scratch: Path, fake_aws_en
             entry["paired_ratio_median"] = summarize(paired)["median"] if paired else None
         if name not in (BASELINE, BOTOCORE_BASELINE):
             if BOTOCORE_BASELINE not in errors:
-                entry["ratio_to_botocore_baseline"] = summary["median"] / summarize(samples[BOTOCORE_BASELINE])["median"]
+                entry["ratio_to_botocore_baseline"] = (
+                    summary["median"] / summarize(samples[BOTOCORE_BASELINE])["median"]
+                )
             entry["target"] = f"ratio <= {COLD_INIT_RATIO_TARGET}"
             entry["met"] = entry["ratio_to_baseline"] <= COLD_INIT_RATIO_TARGET
         entries[name] = entry

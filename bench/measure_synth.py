@@ -62,7 +62,9 @@ def bench_synth(repeats: int, scratch: Path) -> tuple[dict, Path | None, Path | 
             "phases_median_s": {
                 phase: summarize(e[phase] for e in entries)["median"] for phase in ("import_s", "build_s", "synth_s")
             },
-            "startup_and_exit_median_s": summarize(e["wall_s"] - e["import_s"] - e["build_s"] - e["synth_s"] for e in entries)["median"],
+            "startup_and_exit_median_s": summarize(
+                e["wall_s"] - e["import_s"] - e["build_s"] - e["synth_s"] for e in entries
+            )["median"],
             "jsii_round_trips": entries[-1].get("jsii_round_trips"),
             "errors": sorted({e["error"] for e in entries if e["error"]}),
             "runs": entries,
@@ -102,7 +104,10 @@ def synth_once(scratch: Path) -> Path:
     """Synthesize the demo app once, untimed (when the synth section is skipped)."""
     outdir = scratch / "synth" / "whole-untimed"
     _, completed = run_child(
-        [sys.executable, str(BENCH_DIR / "synth_child.py"), "whole", str(outdir)], env=venv_path_env(), cwd=ROOT, timeout=900
+        [sys.executable, str(BENCH_DIR / "synth_child.py"), "whole", str(outdir)],
+        env=venv_path_env(),
+        cwd=ROOT,
+        timeout=900,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"synth of the demo app failed: {child_failure(completed)}")

@@ -24,7 +24,9 @@ class LockstepChild:
     def __init__(self, command: list[str], *, env: dict, cwd: Path, stderr_path: Path):
         self._stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")
-        self.process = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        self.process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+        )
         self._buffer = b""
 
     def result(self, timeout: float) -> dict:
@@ -36,7 +38,7 @@ class LockstepChild:
             while b"\n" in self._buffer:
                 line, self._buffer = self._buffer.split(b"\n", 1)
                 if line.startswith(marker):
-                    return json.loads(line[len(marker):])
+                    return json.loads(line[len(marker) :])
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             if ready:
                 chunk = os.read(fd, 1 << 16)
@@ -93,8 +95,17 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
 
             def start(label: str, mode: str, extra_env: dict | None = None) -> LockstepChild:
                 return LockstepChild(
-                    [sys.executable, str(BENCH_DIR / "warm_child.py"), name, mode, str(handlers.folders[name]), str(warmup)],
-                    env={**env, **(extra_env or {})}, cwd=BENCH_DIR, stderr_path=scratch / f"warm-{name}-{label}.stderr",
+                    [
+                        sys.executable,
+                        str(BENCH_DIR / "warm_child.py"),
+                        name,
+                        mode,
+                        str(handlers.folders[name]),
+                        str(warmup),
+                    ],
+                    env={**env, **(extra_env or {})},
+                    cwd=BENCH_DIR,
+                    stderr_path=scratch / f"warm-{name}-{label}.stderr",
                 )
 
             children: dict[str, LockstepChild] = {}
@@ -103,12 +114,14 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
                 children["handler"] = start("handler", "handler")
                 ready = {label: child.result(timeout=180) for label, child in children.items()}
                 if ready["handler"]["tracing_active"]:
-                    children["handler_tracing_disabled"] = start("untraced", "handler", {"POWERTOOLS_TRACE_DISABLED": "true"})
+                    children["handler_tracing_disabled"] = start(
+                        "untraced", "handler", {"POWERTOOLS_TRACE_DISABLED": "true"}
+                    )
                     ready["handler_tracing_disabled"] = children["handler_tracing_disabled"].result(timeout=180)
                 labels = list(children)
                 samples: dict[str, list[float]] = {label: [] for label in labels}
                 for i in range(invocations):  # lockstep, rotating which one goes first
-                    for label in labels[i % len(labels):] + labels[: i % len(labels)]:
+                    for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
                         samples[label].append(children[label].run_one())
             except (RuntimeError, ValueError, OSError) as failure:
                 skipped[name] = f"could not drive it: {failure}"
@@ -126,9 +139,12 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
                 for label in labels
             }
             handler, raw = measured["handler"], measured["raw_call"]
-            dynamodb_requests = sum(
-                count for call, count in handler["aws_calls_per_invocation"].items() if call.startswith("dynamodb:")
-            ) / driver.messages_per_invocation
+            dynamodb_requests = (
+                sum(
+                    count for call, count in handler["aws_calls_per_invocation"].items() if call.startswith("dynamodb:")
+                )
+                / driver.messages_per_invocation
+            )
             entry = {
                 "request": driver.request,
                 "raw": driver.raw,
@@ -146,7 +162,9 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
                 entry["target"] = f"1 DynamoDB request per message and p50 <= {SINGLE_WRITE_P50_TARGET}x the raw write"
                 entry["met"] = dynamodb_requests == 1 and entry["p50_ratio_to_raw"] <= SINGLE_WRITE_P50_TARGET
             entries[name] = entry
-            log(f"  warm {name}: handler p50 {handler['latency']['p50_ms']:.2f} ms, raw p50 {raw['latency']['p50_ms']:.2f} ms")
+            log(
+                f"  warm {name}: handler p50 {handler['latency']['p50_ms']:.2f} ms, raw p50 {raw['latency']['p50_ms']:.2f} ms"
+            )
     return {
         "method": (
             f"{warmup} untimed warm-up invocations, then {invocations} timed ones. The handler and the raw call run in "

@@ -14,18 +14,46 @@ def summary_rows(results: dict) -> list[dict]:
     rows = []
     synth = results.get("synth")
     if synth:
-        rows.append({"metric": "synth reference/trivial", "value": f"{synth['ratio_reference_to_trivial']:.3f}x", "target": f"<= {SYNTH_RATIO_TARGET}x", "met": synth["met"]})
+        rows.append(
+            {
+                "metric": "synth reference/trivial",
+                "value": f"{synth['ratio_reference_to_trivial']:.3f}x",
+                "target": f"<= {SYNTH_RATIO_TARGET}x",
+                "met": synth["met"],
+            }
+        )
         if synth["reference"] != "same as whole":
-            rows.append({"metric": "synth whole/trivial", "value": f"{synth['ratio_whole_to_trivial']:.3f}x", "target": "informational", "met": None})
+            rows.append(
+                {
+                    "metric": "synth whole/trivial",
+                    "value": f"{synth['ratio_whole_to_trivial']:.3f}x",
+                    "target": "informational",
+                    "met": None,
+                }
+            )
     tests = results.get("tests")
     if tests and not tests.get("skipped"):
         passed = "" if tests["all_passed"] else " (FAILURES)"
-        rows.append({"metric": "test suite wall", "value": f"{tests['wall_s']['median']:.1f} s{passed}", "target": f"< {TESTS_TARGET_S:.0f} s", "met": tests["met"]})
+        rows.append(
+            {
+                "metric": "test suite wall",
+                "value": f"{tests['wall_s']['median']:.1f} s{passed}",
+                "target": f"< {TESTS_TARGET_S:.0f} s",
+                "met": tests["met"],
+            }
+        )
     cold = results.get("cold_init")
     if cold:
         for name, entry in cold["handlers"].items():
             value = f"{entry['ratio_to_baseline']:.3f}x" if "ratio_to_baseline" in entry else "error"
-            rows.append({"metric": f"cold init {name}", "value": value, "target": f"<= {COLD_INIT_RATIO_TARGET}x baseline", "met": entry["met"]})
+            rows.append(
+                {
+                    "metric": f"cold init {name}",
+                    "value": value,
+                    "target": f"<= {COLD_INIT_RATIO_TARGET}x baseline",
+                    "met": entry["met"],
+                }
+            )
     stream = results.get("stream_aggregator")
     if stream:
         value = "error"
@@ -49,11 +77,25 @@ def summary_rows(results: dict) -> list[dict]:
     size = results.get("size")
     if size:
         for entry in size["functions"]:
-            rows.append({"metric": f"asset size {entry['function']}", "value": f"{entry['zipped_bytes'] / 1024:.1f} KiB", "target": "<= 64 KiB", "met": entry["met"]})
+            rows.append(
+                {
+                    "metric": f"asset size {entry['function']}",
+                    "value": f"{entry['zipped_bytes'] / 1024:.1f} KiB",
+                    "target": "<= 64 KiB",
+                    "met": entry["met"],
+                }
+            )
     images = results.get("images")
     if images:
         memory = images["memory"]
-        rows.append({"metric": "image processor memory headroom", "value": f"{memory['headroom']:.1f}x", "target": memory["target"], "met": memory["met"]})
+        rows.append(
+            {
+                "metric": "image processor memory headroom",
+                "value": f"{memory['headroom']:.1f}x",
+                "target": memory["target"],
+                "met": memory["met"],
+            }
+        )
     return rows
 
 
@@ -77,10 +119,10 @@ def render(results: dict) -> str:
         f"machine: {m['platform']} | {m['cpu_model'] or m['machine']} | {m['cpu_count']} CPUs ({m['cpus_usable']} usable) | "
         f"{m['python_implementation']} {m['python_version']} | node {m['node_version']}"
     )
-    out.append(f"load average (1/5/15 min): at start {m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}")
     out.append(
-        "packages: " + ", ".join(f"{k} {v}" for k, v in p.items() if v)
+        f"load average (1/5/15 min): at start {m.get('load_average_at_start')}, at end {m.get('load_average_at_end')}"
     )
+    out.append("packages: " + ", ".join(f"{k} {v}" for k, v in p.items() if v))
     out.append("spread notation: median [min-max] IQR (interquartile range)")
 
     synth = results.get("synth")
@@ -88,7 +130,9 @@ def render(results: dict) -> str:
     out.append("1. SYNTH")
     if synth:
         out.append("   " + synth["method"])
-        out.append(f"   {'app':<9}{'wall: median [min-max] IQR':<36}{'import':>8}{'build':>8}{'synth':>8}{'start+exit':>12}   (phase medians, s)")
+        out.append(
+            f"   {'app':<9}{'wall: median [min-max] IQR':<36}{'import':>8}{'build':>8}{'synth':>8}{'start+exit':>12}   (phase medians, s)"
+        )
         for kind in ("whole", "trivial", "reference"):
             e = synth[kind]
             if not isinstance(e, dict):
@@ -118,7 +162,9 @@ def render(results: dict) -> str:
             top = ", ".join(f"{t.split('::', 1)[1]} {n}" for t, n in list(counts["by_type"].items())[:4])
             built = synth["whole"]["stack_build_median_s"].get(stack)
             build = f"built in {built:.2f} s" if built is not None else ""
-            out.append(f"     {stack:<22}{counts['resources']:>4} resources, {counts['functions']} functions  {build:<16}({top}, ...)")
+            out.append(
+                f"     {stack:<22}{counts['resources']:>4} resources, {counts['functions']} functions  {build:<16}({top}, ...)"
+            )
     else:
         out.append("   skipped (--skip-synth)")
 
@@ -127,9 +173,13 @@ def render(results: dict) -> str:
     out.append("2. COLD INIT (handler module import)")
     if cold:
         out.append("   " + cold["method"])
-        out.append(f"   {'module':<20}{'import: median [min-max] IQR (ms)':<40}{'ratio':>7}{'paired':>8}{'target':>9}{'met':>6}{'modules':>9}{'xray':>6}{'vs botocore':>13}")
+        out.append(
+            f"   {'module':<20}{'import: median [min-max] IQR (ms)':<40}{'ratio':>7}{'paired':>8}{'target':>9}{'met':>6}{'modules':>9}{'xray':>6}{'vs botocore':>13}"
+        )
         b = cold["baseline"]
-        out.append(f"   {'baseline':<20}{fmt_spread(b['import_s'], 'ms', 1000, 0):<40}{'1.000':>7}{'1.000':>8}{'':>9}{'':>6}{b['modules_loaded']:>9}{'no':>6}")
+        out.append(
+            f"   {'baseline':<20}{fmt_spread(b['import_s'], 'ms', 1000, 0):<40}{'1.000':>7}{'1.000':>8}{'':>9}{'':>6}{b['modules_loaded']:>9}{'no':>6}"
+        )
         bb = cold.get("baseline_botocore")
         if bb and "error" not in bb:
             out.append(
@@ -150,7 +200,9 @@ def render(results: dict) -> str:
             "median of per-round ratios; 'modules' = modules the import added; 'xray' = botocore patched by X-Ray; "
             "'vs botocore' = median / the botocore-only baseline's median, informational)"
         )
-        out.append("   -X importtime, one run each: 10 slowest cumulative imports (ms), the module's direct imports (cumulative ms),")
+        out.append(
+            "   -X importtime, one run each: 10 slowest cumulative imports (ms), the module's direct imports (cumulative ms),"
+        )
         out.append("   and the self time (ms) of modules the baseline does not import, by package")
         for name, e in [("baseline", cold["baseline"])] + list(cold["handlers"].items()):
             report = e.get("importtime")
@@ -163,7 +215,10 @@ def render(results: dict) -> str:
             tops = [f"{t['module']} {t['cumulative_ms']:.0f}" for t in report["top_cumulative"]]
             out.append("       top: " + ", ".join(tops[:5]))
             out.append("            " + ", ".join(tops[5:]))
-            out.append("       direct imports of the module: " + ", ".join(f"{t['module']} {t['cumulative_ms']:.0f}" for t in report["direct_imports"][:6]))
+            out.append(
+                "       direct imports of the module: "
+                + ", ".join(f"{t['module']} {t['cumulative_ms']:.0f}" for t in report["direct_imports"][:6])
+            )
             beyond = report["beyond_baseline"]
             if name != "baseline":
                 out.append(
@@ -178,7 +233,9 @@ def render(results: dict) -> str:
     out.append("3. WARM INVOCATION")
     if warm:
         out.append("   " + warm["method"])
-        out.append(f"   {'handler':<28}{'p50':>8}{'p99':>8}  | {'raw call':<42}{'p50':>8}{'p99':>8}  | {'+p50':>7}{'calls/inv':>10}{'+p50 adj':>10}")
+        out.append(
+            f"   {'handler':<28}{'p50':>8}{'p99':>8}  | {'raw call':<42}{'p50':>8}{'p99':>8}  | {'+p50':>7}{'calls/inv':>10}{'+p50 adj':>10}"
+        )
         for name, e in warm["handlers"].items():
             h, r = e["handler"]["latency"], e["raw_call"]["latency"]
             calls = sum(e["handler"]["aws_calls_per_invocation"].values())
@@ -191,8 +248,12 @@ def render(results: dict) -> str:
             )
             if "handler_tracing_disabled" in e:
                 u = e["handler_tracing_disabled"]["latency"]
-                out.append(f"   {name + ' (tracing off)':<28}{u['p50_ms']:>8.3f}{u['p99_ms']:>8.3f}  | {'(same raw call)':<42}{'':>8}{'':>8}  | {u['p50_ms'] - r['p50_ms']:>7.3f}")
-            out.append(f"     {e['request']}; AWS calls/invocation: {e['handler']['aws_calls_per_invocation'] or 'none'}")
+                out.append(
+                    f"   {name + ' (tracing off)':<28}{u['p50_ms']:>8.3f}{u['p99_ms']:>8.3f}  | {'(same raw call)':<42}{'':>8}{'':>8}  | {u['p50_ms'] - r['p50_ms']:>7.3f}"
+                )
+            out.append(
+                f"     {e['request']}; AWS calls/invocation: {e['handler']['aws_calls_per_invocation'] or 'none'}"
+            )
             if e["met"] is not None:
                 out.append(
                     f"     single write: {e['dynamodb_requests_per_message']:g} DynamoDB request(s) per message (counted), "
@@ -200,7 +261,9 @@ def render(results: dict) -> str:
                     f"{'MET' if e['met'] else 'MISSED'}"
                 )
             if e["stubbed_with_botocore_stubber"]:
-                out.append(f"     STUBBED with botocore Stubber (moto cannot serve them): {', '.join(e['stubbed_with_botocore_stubber'])}")
+                out.append(
+                    f"     STUBBED with botocore Stubber (moto cannot serve them): {', '.join(e['stubbed_with_botocore_stubber'])}"
+                )
         for name, reason in warm["skipped"].items():
             out.append(f"   {name}: SKIPPED - {reason}")
         out.append(

@@ -47,18 +47,29 @@ from staging import Handlers
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synth-repeats", type=int, default=5, help="interleaved whole/trivial synth rounds (default 5)")
-    parser.add_argument("--init-repeats", type=int, default=11, help="interleaved cold-init rounds (default 11; more for a tighter median)")
+    parser.add_argument(
+        "--synth-repeats", type=int, default=5, help="interleaved whole/trivial synth rounds (default 5)"
+    )
+    parser.add_argument(
+        "--init-repeats",
+        type=int,
+        default=11,
+        help="interleaved cold-init rounds (default 11; more for a tighter median)",
+    )
     parser.add_argument("--invocations", type=int, default=200, help="timed warm invocations per handler (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed warm-up invocations (default 20)")
     parser.add_argument("--test-runs", type=int, default=1, help="timed runs of the test suite (default 1)")
     parser.add_argument("--skip-tests", action="store_true", help="skip the test-suite timing (about 1 minute)")
-    parser.add_argument("--skip-synth", action="store_true", help="skip synth timing (one untimed synth still feeds sizes)")
+    parser.add_argument(
+        "--skip-synth", action="store_true", help="skip synth timing (one untimed synth still feeds sizes)"
+    )
     parser.add_argument("--skip-cold-init", action="store_true", help="skip cold-init timing")
     parser.add_argument("--skip-warm", action="store_true", help="skip warm-invocation timing")
     parser.add_argument("--skip-stream", action="store_true", help="skip the stream aggregator's throughput and writes")
     parser.add_argument("--skip-images", action="store_true", help="skip the image processor's measurements")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.json", help="where to write the JSON results")
+    parser.add_argument(
+        "--output", type=Path, default=BENCH_DIR / "results.json", help="where to write the JSON results"
+    )
     args = parser.parse_args(argv)
     for name in ("synth_repeats", "init_repeats", "test_runs"):
         if getattr(args, name) < 1:
@@ -97,12 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         stacks = stack_names_in(outdir)
         templates = load_templates(outdir, stacks)
         if not templates:
-            notes.append("the demo app synthesized no templates: sizes fall back to lambda_src, environments to the sources")
+            notes.append(
+                "the demo app synthesized no templates: sizes fall back to lambda_src, environments to the sources"
+            )
         if "synth" in results:
             results["synth"]["resource_counts"] = {stack: resource_counts(t) for stack, t in templates.items()}
             if trivial_outdir:
                 for stack in stack_names_in(trivial_outdir):
-                    results["synth"]["trivial"]["resource_counts"] = resource_counts(load_templates(trivial_outdir, [stack])[stack])
+                    results["synth"]["trivial"]["resource_counts"] = resource_counts(
+                        load_templates(trivial_outdir, [stack])[stack]
+                    )
         handlers.attach_synth(outdir, templates)
 
         log("4. size")

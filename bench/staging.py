@@ -71,7 +71,9 @@ class Handlers:
             name = function["handler"]
             if name and name not in self.env_source:
                 self.env[name] = function["environment"]
-                self.env_source[name] = f"{function['stack']}/{function['logical_id']} (synthesized template; tokens as dummies)"
+                self.env_source[name] = (
+                    f"{function['stack']}/{function['logical_id']} (synthesized template; tokens as dummies)"
+                )
         for name in self.names:
             if name not in self.env_source:
                 self.env[name] = source_required_env(self.folders[name] / "app.py")

@@ -74,6 +74,7 @@ def main(kind: str, outdir: str) -> None:
 
         # Time each stack's construction: build_app iterates this same dict, so wrap its classes.
         for name, stack_class in list(DEMO_STACKS.items()):
+
             def timed(scope, id, *args, _stack_class=stack_class, **kwargs):
                 began = time.perf_counter()
                 stack = _stack_class(scope, id, *args, **kwargs)

@@ -185,7 +185,11 @@ class ItemsApi(Driver):
 
     def handler_workload(self, module) -> Workload:
         def check(result):
-            _expect(result.get("statusCode") == 200 and ITEM_ID in (result.get("body") or ""), "expected 200 with the item", result)
+            _expect(
+                result.get("statusCode") == 200 and ITEM_ID in (result.get("body") or ""),
+                "expected 200 with the item",
+                result,
+            )
 
         return Workload(
             prepare=lambda i: (
@@ -265,7 +269,12 @@ class FanoutConsumer(Driver):
 
     def body(self, i: int) -> str:
         return json.dumps(
-            {"event_id": f"{self.prefix}-event-{i}", "order_id": f"order-{i}", "event_type": "order.created", "amount": 42}
+            {
+                "event_id": f"{self.prefix}-event-{i}",
+                "order_id": f"order-{i}",
+                "event_type": "order.created",
+                "amount": 42,
+            }
         )
 
     def handler_workload(self, module) -> Workload:
@@ -351,7 +360,13 @@ class StreamPublisher(Driver):
                     "event_id": uuid.uuid4().hex,
                     "event_type": "item.created",
                     "keys": {"id": f"item-{i}"},
-                    "new": {"id": f"item-{i}", "name": "widget", "quantity": 3, "version": 1, "tags": ["blue", "small"]},
+                    "new": {
+                        "id": f"item-{i}",
+                        "name": "widget",
+                        "quantity": 3,
+                        "version": 1,
+                        "tags": ["blue", "small"],
+                    },
                     "old": None,
                     "sequence_number": str(4421584500000000017450439091 + 100 * i),
                     "approximate_creation_time": "2026-11-06T21:20:00.000Z",

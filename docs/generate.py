@@ -577,7 +577,10 @@ def synthesize(outdir: Path, *, strict: bool = False) -> Path:
         # findings are the strict tests' business, the page lists what is acknowledged.
         if not strict or "Validation failed" not in str(failure):
             raise
-        print("note: the strict profile still has unacknowledged findings (see tests/test_strict_profile.py)", file=sys.stderr)
+        print(
+            "note: the strict profile still has unacknowledged findings (see tests/test_strict_profile.py)",
+            file=sys.stderr,
+        )
     return outdir
 
 

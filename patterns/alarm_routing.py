@@ -52,9 +52,7 @@ _registration_order = itertools.count()
 AlarmTarget = Union[AlarmTopic, sns.ITopic, cloudwatch.IAlarmAction]
 
 
-def route_alarms(
-    scope: IConstruct, target: AlarmTarget | None = None, *, ok_actions: bool = True
-) -> AlarmRouting:
+def route_alarms(scope: IConstruct, target: AlarmTarget | None = None, *, ok_actions: bool = True) -> AlarmRouting:
     """Send every alarm under ``scope`` to ``target`` when the app is synthesized.
 
     Args:
@@ -181,10 +179,7 @@ class AlarmRouting:
 def routing_for(alarm: IConstruct) -> AlarmRouting | None:
     """The routing that applies to ``alarm``: the one registered on its nearest scope, if any."""
     found = [
-        aspect
-        for scope in alarm.node.scopes
-        for aspect in Aspects.of(scope).all
-        if isinstance(aspect, AlarmRouting)
+        aspect for scope in alarm.node.scopes for aspect in Aspects.of(scope).all if isinstance(aspect, AlarmRouting)
     ]
     return max(found, key=lambda routing: routing.precedence, default=None)
 
@@ -267,7 +262,10 @@ def _check_topic_environment(topic: sns.ITopic, stack: Stack) -> None:
                 "and region. Route that stack's alarms to a topic of its environment (or leave target out)"
             )
         return
-    for what, theirs, ours in (("account", topic.env.account, stack.account), ("region", topic.env.region, stack.region)):
+    for what, theirs, ours in (
+        ("account", topic.env.account, stack.account),
+        ("region", topic.env.region, stack.region),
+    ):
         if _differ(theirs, ours):
             raise ValueError(
                 f"route_alarms: the alarms of {stack.node.path} ({what} {ours}) cannot publish to topic "
@@ -302,8 +300,7 @@ def _has_actions(alarm: IConstruct) -> bool:
     resource = alarm.node.default_child if isinstance(alarm, cloudwatch.AlarmBase) else alarm
     stack = Stack.of(alarm)
     return any(
-        stack.resolve(getattr(resource, name))
-        for name in ("alarm_actions", "ok_actions", "insufficient_data_actions")
+        stack.resolve(getattr(resource, name)) for name in ("alarm_actions", "ok_actions", "insufficient_data_actions")
     )
 
 

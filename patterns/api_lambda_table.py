@@ -259,9 +259,7 @@ class ApiLambdaTable(Construct):
             table.encryption_key.grant(self.function, *_TABLE_KEY_ACTIONS)
         return grant
 
-    def grant_invoke(
-        self, grantee: iam.IGrantable, method: str | None = None, path: str | None = None
-    ) -> iam.Grant:
+    def grant_invoke(self, grantee: iam.IGrantable, method: str | None = None, path: str | None = None) -> iam.Grant:
         """Let ``grantee`` call the API (``execute-api:Invoke``) on the deployed stage.
 
         Args:
@@ -360,7 +358,10 @@ class ApiLambdaTable(Construct):
             self.items_resource,
             "GET",
             read_scopes,
-            request_parameters={"method.request.querystring.limit": False, "method.request.querystring.next_token": False},
+            request_parameters={
+                "method.request.querystring.limit": False,
+                "method.request.querystring.next_token": False,
+            },
         )
         by_id = {"method.request.path.id": True}
         add(self.item_resource, "GET", read_scopes, request_parameters=by_id)
@@ -527,7 +528,9 @@ def _validate(
     check_logging_props(manage_account_logging_role, account_has_logging_role)
     check_web_acl_arn(web_acl_arn)
     if not 0 < server_error_rate_threshold <= 1:
-        raise ValueError(f"server_error_rate_threshold is a share of requests in (0, 1], got {server_error_rate_threshold}")
+        raise ValueError(
+            f"server_error_rate_threshold is a share of requests in (0, 1], got {server_error_rate_threshold}"
+        )
     if latency_threshold.to_milliseconds() <= 0:
         raise ValueError("latency_threshold must be positive")
 
@@ -546,7 +549,9 @@ def _validate_table(
 ) -> None:
     if table is not None:
         given = _given(
-            sort_key=sort_key, global_secondary_indexes=global_secondary_indexes, table_removal_policy=table_removal_policy
+            sort_key=sort_key,
+            global_secondary_indexes=global_secondary_indexes,
+            table_removal_policy=table_removal_policy,
         )
         if given:
             raise ValueError(f"table= was given, so {', '.join(given)} cannot be: they describe a new table")
@@ -606,5 +611,3 @@ def _validate_function(
     for action in table_actions:
         if not action.startswith("dynamodb:") or "*" in action:
             raise ValueError(f"table_actions must be exact DynamoDB actions like 'dynamodb:GetItem', got {action!r}")
-
-

@@ -55,7 +55,9 @@ class TrafficShift:
         if self.kind not in ("canary", "linear"):
             raise ValueError(f"unknown traffic shift {self.kind!r}")
         if not isinstance(self.percentage, int) or not 1 <= self.percentage <= 99:
-            raise ValueError(f"a {self.kind} traffic shift takes a whole percentage from 1 to 99, got {self.percentage}")
+            raise ValueError(
+                f"a {self.kind} traffic shift takes a whole percentage from 1 to 99, got {self.percentage}"
+            )
         assert self.interval is not None
         minutes = self.interval.to_seconds() / 60
         if minutes != int(minutes) or not 1 <= minutes <= _MAX_INTERVAL_MINUTES:
@@ -73,7 +75,9 @@ class TrafficShift:
         if predefined is not None:
             return predefined
         routing_class = (
-            codedeploy.TimeBasedCanaryTrafficRouting if self.kind == "canary" else codedeploy.TimeBasedLinearTrafficRouting
+            codedeploy.TimeBasedCanaryTrafficRouting
+            if self.kind == "canary"
+            else codedeploy.TimeBasedLinearTrafficRouting
         )
         routing = routing_class(interval=Duration.minutes(minutes), percentage=self.percentage)
         return codedeploy.LambdaDeploymentConfig(scope, id, traffic_routing=routing)
@@ -418,9 +422,7 @@ class _HookStatusOnAnyDeployment(codedeploy.LambdaDeploymentGroup):
     def grant_put_lifecycle_event_hook_execution_status(self, grantee: iam.IGrantable) -> iam.Grant:
         role = getattr(grantee, "role", None)
         if role is None:  # a hook without a role we can attach to: a plain grant, and cdk-nag will say so
-            return iam.Grant.add_to_principal(
-                grantee=grantee, actions=[_REPORT_HOOK_STATUS], resource_arns=["*"]
-            )
+            return iam.Grant.add_to_principal(grantee=grantee, actions=[_REPORT_HOOK_STATUS], resource_arns=["*"])
         policies: dict[str, Construct] = self.__dict__.setdefault("_hook_status_policies", {})
         policy = policies.get(role.node.path)  # pre- and post-traffic hook may be one function
         if policy is None:
@@ -468,7 +470,9 @@ def _validate(
     if handler is not None and code is None:
         raise ValueError("handler= needs code=: the bundled handler's entry point is fixed")
     if not alias_name or not alias_name.replace("-", "").replace("_", "").isalnum() or alias_name[0].isdigit():
-        raise ValueError(f"alias_name must be letters, digits, '-' or '_' and not start with a digit, got {alias_name!r}")
+        raise ValueError(
+            f"alias_name must be letters, digits, '-' or '_' and not start with a digit, got {alias_name!r}"
+        )
     traffic_shift.validate()
     if errors_threshold < 1 or throttles_threshold < 1:
         raise ValueError("errors_threshold and throttles_threshold must be at least 1")

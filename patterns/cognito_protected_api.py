@@ -145,9 +145,7 @@ class CognitoProtectedApi(Construct):
             for name in groups
         }
         self.domain = (
-            user_pool.add_domain(
-                "Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
-            )
+            user_pool.add_domain("Domain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix))
             if domain_prefix
             else None
         )
@@ -332,7 +330,9 @@ def _validate(
         raise ValueError("access_token_validity must be between 5 minutes and 1 day")
 
 
-def _validate_domain_prefix(domain_prefix: str, label: str = "domain_prefix", max_length: int = _MAX_DOMAIN_PREFIX) -> None:
+def _validate_domain_prefix(
+    domain_prefix: str, label: str = "domain_prefix", max_length: int = _MAX_DOMAIN_PREFIX
+) -> None:
     """Cognito's rule for a prefix domain; an unresolved token is checked by Cognito at deploy."""
     if Token.is_unresolved(domain_prefix):
         return

@@ -143,7 +143,9 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         pass  # the request line holds the code: keep it out of the terminal
 
 
-def authorize_url(base_url: str, client_id: str, redirect_uri: str, scopes: Sequence[str], state: str, challenge: str) -> str:
+def authorize_url(
+    base_url: str, client_id: str, redirect_uri: str, scopes: Sequence[str], state: str, challenge: str
+) -> str:
     """The ``/oauth2/authorize`` URL of an authorization code request with a PKCE S256 challenge."""
     query = {
         "response_type": "code",
@@ -176,7 +178,9 @@ def _exchange(base_url: str, client_id: str, code: str, redirect_uri: str, verif
             tokens: dict[str, Any] = json.load(reply)
             return tokens
     except urllib.error.HTTPError as error:
-        raise TokenError(f"the token endpoint refused the code ({error.code}): {error.read().decode('utf-8', 'replace')}")
+        raise TokenError(
+            f"the token endpoint refused the code ({error.code}): {error.read().decode('utf-8', 'replace')}"
+        )
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise TokenError(f"cannot reach the token endpoint {base_url}/oauth2/token: {error}") from error
 
@@ -228,16 +232,30 @@ def _parser() -> argparse.ArgumentParser:
         description="Sign in to a Cognito user pool's domain in your browser (authorization code + PKCE, with a "
         "redirect to this machine's loopback) and print the access token.",
     )
-    parser.add_argument("--domain", required=True,
-                        help="the pool domain, e.g. the SignInDomainUrl output (https://PREFIX.auth.REGION.amazoncognito.com)")
+    parser.add_argument(
+        "--domain",
+        required=True,
+        help="the pool domain, e.g. the SignInDomainUrl output (https://PREFIX.auth.REGION.amazoncognito.com)",
+    )
     parser.add_argument("--client-id", required=True, help="the app client (e.g. the AppClientId output)")
-    parser.add_argument("--scope", action="append", dest="scopes", default=[], metavar="SCOPE",
-                        help="a scope to ask for (repeatable; default: every scope the client allows)")
-    parser.add_argument("--port", type=int, default=LOOPBACK_PORT,
-                        help=f"loopback port of the registered redirect http://localhost:PORT/callback (default: {LOOPBACK_PORT})")
+    parser.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        default=[],
+        metavar="SCOPE",
+        help="a scope to ask for (repeatable; default: every scope the client allows)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=LOOPBACK_PORT,
+        help=f"loopback port of the registered redirect http://localhost:PORT/callback (default: {LOOPBACK_PORT})",
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the sign-in URL; open it yourself")
-    parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
-                        help="how long to wait for the sign-in (default: 300)")
+    parser.add_argument(
+        "--timeout", type=float, default=300, metavar="SECONDS", help="how long to wait for the sign-in (default: 300)"
+    )
     parser.add_argument("--id-token", action="store_true", help="print the ID token instead of the access token")
     return parser
 

@@ -152,7 +152,4 @@ def _retention_days() -> dict[str, int]:
 
     stack = Stack(App(), "RetentionDays")
     members = [member for member in logs.RetentionDays if member is not logs.RetentionDays.INFINITE]
-    return {
-        member.name: stack.resolve(_log_group(stack, member).retention_in_days)
-        for member in members
-    }
+    return {member.name: stack.resolve(_log_group(stack, member).retention_in_days) for member in members}

@@ -280,9 +280,18 @@ class FanoutQueue(Construct):
         if name in self.subscribers:
             raise ValueError(f"subscriber {name!r} already exists on {self.node.path}")
         if function is not None:
-            given = [k for k, v in (("code", code), ("handler", handler), ("environment", environment),
-                                    ("timeout", timeout), ("memory_size", memory_size),
-                                    ("idempotency_key_field", idempotency_key_field)) if v is not None]
+            given = [
+                k
+                for k, v in (
+                    ("code", code),
+                    ("handler", handler),
+                    ("environment", environment),
+                    ("timeout", timeout),
+                    ("memory_size", memory_size),
+                    ("idempotency_key_field", idempotency_key_field),
+                )
+                if v is not None
+            ]
             if given:
                 raise ValueError(f"function= was given, so {', '.join(given)} cannot be: they configure a new consumer")
         if handler is not None and code is None:
@@ -300,8 +309,10 @@ class FanoutQueue(Construct):
         if idempotency_ttl.to_seconds() < 60:
             raise ValueError("idempotency_ttl must be at least one minute")
         consumer_timeout = timeout or (function_timeout(function) if function else None)
-        if visibility_timeout is not None and consumer_timeout is not None and (
-            visibility_timeout.to_seconds() < VISIBILITY_TO_FUNCTION_TIMEOUT * consumer_timeout.to_seconds()
+        if (
+            visibility_timeout is not None
+            and consumer_timeout is not None
+            and (visibility_timeout.to_seconds() < VISIBILITY_TO_FUNCTION_TIMEOUT * consumer_timeout.to_seconds())
         ):
             raise ValueError(
                 f"visibility_timeout must be at least {VISIBILITY_TO_FUNCTION_TIMEOUT}x the consumer's timeout"

@@ -27,7 +27,16 @@ HEALTH_METRICS_NAMESPACE = "RegionalHealth"
 ROUTE53_METRICS_REGION = "us-east-1"
 #: Where Route 53's health checkers can be placed (``health_check_regions`` takes at least three of these).
 HEALTH_CHECKER_REGIONS = frozenset(
-    ["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1"]
+    [
+        "us-east-1",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-northeast-1",
+        "sa-east-1",
+    ]
 )
 #: ``GET /health``'s own method throttle: Route 53's checkers (about 8 regions, a few checkers each, every 10 or
 #: 30 s) need about 2 requests per second at most; anyone else calling the unsigned route is held to this too.

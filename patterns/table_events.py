@@ -178,4 +178,9 @@ class TableEventPublisher(Construct):
     @property
     def alarms(self) -> list[cloudwatch.Alarm]:
         """Every alarm of the bridge."""
-        return [self.errors_alarm, self.dead_letter_alarm, self.iterator_age_alarm, self.secure_function.throttles_alarm]
+        return [
+            self.errors_alarm,
+            self.dead_letter_alarm,
+            self.iterator_age_alarm,
+            self.secure_function.throttles_alarm,
+        ]

@@ -24,7 +24,9 @@ class DeployedStack:
     def nested_templates(self) -> list[dict]:
         """Templates of this stack's nested stacks (the assembly writes them beside its own)."""
         prefix = self.template_file.name.removesuffix(".template.json")
-        return [json.loads(p.read_text()) for p in sorted(self.template_file.parent.glob(f"{prefix}*.nested.template.json"))]
+        return [
+            json.loads(p.read_text()) for p in sorted(self.template_file.parent.glob(f"{prefix}*.nested.template.json"))
+        ]
 
 
 def deployed_stacks(assembly_dir: Path) -> list[DeployedStack]:
@@ -35,7 +37,9 @@ def deployed_stacks(assembly_dir: Path) -> list[DeployedStack]:
         properties = artifact.get("properties", {})
         if artifact["type"] == "aws:cloudformation:stack":
             found.append(
-                DeployedStack(artifact["displayName"], artifact["environment"], assembly_dir / properties["templateFile"])
+                DeployedStack(
+                    artifact["displayName"], artifact["environment"], assembly_dir / properties["templateFile"]
+                )
             )
         elif artifact["type"] == "cdk:cloud-assembly":
             found.extend(deployed_stacks(assembly_dir / properties["directoryName"]))

@@ -44,11 +44,17 @@ def alarm_properties(template: Template) -> dict[str, dict]:
 
 
 def topic_policy_statements(template: Template) -> list[dict]:
-    return [s for r in template.find_resources("AWS::SNS::TopicPolicy").values() for s in r["Properties"]["PolicyDocument"]["Statement"]]
+    return [
+        s
+        for r in template.find_resources("AWS::SNS::TopicPolicy").values()
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def key_policy_statements(template: Template) -> list[dict]:
-    return [s for r in template.find_resources("AWS::KMS::Key").values() for s in r["Properties"]["KeyPolicy"]["Statement"]]
+    return [
+        s for r in template.find_resources("AWS::KMS::Key").values() for s in r["Properties"]["KeyPolicy"]["Statement"]
+    ]
 
 
 def from_this_accounts_alarms(account, alarms_arn) -> dict:
@@ -58,7 +64,15 @@ def from_this_accounts_alarms(account, alarms_arn) -> dict:
 AGNOSTIC_ALARMS_ARN = {
     "Fn::Join": [
         "",
-        ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":alarm:*"],
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":cloudwatch:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":alarm:*",
+        ],
     ]
 }
 
@@ -75,7 +89,8 @@ def alarm_topic() -> tuple[AlarmTopic, Template]:
 def test_the_topic_is_encrypted_with_its_own_rotating_key(alarm_topic):
     topic, template = alarm_topic
     template.has_resource_properties(
-        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [Stack.of(topic).get_logical_id(topic.key.node.default_child), "Arn"]}}
+        "AWS::SNS::Topic",
+        {"KmsMasterKeyId": {"Fn::GetAtt": [Stack.of(topic).get_logical_id(topic.key.node.default_child), "Arn"]}},
     )
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     assert topic.secure_topic.topic is topic.topic and topic.secure_topic.key is topic.key
@@ -122,8 +137,12 @@ def test_publishing_without_tls_is_still_denied(alarm_topic):
 def test_the_conditions_name_the_account_region_and_partition_of_an_env_bound_stack():
     app = App(context={PARTITION_LITERALS: True})
     topic = AlarmTopic(Stack(app, "China", env=Environment(account=ACCOUNT, region="cn-north-1")), "Alarms")
-    statement = next(s for s in topic_policy_statements(Template.from_stack(Stack.of(topic))) if s.get("Principal") == CLOUDWATCH)
-    assert statement["Condition"] == from_this_accounts_alarms(ACCOUNT, f"arn:aws-cn:cloudwatch:cn-north-1:{ACCOUNT}:alarm:*")
+    statement = next(
+        s for s in topic_policy_statements(Template.from_stack(Stack.of(topic))) if s.get("Principal") == CLOUDWATCH
+    )
+    assert statement["Condition"] == from_this_accounts_alarms(
+        ACCOUNT, f"arn:aws-cn:cloudwatch:cn-north-1:{ACCOUNT}:alarm:*"
+    )
 
 
 def test_a_new_topic_has_no_subscription(alarm_topic):
@@ -178,7 +197,9 @@ def test_a_key_made_in_the_app_gets_the_cloudwatch_statement():
 
 def test_an_imported_key_is_refused():
     stack = Stack(App(), "Test")
-    key = kms.Key.from_key_arn(stack, "Imported", f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    key = kms.Key.from_key_arn(
+        stack, "Imported", f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
     with pytest.raises(ValueError, match="encryption_key is imported"):
         AlarmTopic(stack, "Alarms", encryption_key=key)
 
@@ -192,7 +213,10 @@ def test_an_invalid_email_is_refused(email):
 # --- route_alarms on the demo app ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack_name", ["ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"])
+@pytest.mark.parametrize(
+    "stack_name",
+    ["ApiLambdaTableDemo", "BuildingBlocksDemo", "CanaryDemo", "CognitoApiDemo", "FanoutDemo", "ItemsServiceDemo"],
+)
 def test_every_demo_alarm_notifies_and_recovers_through_a_topic_of_its_own_stack(demo_app, stack_name):
     resources = demo_app.template(stack_name)["Resources"]
     topics = {name for name, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
@@ -209,10 +233,16 @@ def test_every_demo_alarm_notifies_and_recovers_through_a_topic_of_its_own_stack
 @pytest.mark.parametrize("stack_name", ["ApiLambdaTableDemo", "ItemsServiceDemo"])
 def test_each_demo_stack_has_one_alarm_topic_that_cloudwatch_may_publish_to(demo_app, stack_name):
     resources = demo_app.template(stack_name)["Resources"]
-    routed = {r["Properties"]["AlarmActions"][0]["Ref"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    routed = {
+        r["Properties"]["AlarmActions"][0]["Ref"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
     assert len(routed) == 1
     (topic,) = routed
-    policy = next(r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic} in r["Properties"]["Topics"])
+    policy = next(
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": topic} in r["Properties"]["Topics"]
+    )
     assert any(s.get("Principal") == CLOUDWATCH for s in policy["Properties"]["PolicyDocument"]["Statement"])
 
 
@@ -285,7 +315,9 @@ def test_an_explicit_alarm_topic_receives_the_alarms():
     routed = alarm(stack, "Errors")
     route_alarms(stack, target)
     template = Template.from_stack(stack)
-    assert alarm_properties(template)[stack.get_logical_id(routed.node.default_child)]["AlarmActions"] == [ref(target.topic)]
+    assert alarm_properties(template)[stack.get_logical_id(routed.node.default_child)]["AlarmActions"] == [
+        ref(target.topic)
+    ]
     template.resource_count_is("AWS::SNS::Topic", 1)
 
 
@@ -351,8 +383,15 @@ def test_ok_actions_can_be_left_out_and_insufficient_data_is_never_routed():
 def test_an_l1_alarm_is_routed():
     stack = Stack(App(), "Service")
     cloudwatch.CfnAlarm(
-        stack, "Raw", comparison_operator="GreaterThanOrEqualToThreshold", evaluation_periods=1, threshold=1,
-        namespace="Test", metric_name="Raw", period=60, statistic="Sum",
+        stack,
+        "Raw",
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        threshold=1,
+        namespace="Test",
+        metric_name="Raw",
+        period=60,
+        statistic="Sum",
     )
     route_alarms(stack)
     template = Template.from_stack(stack)
@@ -414,7 +453,9 @@ def test_the_email_comes_from_context():
     stack = Stack(app, "Service")
     alarm(stack, "Errors")
     route_alarms(app)
-    Template.from_stack(stack).has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
 
 
 def test_the_email_comes_from_the_environment_variable_when_context_has_none(monkeypatch):
@@ -503,7 +544,9 @@ def test_routed_stacks_pass_the_nag_packs(tmp_path, env, context):
         app.node.set_context(key, value)
     stack = Stack(app, "Routed", env=env)
     if context:
-        stack.node.set_context(POWERTOOLS_LAYER_CONTEXT, f"arn:aws-cn:lambda:cn-north-1:{env.account}:layer:Powertools:1")
+        stack.node.set_context(
+            POWERTOOLS_LAYER_CONTEXT, f"arn:aws-cn:lambda:cn-north-1:{env.account}:layer:Powertools:1"
+        )
     every_alarm_source(stack)
     route_alarms(app)
     assert nag_findings(app)["violations"] == []

@@ -135,7 +135,11 @@ def claims(token: str) -> dict:
 def test_signs_in_with_code_and_pkce_and_returns_a_scoped_access_token(pool):
     browser = Browser()
     tokens = get_tokens(
-        pool.sign_in_url, pool.client_id, scopes=["items/read", "items/write"], port=pool.port, open_url=browser,
+        pool.sign_in_url,
+        pool.client_id,
+        scopes=["items/read", "items/write"],
+        port=pool.port,
+        open_url=browser,
         log=lambda line: None,
     )
     access = claims(tokens["access_token"])
@@ -146,8 +150,9 @@ def test_signs_in_with_code_and_pkce_and_returns_a_scoped_access_token(pool):
 
 def test_the_authorize_url_asks_for_code_with_an_s256_challenge_and_the_loopback_redirect(pool):
     browser = Browser()
-    get_tokens(pool.sign_in_url, pool.client_id, scopes=["items/read"], port=pool.port, open_url=browser,
-               log=lambda line: None)
+    get_tokens(
+        pool.sign_in_url, pool.client_id, scopes=["items/read"], port=pool.port, open_url=browser, log=lambda line: None
+    )
     (url,) = browser.opened
     query = dict(parse_qsl(urlsplit(url).query))
     assert urlsplit(url).path == "/oauth2/authorize"
@@ -158,8 +163,9 @@ def test_the_authorize_url_asks_for_code_with_an_s256_challenge_and_the_loopback
 
 def test_a_callback_with_another_state_is_ignored_and_the_real_one_still_counts(pool):
     browser = Browser(forged_callback_first=True)
-    tokens = get_tokens(pool.sign_in_url, pool.client_id, scopes=["items/read"], port=pool.port, open_url=browser,
-                        log=lambda line: None)
+    tokens = get_tokens(
+        pool.sign_in_url, pool.client_id, scopes=["items/read"], port=pool.port, open_url=browser, log=lambda line: None
+    )
     assert browser.callback_status == [400, 200]
     assert claims(tokens["access_token"])["scope"] == "items/read"
 
@@ -189,22 +195,41 @@ class Interceptor(Browser):
 def test_an_intercepted_code_cannot_be_redeemed_without_the_verifier_that_never_leaves_the_command(pool):
     interceptor = Interceptor()
     with pytest.raises(TokenError, match="no sign-in redirect reached"):
-        get_tokens(pool.sign_in_url, pool.client_id, scopes=["items/read"], port=pool.port, open_url=interceptor,
-                   timeout_seconds=0.5, log=lambda line: None)
+        get_tokens(
+            pool.sign_in_url,
+            pool.client_id,
+            scopes=["items/read"],
+            port=pool.port,
+            open_url=interceptor,
+            timeout_seconds=0.5,
+            log=lambda line: None,
+        )
     assert interceptor.callback_status == [400]
     assert "invalid_grant" in interceptor.stolen and "access_token" not in interceptor.stolen
 
 
 def test_an_error_redirect_from_the_authorization_server_is_reported(pool):
     with pytest.raises(TokenError, match="sign-in refused: invalid_scope"):
-        get_tokens(pool.sign_in_url, pool.client_id, scopes=["items/admin"], port=pool.port, open_url=Browser(),
-                   log=lambda line: None)
+        get_tokens(
+            pool.sign_in_url,
+            pool.client_id,
+            scopes=["items/admin"],
+            port=pool.port,
+            open_url=Browser(),
+            log=lambda line: None,
+        )
 
 
 def test_no_redirect_within_the_timeout_is_an_error(pool):
     with pytest.raises(TokenError, match="no sign-in redirect reached"):
-        get_tokens(pool.sign_in_url, pool.client_id, port=pool.port, open_url=lambda url: None, timeout_seconds=0.2,
-                   log=lambda line: None)
+        get_tokens(
+            pool.sign_in_url,
+            pool.client_id,
+            port=pool.port,
+            open_url=lambda url: None,
+            timeout_seconds=0.2,
+            log=lambda line: None,
+        )
 
 
 def test_the_listener_is_on_the_loopback_only_and_closed_afterwards(pool):

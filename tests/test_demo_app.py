@@ -66,7 +66,9 @@ def test_the_only_warnings_are_the_demo_settings_left_to_the_user(demo_app, stac
     # The demo app sets no alarmEmail, so each stack warns once that its AlarmTopic has no subscriber, and the
     # global demo's stacks that their account and hosted zone are placeholders; nothing else.
     warnings = _findings(demo_app.validation_report(), "violations", stack_name, annotations=True)
-    expected = [UNSUBSCRIBED_ALARM_TOPIC] + ([GLOBAL_DEMO_PLACEHOLDERS] if stack_name.startswith("GlobalItemsDemo") else [])
+    expected = [UNSUBSCRIBED_ALARM_TOPIC] + (
+        [GLOBAL_DEMO_PLACEHOLDERS] if stack_name.startswith("GlobalItemsDemo") else []
+    )
     assert sorted((w["ruleName"], w["severity"]) for w in warnings) == sorted((rule, "warning") for rule in expected)
 
 

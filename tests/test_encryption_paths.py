@@ -50,8 +50,15 @@ NEEDED = {
 _TABLE_DATA_ACTIONS = {
     f"dynamodb:{name}"
     for name in (
-        "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem",
-        "PutItem", "Query", "Scan", "UpdateItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "ConditionCheckItem",
+        "DeleteItem",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "Scan",
+        "UpdateItem",
     )
 }
 _RESOURCE_TYPES = ("AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::DynamoDB::Table")
@@ -195,7 +202,9 @@ class EncryptionModel:
             elif kind == "AWS::CloudWatch::Alarm":
                 for target, target_kind in self._targets(props.get("AlarmActions", []) + props.get("OKActions", [])):
                     if target_kind == "AWS::SNS::Topic":
-                        found.append(Access("service:cloudwatch.amazonaws.com", target, "publish", f"{logical_id}: alarm action"))
+                        found.append(
+                            Access("service:cloudwatch.amazonaws.com", target, "publish", f"{logical_id}: alarm action")
+                        )
         return found
 
     def encrypted_accesses(self) -> list[tuple[Access, str]]:
@@ -314,14 +323,19 @@ class UnderGranted(Stack):
     def __init__(self, scope, id: str) -> None:
         super().__init__(scope, id)
         queue = sqs.Queue(
-            self, "Inbox", encryption=sqs.QueueEncryption.KMS, encryption_master_key=kms.Key(self, "Key"), enforce_ssl=True
+            self,
+            "Inbox",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=kms.Key(self, "Key"),
+            enforce_ssl=True,
         )
         producer = SecureFunction(self, "Producer", code=bundled_code("hello"))
         queue.grant(producer.function, "sqs:SendMessage")
 
 
 EXTRA_STACKS = {
-    cls.__name__: cls for cls in (CmkTableStream, CmkItemsTable, CmkDeadLetterQueue, FifoFanoutWithOwnKeys, UnderGranted)
+    cls.__name__: cls
+    for cls in (CmkTableStream, CmkItemsTable, CmkDeadLetterQueue, FifoFanoutWithOwnKeys, UnderGranted)
 }
 
 
@@ -345,7 +359,9 @@ def test_every_encrypted_path_of_a_demo_stack_has_its_key_permissions(demo_app, 
     assert EncryptionModel(demo_app.template(stack_name)).gaps() == []
 
 
-@pytest.mark.parametrize("stack_name", ["CmkTableStream", "CmkItemsTable", "CmkDeadLetterQueue", "FifoFanoutWithOwnKeys"])
+@pytest.mark.parametrize(
+    "stack_name", ["CmkTableStream", "CmkItemsTable", "CmkDeadLetterQueue", "FifoFanoutWithOwnKeys"]
+)
 def test_every_encrypted_path_of_a_construct_has_its_key_permissions(extra_templates, stack_name):
     assert EncryptionModel(extra_templates[stack_name]).gaps() == []
 

@@ -90,21 +90,46 @@ def test_invoking_a_version_needs_the_acknowledged_qualified_form():
 
 
 def test_joins_of_pseudo_parameters_resolve_to_arns():
-    arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":lambda:", {"Ref": "AWS::Region"}, ":",
-                             {"Ref": "AWS::AccountId"}, ":function:", {"Ref": "Fn"}]]}
+    arn = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":lambda:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":function:",
+                {"Ref": "Fn"},
+            ],
+        ]
+    }
     assert problems("lambda:UpdateAlias", arn) == []
     qualified = {"Fn::Join": [":", [{"Fn::GetAtt": ["Fn", "Arn"]}, "*"]]}
     assert problems("lambda:UpdateAlias", qualified) != []
 
 
 def test_log_group_arns_cover_their_streams():
-    assert problems(["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": ["Logs", "Arn"]},
-                    Logs={"Type": "AWS::Logs::LogGroup"}) == []
+    assert (
+        problems(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            {"Fn::GetAtt": ["Logs", "Arn"]},
+            Logs={"Type": "AWS::Logs::LogGroup"},
+        )
+        == []
+    )
 
 
 def test_stream_arns_with_timestamp_labels_match_the_stream_type():
-    assert problems(["dynamodb:GetRecords", "dynamodb:GetShardIterator"], {"Fn::GetAtt": ["Table", "StreamArn"]},
-                    Table={"Type": "AWS::DynamoDB::Table"}) == []
+    assert (
+        problems(
+            ["dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            {"Fn::GetAtt": ["Table", "StreamArn"]},
+            Table={"Type": "AWS::DynamoDB::Table"},
+        )
+        == []
+    )
 
 
 def test_a_table_arn_does_not_pass_for_stream_reads():

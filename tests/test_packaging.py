@@ -194,7 +194,12 @@ def test_an_installed_wheel_without_the_pillow_cache_names_the_command_that_fill
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SERVERLESS_PATTERNS_CACHE"] = str(tmp_path / "empty-cache")
     result = subprocess.run(
-        [str(consumer_venv / "bin" / "python"), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [str(consumer_venv / "bin" / "python"), "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]

@@ -72,7 +72,9 @@ def test_outputs_give_the_domain_url_the_client_and_the_token_command(demo):
     assert {"Ref": client_id} in command and command[-1] == " --scope items/read --scope items/write"
 
 
-@pytest.mark.parametrize(("stack_class", "expected"), [(CognitoApiDemo, "acme-items-api"), (ItemsServiceDemo, "acme-items-service")])
+@pytest.mark.parametrize(
+    ("stack_class", "expected"), [(CognitoApiDemo, "acme-items-api"), (ItemsServiceDemo, "acme-items-service")]
+)
 def test_the_domain_prefix_can_be_named_with_context(stack_class, expected):
     stack = stack_class(App(context={"signInDomainPrefix": "acme"}), "Demo")
     Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPoolDomain", {"Domain": expected})

@@ -43,16 +43,16 @@ from botocore.exceptions import ClientError
 TABLE_NAME = os.environ["TABLE_NAME"]
 PARTITION_KEY = os.environ.get("PARTITION_KEY") or "id"
 ADMIN_GROUP = os.environ.get("ADMIN_GROUP") or None
-CORS_ALLOW_ORIGINS = [origin.strip() for origin in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if origin.strip()]
+CORS_ALLOW_ORIGINS = [
+    origin.strip() for origin in os.environ.get("CORS_ALLOW_ORIGINS", "").split(",") if origin.strip()
+]
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_INTEGER = 2**53 - 1  # the largest integer every JSON client can represent exactly
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-THROTTLING_ERRORS = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
+THROTTLING_ERRORS = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 # Attributes of a stored item besides its key, in the order the API returns them.
 ITEM_FIELDS = ("name", "description", "quantity", "version", "created_at", "updated_at")
 CREATE_FIELDS = frozenset({"id", "name", "description", "quantity"})
@@ -251,8 +251,6 @@ def require_admin() -> None:
         raise ApiError(403, "this operation needs a signed-in user")
     if ADMIN_GROUP not in caller_groups(claims):
         raise ApiError(403, f"only members of the '{ADMIN_GROUP}' group may delete items")
-
-
 
 
 # --- DynamoDB items <-> API items ---------------------------------------------------------------

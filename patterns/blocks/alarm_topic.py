@@ -151,7 +151,6 @@ class AlarmTopic(Construct):
         return [alarm for alarm in (self.failed_deliveries_alarm, self.dead_letter_alarm) if alarm is not None]
 
 
-
 def email_addresses(email: str | Sequence[str] | None) -> tuple[str, ...]:
     """``email`` as a tuple of addresses: one string may hold several, separated by commas.
 

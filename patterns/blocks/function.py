@@ -184,10 +184,7 @@ class SecureFunction(Construct):
         layers: list[lambda_.ILayerVersion] = []
         if powertools:
             env.setdefault("POWERTOOLS_SERVICE_NAME", service_name or id)
-            layers.append(
-                powertools_layer_version
-                or powertools_layer(self, "PowertoolsLayer", runtime, architecture)
-            )
+            layers.append(powertools_layer_version or powertools_layer(self, "PowertoolsLayer", runtime, architecture))
 
         self.function = lambda_.Function(
             self,
@@ -279,9 +276,7 @@ class SecureFunction(Construct):
 def validate_snap_start(scope: Construct, *, runtime: lambda_.Runtime, alias_name: str | None) -> None:
     """Raise ``ValueError`` for a SnapStart combination Lambda refuses (runtime, region, alias name)."""
     if not runtime.supports_snap_start:
-        raise ValueError(
-            f"snap_start needs a runtime with SnapStart (Python 3.12 or newer), got {runtime.name}"
-        )
+        raise ValueError(f"snap_start needs a runtime with SnapStart (Python 3.12 or newer), got {runtime.name}")
     region = Stack.of(scope).region
     if not Token.is_unresolved(region) and region in SNAP_START_UNSUPPORTED_REGIONS:
         raise ValueError(f"Lambda SnapStart is not available in {region}; leave snap_start off in this region")
@@ -338,7 +333,9 @@ def _validate(
     if runtime.family != lambda_.RuntimeFamily.PYTHON:
         raise ValueError(f"SecureFunction builds Python functions; runtime {runtime.name} is not Python")
     if application_log_level not in _LOG_LEVELS:
-        raise ValueError(f"application_log_level must be one of {', '.join(_LOG_LEVELS)}, got {application_log_level!r}")
+        raise ValueError(
+            f"application_log_level must be one of {', '.join(_LOG_LEVELS)}, got {application_log_level!r}"
+        )
     if reserved_concurrent_executions is not None and reserved_concurrent_executions < 1:
         raise ValueError(
             f"reserved_concurrent_executions must be at least 1 (0 would stop the function), got {reserved_concurrent_executions}"

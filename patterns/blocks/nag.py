@@ -26,7 +26,7 @@ _GUARD_PLUGIN = "cdk-validator-cfnguard"
 def nag_ids(rule: str, findings: Sequence[str] = ()) -> list[str]:
     """The acknowledgement ids the validation report prints for ``rule`` (and each of its ``findings``)."""
     if rule.startswith(_GUARD_PREFIX) and len(rule) > len(_GUARD_PREFIX):
-        return [f"{_GUARD_PLUGIN}::{rule[len(_GUARD_PREFIX):]}"]
+        return [f"{_GUARD_PLUGIN}::{rule[len(_GUARD_PREFIX) :]}"]
     pack = next((name for prefix, name in _PACKS.items() if rule.startswith(prefix) and len(rule) > len(prefix)), None)
     if pack is None:
         prefixes = ", ".join(f"{prefix}*" for prefix in _PACKS)

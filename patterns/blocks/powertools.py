@@ -29,9 +29,7 @@ def powertools_layer_parameter(runtime: lambda_.Runtime, architecture: lambda_.A
 
 def powertools_layer_arn(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
     """The layer ARN, resolved by CloudFormation in the stack's region at deploy time."""
-    reference = CfnDynamicReference(
-        CfnDynamicReferenceService.SSM, powertools_layer_parameter(runtime, architecture)
-    )
+    reference = CfnDynamicReference(CfnDynamicReferenceService.SSM, powertools_layer_parameter(runtime, architecture))
     return reference.to_string()
 
 

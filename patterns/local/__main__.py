@@ -33,23 +33,57 @@ def _run_parser() -> argparse.ArgumentParser:
         "To fire a schedule now: python -m patterns.local trigger --help",
     )
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the cloud assembly (default: cdk.out)")
-    parser.add_argument("--stack", action="append", dest="stacks", metavar="NAME",
-                        help="a stack to run (repeatable; default: every stack)")
+    parser.add_argument(
+        "--stack",
+        action="append",
+        dest="stacks",
+        metavar="NAME",
+        help="a stack to run (repeatable; default: every stack)",
+    )
     parser.add_argument("--endpoint", help="use this AWS endpoint (e.g. a moto server you run) instead of starting one")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve APIs and sign-in pages on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=3000,
-                        help="first port; sign-in pages and APIs take consecutive ports (default: 3000; 0 = any free ports)")
-    parser.add_argument("--user", action="append", dest="users", default=[], metavar="EMAIL:PASSWORD[:GROUP,...]",
-                        help="create this user in every user pool (repeatable)")
-    parser.add_argument("--rate-scale", type=float, default=1.0, metavar="FACTOR",
-                        help="fire rate(...) schedules FACTOR times as often (default: 1; cron, at() keep their times)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to serve APIs and sign-in pages on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=3000,
+        help="first port; sign-in pages and APIs take consecutive ports (default: 3000; 0 = any free ports)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        dest="users",
+        default=[],
+        metavar="EMAIL:PASSWORD[:GROUP,...]",
+        help="create this user in every user pool (repeatable)",
+    )
+    parser.add_argument(
+        "--rate-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="fire rate(...) schedules FACTOR times as often (default: 1; cron, at() keep their times)",
+    )
     retries = parser.add_mutually_exclusive_group()
-    retries.add_argument("--retry-delay", type=float, default=1.0, metavar="SECONDS",
-                         help="make failed SQS messages visible again after this long (default: 1)")
-    retries.add_argument("--keep-visibility-timeout", action="store_true",
-                         help="let failed SQS messages wait out their queue's visibility timeout, as on AWS")
-    parser.add_argument("--window-idle", type=float, metavar="SECONDS",
-                        help="close a stream's tumbling window once idle this long (default: at its end, as on AWS)")
+    retries.add_argument(
+        "--retry-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="make failed SQS messages visible again after this long (default: 1)",
+    )
+    retries.add_argument(
+        "--keep-visibility-timeout",
+        action="store_true",
+        help="let failed SQS messages wait out their queue's visibility timeout, as on AWS",
+    )
+    parser.add_argument(
+        "--window-idle",
+        type=float,
+        metavar="SECONDS",
+        help="close a stream's tumbling window once idle this long (default: at its end, as on AWS)",
+    )
     return parser
 
 
@@ -96,8 +130,10 @@ def _run(argv: Sequence[str]) -> int:
         for served in run.sign_ins:
             scopes = "".join(f" --scope {scope}" for scope in served.scopes) or " --scope SCOPE"
             for client_logical_id, client_id in served.client_ids.items():
-                _log(f"  token ({served.stack}/{client_logical_id}): python -m patterns.local token --sign-in {served.url} "
-                     f"--client-id {client_id} --username EMAIL --password PASSWORD{scopes}")
+                _log(
+                    f"  token ({served.stack}/{client_logical_id}): python -m patterns.local token --sign-in {served.url} "
+                    f"--client-id {client_id} --username EMAIL --password PASSWORD{scopes}"
+                )
         try:
             run.wait()
         except KeyboardInterrupt:

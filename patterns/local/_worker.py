@@ -72,8 +72,9 @@ class _RequestIdFilter(logging.Filter):
 def _configure_root_logger() -> _RequestIdFilter:
     """Give the root logger Lambda's handler and format, so plain ``logging`` calls show up."""
     request_ids = _RequestIdFilter()
-    formatter = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-                                  "%Y-%m-%dT%H:%M:%S")
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
     formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
@@ -105,14 +106,20 @@ def load_handler(spec: str) -> Handler:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise InitError(_error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}")) from None
+        raise InitError(
+            _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}")
+        ) from None
     except SyntaxError as error:
-        raise InitError(_error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {error}")) from None
+        raise InitError(
+            _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {error}")
+        ) from None
     except Exception as error:  # the module's own code failed while running at import time
         raise InitError(_exception_error(error)) from None
     handler: Handler | None = getattr(module, function_name, None)
     if handler is None:
-        raise InitError(_error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"))
+        raise InitError(
+            _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
+        )
     return handler
 
 

@@ -56,14 +56,16 @@ def _read_artifacts(assembly_dir: Path) -> list[_StackArtifact]:
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         properties = artifact.get("properties", {})
         if artifact.get("type") == STACK_ARTIFACT:
-            found.append(_StackArtifact(
-                artifact_id=artifact_id,
-                stack_name=properties.get("stackName", artifact_id),
-                display_name=artifact.get("displayName", artifact_id),
-                template_file=assembly_dir / properties["templateFile"],
-                assembly_dir=assembly_dir,
-                dependencies=tuple(artifact.get("dependencies", ())),
-            ))
+            found.append(
+                _StackArtifact(
+                    artifact_id=artifact_id,
+                    stack_name=properties.get("stackName", artifact_id),
+                    display_name=artifact.get("displayName", artifact_id),
+                    template_file=assembly_dir / properties["templateFile"],
+                    assembly_dir=assembly_dir,
+                    dependencies=tuple(artifact.get("dependencies", ())),
+                )
+            )
         elif artifact.get("type") == NESTED_ASSEMBLY_ARTIFACT:
             found.extend(_read_artifacts(assembly_dir / properties["directoryName"]))
     return found

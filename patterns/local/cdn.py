@@ -53,9 +53,7 @@ def build_cdns(environment: LocalEnvironment) -> list[LocalCdn]:
     return found
 
 
-def _cdn(
-    stack: LocalStack, logical_id: str, definition: dict[str, Any], resources: dict[str, Any]
-) -> LocalCdn | None:
+def _cdn(stack: LocalStack, logical_id: str, definition: dict[str, Any], resources: dict[str, Any]) -> LocalCdn | None:
     resolver = Resolver(stack.refs, stack.attributes, pseudo_parameters(stack.name), {})
     config = definition.get("Properties", {}).get("DistributionConfig", {})
     behavior = config.get("DefaultCacheBehavior", {})

@@ -67,7 +67,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             handler = _FUNCTIONS.get(key)
             if handler is not None:
                 return handler(self, argument, f"{where}/{key}" if where else key)
@@ -162,7 +162,7 @@ class Resolver:
 
     def _evaluate(self, expression: Any, where: str) -> Any:
         if isinstance(expression, dict) and len(expression) == 1:
-            (key, argument), = expression.items()
+            ((key, argument),) = expression.items()
             if key == "Fn::Equals":
                 left, right = (self.resolve(item, where) for item in argument)
                 return left == right

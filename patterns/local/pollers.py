@@ -66,9 +66,17 @@ def start_pollers(
             if poller_class is None:
                 log(f"[{source.stack}/{source.logical_id}] {source.kind} event sources are not run locally")
                 continue
-            pollers.append(poller_class(
-                source, pool, environment.endpoint, environment.region, log, retry_delay_seconds, window_idle_seconds
-            ))
+            pollers.append(
+                poller_class(
+                    source,
+                    pool,
+                    environment.endpoint,
+                    environment.region,
+                    log,
+                    retry_delay_seconds,
+                    window_idle_seconds,
+                )
+            )
     for poller in pollers:
         poller.start()
     return pollers
@@ -216,7 +224,7 @@ class SqsPoller(Poller):
 
 def _wire_value(value: dict[str, Any]) -> dict[str, Any]:
     """An attribute value as DynamoDB JSON on the wire: boto3 decoded binary values to bytes."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "B":
         return {"B": base64_text(inner)}
     if kind == "BS":

@@ -65,15 +65,17 @@ __all__ = [
 ]
 
 #: Resources a local run cannot do without: failing to resolve one of these stops the run.
-STATEFUL_TYPES = frozenset({
-    "AWS::DynamoDB::Table",
-    "AWS::DynamoDB::GlobalTable",
-    "AWS::SQS::Queue",
-    "AWS::SNS::Topic",
-    "AWS::Cognito::UserPool",
-    "AWS::Kinesis::Stream",
-    "AWS::S3::Bucket",
-})
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::SQS::Queue",
+        "AWS::SNS::Topic",
+        "AWS::Cognito::UserPool",
+        "AWS::Kinesis::Stream",
+        "AWS::S3::Bucket",
+    }
+)
 
 
 def provision(

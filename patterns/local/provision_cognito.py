@@ -65,8 +65,14 @@ class CognitoProvisioner(StackProvisionerBase):
     @staticmethod
     def _user_pool_request(resource: Resource, name: str) -> dict[str, Any]:
         request: dict[str, Any] = {"PoolName": name, "MfaConfiguration": "OFF"}
-        for key in ("UsernameAttributes", "AliasAttributes", "AutoVerifiedAttributes", "Schema",
-                    "AdminCreateUserConfig", "UsernameConfiguration"):
+        for key in (
+            "UsernameAttributes",
+            "AliasAttributes",
+            "AutoVerifiedAttributes",
+            "Schema",
+            "AdminCreateUserConfig",
+            "UsernameConfiguration",
+        ):
             value = resource.prop(key)
             if value is not None:
                 request[key] = value
@@ -76,8 +82,8 @@ class CognitoProvisioner(StackProvisionerBase):
         return request
 
     def _existing_pool_id(self, name: str) -> str | None:
-        pages = self.run.clients("cognito-idp").get_paginator("list_user_pools").paginate(
-            PaginationConfig={"PageSize": 60}
+        pages = (
+            self.run.clients("cognito-idp").get_paginator("list_user_pools").paginate(PaginationConfig={"PageSize": 60})
         )
         for page in pages:
             for pool in page["UserPools"]:
@@ -124,8 +130,10 @@ class CognitoProvisioner(StackProvisionerBase):
             pool.client_ids[resource.logical_id] = client_id
 
     def _existing_client_id(self, pool_id: str, name: str) -> str | None:
-        pages = self.run.clients("cognito-idp").get_paginator("list_user_pool_clients").paginate(
-            UserPoolId=pool_id, PaginationConfig={"PageSize": 60}
+        pages = (
+            self.run.clients("cognito-idp")
+            .get_paginator("list_user_pool_clients")
+            .paginate(UserPoolId=pool_id, PaginationConfig={"PageSize": 60})
         )
         for page in pages:
             for client in page["UserPoolClients"]:

@@ -116,24 +116,26 @@ class LambdaProvisioner(StackProvisionerBase):
         kind = _event_source_kind(source_arn)
         retries = resource.prop("MaximumRetryAttempts")
         on_failure = ((resource.prop("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        self.local.event_sources.append(EventSource(
-            stack=self.stack.name,
-            logical_id=resource.logical_id,
-            function=function,
-            kind=kind,
-            source_arn=source_arn,
-            batch_size=int(resource.prop("BatchSize", _DEFAULT_BATCH_SIZES[kind])),
-            batching_window_seconds=int(resource.prop("MaximumBatchingWindowInSeconds", 0)),
-            report_batch_item_failures="ReportBatchItemFailures" in resource.prop("FunctionResponseTypes", []),
-            queue_url=self.run.queue_urls.get(source_arn) if kind == "sqs" else None,
-            stream_arn=source_arn if kind in ("dynamodb", "kinesis") else None,
-            starting_position=resource.prop("StartingPosition"),
-            bisect_on_error=flag(resource.prop("BisectBatchOnFunctionError", False)),
-            maximum_retry_attempts=None if retries is None or int(retries) == -1 else int(retries),
-            on_failure_arn=on_failure,
-            tumbling_window_seconds=int(resource.prop("TumblingWindowInSeconds", 0)),
-            enabled=flag(resource.prop("Enabled", True)),
-        ))
+        self.local.event_sources.append(
+            EventSource(
+                stack=self.stack.name,
+                logical_id=resource.logical_id,
+                function=function,
+                kind=kind,
+                source_arn=source_arn,
+                batch_size=int(resource.prop("BatchSize", _DEFAULT_BATCH_SIZES[kind])),
+                batching_window_seconds=int(resource.prop("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures" in resource.prop("FunctionResponseTypes", []),
+                queue_url=self.run.queue_urls.get(source_arn) if kind == "sqs" else None,
+                stream_arn=source_arn if kind in ("dynamodb", "kinesis") else None,
+                starting_position=resource.prop("StartingPosition"),
+                bisect_on_error=flag(resource.prop("BisectBatchOnFunctionError", False)),
+                maximum_retry_attempts=None if retries is None or int(retries) == -1 else int(retries),
+                on_failure_arn=on_failure,
+                tumbling_window_seconds=int(resource.prop("TumblingWindowInSeconds", 0)),
+                enabled=flag(resource.prop("Enabled", True)),
+            )
+        )
         self._record(resource.logical_id, self._stable_uuid(resource.logical_id))
 
 

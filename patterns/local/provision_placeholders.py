@@ -7,16 +7,18 @@ from .model import ACCOUNT
 from .provision_stack import Resource, StackProvisionerBase
 
 #: API Gateway resources the local gateway reads from the template; they are not reported as skipped.
-SERVED_FROM_TEMPLATE = frozenset({
-    "AWS::ApiGateway::RestApi",
-    "AWS::ApiGateway::Resource",
-    "AWS::ApiGateway::Method",
-    "AWS::ApiGateway::Deployment",
-    "AWS::ApiGateway::Stage",
-    "AWS::ApiGateway::Authorizer",
-    "AWS::ApiGateway::Model",
-    "AWS::ApiGateway::RequestValidator",
-})
+SERVED_FROM_TEMPLATE = frozenset(
+    {
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Stage",
+        "AWS::ApiGateway::Authorizer",
+        "AWS::ApiGateway::Model",
+        "AWS::ApiGateway::RequestValidator",
+    }
+)
 
 #: Why resources that are not created are not needed, by type prefix (first match wins).
 _NOT_CREATED_REASONS = (

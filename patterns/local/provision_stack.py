@@ -134,7 +134,7 @@ class StackProvisionerBase:
         room = limit - len(suffix)
         if len(name) > room:
             digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-            name = f"{name[:room - len(digest) - 1]}-{digest}"
+            name = f"{name[: room - len(digest) - 1]}-{digest}"
         return name + suffix
 
     def _stable_uuid(self, logical_id: str) -> str:

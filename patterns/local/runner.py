@@ -121,7 +121,9 @@ class LocalRun:
                     self.log(f"[{stack.name}] state machine {logical_id}: {stack.refs[logical_id]}")
             for function in stack.functions.values():
                 for variable, reason in function.unresolved.items():
-                    self.log(f"[{stack.name}] {function.logical_id}: environment variable {variable} unresolved: {reason}")
+                    self.log(
+                        f"[{stack.name}] {function.logical_id}: environment variable {variable} unresolved: {reason}"
+                    )
 
         pool = FunctionPool(endpoint, region=options.region, log=self.log)
         self._stoppers.append(pool.close)
@@ -139,7 +141,9 @@ class LocalRun:
         )
         for poller in pollers:
             self._stoppers.append(poller.stop)
-        self.schedules = start_schedules(self.environment, pool, self.log, options.retry_delay_seconds, options.rate_scale)
+        self.schedules = start_schedules(
+            self.environment, pool, self.log, options.retry_delay_seconds, options.rate_scale
+        )
         if self.schedules is not None:
             self._stoppers.append(self.schedules.stop)
 
@@ -194,5 +198,9 @@ class LocalRun:
                 server = SignInServer(pool, environment, host=self.options.host, port=self._port(), log=self.log)
                 server.start()
                 self._stoppers.append(server.stop)
-                self.sign_ins.append(ServedSignIn(stack.name, pool.logical_id, pool.pool_id, server.url, dict(pool.client_ids), list(pool.scopes)))
+                self.sign_ins.append(
+                    ServedSignIn(
+                        stack.name, pool.logical_id, pool.pool_id, server.url, dict(pool.client_ids), list(pool.scopes)
+                    )
+                )
                 self.log(f"[{stack.name}] sign-in for user pool {pool.logical_id} ({pool.pool_id}): {server.url}")

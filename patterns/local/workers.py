@@ -45,25 +45,27 @@ def worker_environment(function: LocalFunction, endpoint: str, region: str, log_
     """
     environment = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     environment.update(FAKE_CREDENTIALS)
-    environment.update({
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_LAMBDA_FUNCTION_NAME": function.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
-        "LAMBDA_TASK_ROOT": str(function.code_dir),
-        "_HANDLER": function.handler,
-        "TZ": ":UTC",
-        # There is no X-Ray daemon locally; Powertools' Tracer would only log failures to reach it.
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    })
+    environment.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+            "LAMBDA_TASK_ROOT": str(function.code_dir),
+            "_HANDLER": function.handler,
+            "TZ": ":UTC",
+            # There is no X-Ray daemon locally; Powertools' Tracer would only log failures to reach it.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
     environment.update(function.environment)
     return environment
 
@@ -386,5 +388,7 @@ class FunctionPool:
         else:
             error = invocation.error or {}
             outcome = f"{error.get('errorType')}: {error.get('errorMessage')}"
-        self.log(f"[{function.name}] REPORT RequestId: {invocation.request_id} "
-                 f"Duration: {invocation.duration_ms:.2f} ms{cold} {outcome}")
+        self.log(
+            f"[{function.name}] REPORT RequestId: {invocation.request_id} "
+            f"Duration: {invocation.duration_ms:.2f} ms{cold} {outcome}"
+        )

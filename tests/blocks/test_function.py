@@ -125,9 +125,7 @@ def test_log_group_keeps_logs_for_30_days(default):
 
 def test_application_log_level_can_be_chosen():
     built = build(application_log_level="DEBUG")
-    built.template.has_resource_properties(
-        "AWS::Lambda::Function", {"LoggingConfig": {"ApplicationLogLevel": "DEBUG"}}
-    )
+    built.template.has_resource_properties("AWS::Lambda::Function", {"LoggingConfig": {"ApplicationLogLevel": "DEBUG"}})
 
 
 # --- Powertools -----------------------------------------------------------------------------
@@ -340,7 +338,9 @@ def test_a_dead_letter_queue_with_its_own_key_lets_the_role_encrypt_for_it():
     # SQS calls KMS as the sender: Lambda cannot write a failed event without these two actions.
     stack = new_stack()
     key = kms.Key(stack, "Key", enable_key_rotation=True)
-    queue = sqs.Queue(stack, "Failures", enforce_ssl=True, encryption=sqs.QueueEncryption.KMS, encryption_master_key=key)
+    queue = sqs.Queue(
+        stack, "Failures", enforce_ssl=True, encryption=sqs.QueueEncryption.KMS, encryption_master_key=key
+    )
     fn = make(stack, dead_letter_queue=queue)
     statements = policy_statements(Template.from_stack(stack), default_policy(fn))
     key_arn = {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
@@ -356,9 +356,7 @@ def test_a_dead_letter_queue_without_a_key_of_its_own_needs_no_kms_grant(asynchr
 
 
 def test_reserved_concurrency_is_unset_by_default(default):
-    default.template.has_resource_properties(
-        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()}
-    )
+    default.template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()})
 
 
 def test_reserved_concurrency_is_set_when_given():

@@ -39,7 +39,9 @@ def test_acknowledge_refuses_a_missing_or_empty_reason(reason):
         acknowledge(queue, "AwsSolutions-SQS3", reason)
 
 
-@pytest.mark.parametrize("rule", ["SQS3", "HIPAA-SQSQueueSSE", "awssolutions-SQS3", "", "cfn-guard:", "NIST.800.53.R5-"])
+@pytest.mark.parametrize(
+    "rule", ["SQS3", "HIPAA-SQSQueueSSE", "awssolutions-SQS3", "", "cfn-guard:", "NIST.800.53.R5-"]
+)
 def test_acknowledge_refuses_an_unknown_rule(rule):
     queue = sqs.Queue(new_stack(), "Queue")
     with pytest.raises(ValueError, match="unknown rule"):
@@ -81,8 +83,14 @@ def test_nag_ids_refuse_an_unknown_rule():
 ENVIRONMENTS = {
     "agnostic": (None, {}),
     "aws": (Environment(account="111111111111", region="eu-west-1"), {}),
-    "aws-cn": (Environment(account="222222222222", region="cn-north-1"), {"@aws-cdk/core:enablePartitionLiterals": True}),
-    "aws-us-gov": (Environment(account="333333333333", region="us-gov-west-1"), {"@aws-cdk/core:enablePartitionLiterals": True}),
+    "aws-cn": (
+        Environment(account="222222222222", region="cn-north-1"),
+        {"@aws-cdk/core:enablePartitionLiterals": True},
+    ),
+    "aws-us-gov": (
+        Environment(account="333333333333", region="us-gov-west-1"),
+        {"@aws-cdk/core:enablePartitionLiterals": True},
+    ),
 }
 RENDERED_LOG_GROUPS = {
     "agnostic": "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:app-*",

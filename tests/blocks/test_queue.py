@@ -267,9 +267,7 @@ def test_only_the_topic_may_send_to_the_queues_over_tls(subscribed, which):
 def test_raw_delivery_can_be_turned_off():
     stack = new_stack()
     SecureQueue(stack, "Q").subscribe(sns.Topic(stack, "Topic"), raw_message_delivery=False)
-    Template.from_stack(stack).has_resource_properties(
-        "AWS::SNS::Subscription", {"RawMessageDelivery": False}
-    )
+    Template.from_stack(stack).has_resource_properties("AWS::SNS::Subscription", {"RawMessageDelivery": False})
 
 
 def test_attribute_filter_policy_is_passed_through():
@@ -362,9 +360,7 @@ def test_consumer_of_a_kms_queue_may_decrypt_with_that_key_only():
 def test_batching_window_batch_size_and_concurrency_pass_through():
     stack = new_stack()
     queue = SecureQueue(stack, "Q", visibility_timeout=Duration.seconds(60))
-    queue.add_consumer(
-        consumer(stack), batch_size=100, max_batching_window=Duration.seconds(5), max_concurrency=3
-    )
+    queue.add_consumer(consumer(stack), batch_size=100, max_batching_window=Duration.seconds(5), max_concurrency=3)
     Template.from_stack(stack).has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 5, "ScalingConfig": {"MaximumConcurrency": 3}},

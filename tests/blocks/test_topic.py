@@ -45,9 +45,7 @@ def test_a_given_key_is_used_and_no_key_is_made():
     topic = SecureTopic(stack, "Events", encryption_key=key)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::KMS::Key", 1)
-    template.has_resource_properties(
-        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [logical_id(key), "Arn"]}}
-    )
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [logical_id(key), "Arn"]}})
     assert topic.key is key
 
 
@@ -96,9 +94,7 @@ def test_alarms_when_a_notification_fails_to_deliver(default):
         {
             "Namespace": "AWS/SNS",
             "MetricName": "NumberOfNotificationsFailed",
-            "Dimensions": [
-                {"Name": "TopicName", "Value": {"Fn::GetAtt": [logical_id(topic.topic), "TopicName"]}}
-            ],
+            "Dimensions": [{"Name": "TopicName", "Value": {"Fn::GetAtt": [logical_id(topic.topic), "TopicName"]}}],
             "Statistic": "Sum",
             "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",

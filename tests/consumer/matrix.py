@@ -91,8 +91,13 @@ def service_constructs(scope: Construct, *, cognito_available: bool = True) -> t
 def workload_constructs(scope: Construct, *, table: dynamodb.ITable, api: apigw.RestApi | None) -> None:
     """The workload patterns: image pipeline (uploads on ``api``, or its own API), scheduled job, streams, saga."""
     object_pipeline(scope, api)
-    ScheduledJob(scope, "Nightly", schedule="cron(0 3 * * ? *)", code=bundled_code("scheduled_job"),
-                 environment={"ITEMS_TABLE_NAME": table.table_name})
+    ScheduledJob(
+        scope,
+        "Nightly",
+        schedule="cron(0 3 * * ? *)",
+        code=bundled_code("scheduled_job"),
+        environment={"ITEMS_TABLE_NAME": table.table_name},
+    )
     stream_processors(scope, table=table)
     saga(scope)
 
@@ -118,7 +123,9 @@ class SharedResources(Stack):
 
     def __init__(self, scope: Construct, id: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
-        self.table = SecureTable(self, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=DESTROY)
+        self.table = SecureTable(
+            self, "Items", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, removal_policy=DESTROY
+        )
         self.topic = SecureTopic(self, "Events")
         self.user_pool = cognito.UserPool(
             self,
@@ -168,7 +175,9 @@ class ComposedPatterns(Stack):
             )
             if admin_group is None:
                 ApiLambdaTable(self, "PublicApi", function=canary.alias, table=table)
-                ScheduledJob(self, "WarmUp", schedule="rate(1 hour)", function=canary.alias, payload=ITEMS_SMOKE_TEST_EVENT)
+                ScheduledJob(
+                    self, "WarmUp", schedule="rate(1 hour)", function=canary.alias, payload=ITEMS_SMOKE_TEST_EVENT
+                )
             else:
                 CognitoProtectedApi(self, "SecuredApi", function=canary.alias, table=table, removal_policy=DESTROY)
 
@@ -200,7 +209,11 @@ def build_matrix_app(outdir: Path) -> App:
     partitions = Stage(app, "Partitions")
     partitions.node.set_context(PARTITION_LITERALS, True)
     EveryConstructStack(
-        partitions, "China", env=CHINA, cognito_available=False, context={POWERTOOLS_LAYER_CONTEXT: CHINA_POWERTOOLS_LAYER}
+        partitions,
+        "China",
+        env=CHINA,
+        cognito_available=False,
+        context={POWERTOOLS_LAYER_CONTEXT: CHINA_POWERTOOLS_LAYER},
     )
     EveryConstructStack(partitions, "GovCloud", env=GOVCLOUD)
 

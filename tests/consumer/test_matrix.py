@@ -54,14 +54,18 @@ def test_acknowledgements_match_the_findings_as_the_environment_renders_them(mat
     assert any(rendered in rule for rule, _ in matrix.findings("suppressedViolations", case))
 
 
-@pytest.mark.parametrize(("stack", "partition"), [("Partitions/China", "aws-cn"), ("Partitions/GovCloud", "aws-us-gov")])
+@pytest.mark.parametrize(
+    ("stack", "partition"), [("Partitions/China", "aws-cn"), ("Partitions/GovCloud", "aws-us-gov")]
+)
 def test_other_partitions_never_get_a_commercial_arn(matrix, stack, partition):
     text = json.dumps(matrix.template(stack))
     assert "arn:aws:" not in text
     assert f"arn:{partition}:" in text
 
 
-@pytest.mark.parametrize("stack", ["EnvBound", "Prod/Service", "Partitions/China", "Twice", "TwiceWorkloads", "Composed"])
+@pytest.mark.parametrize(
+    "stack", ["EnvBound", "Prod/Service", "Partitions/China", "Twice", "TwiceWorkloads", "Composed"]
+)
 def test_an_env_bound_stack_names_only_its_own_account(matrix, stack):
     accounts = set(ACCOUNT_ID.findall(json.dumps(matrix.template(stack))))
     expected = {"222222222222"} if stack == "Partitions/China" else {ACCOUNT}
@@ -81,7 +85,9 @@ def test_a_nested_stack_holds_the_patterns_and_its_parent_only_the_nested_stack(
     assert len(resources(parent, "AWS::CloudFormation::Stack")) == 1
     assert resources(parent, "AWS::Lambda::Function") == {}
     (nested,) = matrix.stack("NestedParent").nested_templates
-    assert len(resources(nested, "AWS::ApiGateway::RestApi")) == 4  # items, Cognito-protected, stream ingestion, saga start
+    assert (
+        len(resources(nested, "AWS::ApiGateway::RestApi")) == 4
+    )  # items, Cognito-protected, stream ingestion, saga start
     assert resources(nested, "AWS::Lambda::Function")
 
 
@@ -161,7 +167,10 @@ def test_canary_aliases_sit_behind_both_apis(matrix):
     assert targets == set(aliases)
 
 
-@pytest.mark.parametrize("stack", ["EnvAgnostic", "EnvBound", "Partitions/China", "Partitions/GovCloud", "Prod/Service", "Twice", "TwiceWorkloads"])
+@pytest.mark.parametrize(
+    "stack",
+    ["EnvAgnostic", "EnvBound", "Partitions/China", "Partitions/GovCloud", "Prod/Service", "Twice", "TwiceWorkloads"],
+)
 def test_every_alarm_reaches_the_ops_topic_of_its_own_stack(matrix, stack):
     template = matrix.template(stack)
     topics = set(resources(template, "AWS::SNS::Topic"))

@@ -64,7 +64,15 @@ def main(outdir: str) -> None:
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     assembly = app.synth()
     resources = normalized_template(assembly.get_stack_by_name("ConsumerService").template)["Resources"]
-    print(json.dumps({"patterns": patterns.__file__, "stacks": [data.stack_name, service.stack_name], "resources": len(resources)}))
+    print(
+        json.dumps(
+            {
+                "patterns": patterns.__file__,
+                "stacks": [data.stack_name, service.stack_name],
+                "resources": len(resources),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -77,9 +77,7 @@ def make_hook(hook_env, monkeypatch) -> Iterator:
         calls: list[str] = []
         for client in (module.lambda_client, module.codedeploy):
             # provide-client-params is emitted for every call, before the Stubber's own checks.
-            client.meta.events.register(
-                "provide-client-params.*.*", lambda model, **_: calls.append(model.name)
-            )
+            client.meta.events.register("provide-client-params.*.*", lambda model, **_: calls.append(model.name))
         invoke, report = Stubber(module.lambda_client), Stubber(module.codedeploy)
         report.activate()
         stubbers.append(report)

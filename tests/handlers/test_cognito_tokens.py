@@ -23,8 +23,15 @@ def pool(aws):
     pool_id = idp.create_user_pool(
         PoolName="items",
         UsernameAttributes=["email"],
-        Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
-                                     "RequireNumbers": True, "RequireSymbols": True}},
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 12,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
     )["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(
         UserPoolId=pool_id,
@@ -43,7 +50,11 @@ def pool(aws):
     )
     idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=PASSWORD, Permanent=True)
     idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName="admins")
-    sub = next(a["Value"] for a in idp.admin_get_user(UserPoolId=pool_id, Username=username)["UserAttributes"] if a["Name"] == "sub")
+    sub = next(
+        a["Value"]
+        for a in idp.admin_get_user(UserPoolId=pool_id, Username=username)["UserAttributes"]
+        if a["Name"] == "sub"
+    )
     return {"idp": idp, "pool_id": pool_id, "client_id": client_id, "username": username, "sub": sub, "endpoint": aws}
 
 

@@ -108,7 +108,9 @@ def test_a_poison_message_ends_in_the_dlq_and_nothing_is_lost(recorder, queue):
 def test_a_duplicate_keeps_the_first_recording_at_one_request_each(recorder, queue):
     sqs, url, _ = queue
     calls: list[str] = []
-    recorder.dynamodb.meta.events.register("provide-client-params.dynamodb.*", lambda model, **_: calls.append(model.name))
+    recorder.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
     body = json.dumps({"id": "evt-dup"})
     sqs.send_message(QueueUrl=url, MessageBody=body)
     sqs.send_message(QueueUrl=url, MessageBody=body)  # the same event again, a new message

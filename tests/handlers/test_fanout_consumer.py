@@ -219,7 +219,11 @@ def test_a_message_carries_its_attributes_in_lambdas_shape(fanout, load_consumer
         "event_type": {"stringValue": SHIPPED, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
     }
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
-    assert json.loads(record["body"]) == {"event_id": "e-1", "order_id": "o-1", "event_type": SHIPPED}  # raw delivery: no envelope
+    assert json.loads(record["body"]) == {
+        "event_id": "e-1",
+        "order_id": "o-1",
+        "event_type": SHIPPED,
+    }  # raw delivery: no envelope
 
 
 def test_a_poison_message_fails_alone_and_ends_in_its_dlq(fanout, load_consumer):
@@ -395,7 +399,9 @@ def test_an_item_applied_long_ago_is_not_overwritten(fanout, load_consumer):
     fanout.publish(order("o-1", event_id="e-1"), "order.created")
 
     assert invoke(fanout, billing, consumer, receive_batch(fanout, billing)) == {"batchItemFailures": []}
-    assert items(fanout, billing.table) == [{"id": "e-1", "message_id": "earlier", "body": "{}", "processed_at": "2020"}]
+    assert items(fanout, billing.table) == [
+        {"id": "e-1", "message_id": "earlier", "body": "{}", "processed_at": "2020"}
+    ]
 
 
 def test_a_failed_write_changes_nothing_so_the_retry_applies_it(fanout, load_consumer):

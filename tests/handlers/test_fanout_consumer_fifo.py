@@ -91,7 +91,11 @@ def invoke(fifo, consumer, batch) -> list[str]:
 
 def test_a_failure_holds_back_the_rest_of_its_group_and_only_its_group(fifo, consumer):
     for body, group in (
-        (event("a1"), "A"), (event("b1"), "B"), ("not json", "A"), (event("b2"), "B"), (event("a3"), "A"),
+        (event("a1"), "A"),
+        (event("b1"), "B"),
+        ("not json", "A"),
+        (event("b2"), "B"),
+        (event("a3"), "A"),
     ):
         fifo.publish(body, group)
 
@@ -111,8 +115,12 @@ def test_an_all_failed_fifo_batch_is_reported_record_by_record(fifo, consumer):
 def test_a_standard_queue_batch_does_not_hold_back_a_group(consumer, fifo):
     # The same records from a standard queue: a failure is its own, later records are applied.
     records = [
-        {"messageId": f"m-{n}", "body": body, "attributes": {"MessageGroupId": "A"},
-         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:post"}
+        {
+            "messageId": f"m-{n}",
+            "body": body,
+            "attributes": {"MessageGroupId": "A"},
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:post",
+        }
         for n, body in enumerate((event("a1"), "not json", event("a3")))
     ]
     response = consumer.handler({"Records": records}, LambdaContext())

@@ -120,7 +120,9 @@ def test_delete_is_idempotent(api):
 
 
 def test_a_base64_encoded_body_is_accepted(api):
-    reply = invoke(api, api_event("POST", "/items", body=json.dumps({"id": "b64", "name": "encoded"}), base64_body=True))
+    reply = invoke(
+        api, api_event("POST", "/items", body=json.dumps({"id": "b64", "name": "encoded"}), base64_body=True)
+    )
     assert reply.status == 201
     assert reply.body["name"] == "encoded"
 

@@ -67,7 +67,9 @@ def test_without_admin_group_configured_delete_needs_no_group(api):
 
 
 def test_non_admin_callers_may_still_read_and_write(admin_api):
-    event = as_caller(api_event("POST", "/items", body=json.dumps({"name": "w"})), {"sub": "u", "cognito:groups": "[readers]"})
+    event = as_caller(
+        api_event("POST", "/items", body=json.dumps({"name": "w"})), {"sub": "u", "cognito:groups": "[readers]"}
+    )
     assert invoke(admin_api, event).status == 201
 
 
@@ -87,7 +89,11 @@ def test_the_callers_subject_is_logged_never_the_token(admin_api):
 
 # --- CORS (CORS_ALLOW_ORIGINS, set by ApiLambdaTable(cors_allow_origins=...)) ---------------------
 
-APP_ORIGIN, OTHER_APP_ORIGIN, FOREIGN_ORIGIN = "https://app.example.com", "https://admin.example.com", "https://evil.example"
+APP_ORIGIN, OTHER_APP_ORIGIN, FOREIGN_ORIGIN = (
+    "https://app.example.com",
+    "https://admin.example.com",
+    "https://evil.example",
+)
 
 
 @pytest.fixture

@@ -66,11 +66,26 @@ REJECTED = [
     ("token-garbage", "GET", "/items", None, {"next_token": "!!not-a-token!!"}, 400, "'next_token'"),
     ("token-empty", "GET", "/items", None, {"next_token": ""}, 400, "'next_token'"),
     ("token-bad-base64", "GET", "/items", None, {"next_token": "abcde"}, 400, "'next_token'"),
-    ("token-not-json", "GET", "/items", None, {"next_token": base64.urlsafe_b64encode(b"not json").decode()}, 400, "'next_token'"),
+    (
+        "token-not-json",
+        "GET",
+        "/items",
+        None,
+        {"next_token": base64.urlsafe_b64encode(b"not json").decode()},
+        400,
+        "'next_token'",
+    ),
     ("token-json-list", "GET", "/items", None, {"next_token": token_for([{"S": "a"}])}, 400, "'next_token'"),
     ("token-wrong-key", "GET", "/items", None, {"next_token": token_for({"id": {"S": "a"}})}, 400, "'next_token'"),
-    ("token-extra-key", "GET", "/items", None, {"next_token": token_for({PK: {"S": "a"}, "x": {"S": "b"}})}, 400,
-     "'next_token'"),
+    (
+        "token-extra-key",
+        "GET",
+        "/items",
+        None,
+        {"next_token": token_for({PK: {"S": "a"}, "x": {"S": "b"}})},
+        400,
+        "'next_token'",
+    ),
     ("token-number-key", "GET", "/items", None, {"next_token": token_for({PK: {"N": "1"}})}, 400, "'next_token'"),
     ("token-untyped-key", "GET", "/items", None, {"next_token": token_for({PK: "a"})}, 400, "'next_token'"),
     ("token-empty-id", "GET", "/items", None, {"next_token": token_for({PK: {"S": ""}})}, 400, "'next_token'"),
@@ -125,7 +140,9 @@ def test_a_well_formed_token_for_a_deleted_item_still_pages_on(api):
 # --- failures of DynamoDB and of the code -------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"])
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
+)
 def test_throttling_is_503_with_retry_after(api, code):
     create(api, id="t1")
     # moto never throttles, so only this one GetItem call is stubbed; the stub also bypasses retries.

@@ -149,9 +149,7 @@ def expected_event(record: dict, event_type: str, new: Version | None, old: Vers
         "new": new and new.as_json,
         "old": old and old.as_json,
         "sequence_number": sequence_number(record),
-        "approximate_creation_time": datetime.fromtimestamp(
-            record["dynamodb"]["ApproximateCreationDateTime"], UTC
-        ),
+        "approximate_creation_time": datetime.fromtimestamp(record["dynamodb"]["ApproximateCreationDateTime"], UTC),
     }
 
 
@@ -308,9 +306,7 @@ def test_a_record_sns_refuses_is_reported_for_retry(bridge):
 @pytest.mark.parametrize(
     "record",
     [
-        pytest.param(
-            lambda: insert({"pk": "doc#1", "sk": Decimal(1), "body": "x" * (300 * 1024)}), id="insert-300KiB"
-        ),
+        pytest.param(lambda: insert({"pk": "doc#1", "sk": Decimal(1), "body": "x" * (300 * 1024)}), id="insert-300KiB"),
         pytest.param(  # each image alone fits; the two together do not
             lambda: modify(
                 {"pk": "doc#1", "sk": Decimal(1), "body": "a" * (130 * 1024)},

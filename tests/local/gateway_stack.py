@@ -255,7 +255,6 @@ def reply(status: int, body: str | None = None, **fields: Any) -> Invocation:
     return Invocation(request_id=str(uuid.uuid4()), payload={"statusCode": status, "body": body, **fields})
 
 
-
 def request(
     server: ApiServer, method: str, path: str, headers: dict | None = None, body: bytes | None = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:

@@ -70,8 +70,21 @@ def _alive(pid: int) -> bool:
 
 def test_ctrl_c_stops_the_endpoint_the_servers_and_every_worker(demo_app):
     process = subprocess.Popen(
-        [sys.executable, "-m", "patterns.local", "--assembly", str(demo_app.outdir), "--stack", "ApiLambdaTableDemo", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "patterns.local",
+            "--assembly",
+            str(demo_app.outdir),
+            "--stack",
+            "ApiLambdaTableDemo",
+            "--port",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         output = []

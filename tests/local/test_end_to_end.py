@@ -129,11 +129,16 @@ def test_every_change_reaches_the_audit_table_and_only_deletions_the_notifier(ru
         return sorted(row["event_type"] for row in audit_rows(run, prefix) if row["keys"].get("id") == "chair-1")
 
     expected = ["item.created", "item.deleted", "item.updated"]
-    assert eventually(lambda: chair_events("ItemEventsAuditConsumer") == expected, timeout=45), chair_events("ItemEventsAuditConsumer")
+    assert eventually(lambda: chair_events("ItemEventsAuditConsumer") == expected, timeout=45), chair_events(
+        "ItemEventsAuditConsumer"
+    )
     assert eventually(lambda: chair_events("ItemEventsNotifierConsumer") == ["item.deleted"], timeout=45)
     # The audit row carries the item as it was written: the update's new image.
-    (updated,) = [r for r in audit_rows(run, "ItemEventsAuditConsumer") if r["keys"].get("id") == "chair-1"
-                  and r["event_type"] == "item.updated"]
+    (updated,) = [
+        r
+        for r in audit_rows(run, "ItemEventsAuditConsumer")
+        if r["keys"].get("id") == "chair-1" and r["event_type"] == "item.updated"
+    ]
     assert updated["new"]["name"] == "armchair" and updated["old"]["name"] == "chair"
 
 
@@ -169,7 +174,10 @@ def test_only_admins_may_delete(api_url, token):
 def test_the_request_validator_refuses_bad_bodies_without_invoking(run, api_url, token):
     access = token(ADMIN, READ, WRITE)
     before = invocations(run)
-    assert call(f"{api_url}items", "POST", access, {"name": "x", "colour": "red"}) == (400, {"message": "Invalid request body"})
+    assert call(f"{api_url}items", "POST", access, {"name": "x", "colour": "red"}) == (
+        400,
+        {"message": "Invalid request body"},
+    )
     assert call(f"{api_url}items", "POST", access, b"{not json")[0] == 400
     assert invocations(run) == before
 
@@ -194,4 +202,6 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_and_nothing_else_is_lost
         return [m["Body"] for m in messages.get("Messages", [])]
 
     assert eventually(dead, timeout=60) == ["this is not an event"]
-    assert eventually(lambda: any(r.get("event_id") == "direct-1" for r in audit_rows(run, "ItemEventsAuditConsumer")), timeout=45)
+    assert eventually(
+        lambda: any(r.get("event_id") == "direct-1" for r in audit_rows(run, "ItemEventsAuditConsumer")), timeout=45
+    )

@@ -13,8 +13,10 @@ def resolver() -> Resolver:
         refs={"Table": "items", "Queue": "https://queue/url"},
         attributes={("Table", "Arn"): "arn:aws:dynamodb:us-east-1:123456789012:table/items"},
         pseudo=pseudo_parameters("Demo"),
-        conditions={"IsProd": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
-                    "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]}},
+        conditions={
+            "IsProd": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+            "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]},
+        },
     )
 
 
@@ -25,7 +27,10 @@ def test_ref_getatt_and_pseudo_parameters(resolver):
 
 
 def test_join_select_split_and_sub_in_both_forms(resolver):
-    assert resolver.resolve({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x/", {"Ref": "Table"}]]}) == "arn:aws:x/items"
+    assert (
+        resolver.resolve({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":x/", {"Ref": "Table"}]]})
+        == "arn:aws:x/items"
+    )
     assert resolver.resolve({"Fn::Select": [1, {"Fn::Split": ["/", "a/b/c"]}]}) == "b"
     assert resolver.resolve({"Fn::Sub": "${Table.Arn}/index/${AWS::Region}/${!Literal}"}) == (
         "arn:aws:dynamodb:us-east-1:123456789012:table/items/index/us-east-1/${Literal}"
@@ -34,8 +39,11 @@ def test_join_select_split_and_sub_in_both_forms(resolver):
 
 
 def test_conditions_and_no_value_drop_what_is_not_there(resolver):
-    value = {"A": {"Fn::If": ["IsProd", "prod", "dev"]}, "B": {"Fn::If": ["NotProd", 1, {"Ref": "AWS::NoValue"}]},
-             "C": ["x", {"Ref": "AWS::NoValue"}]}
+    value = {
+        "A": {"Fn::If": ["IsProd", "prod", "dev"]},
+        "B": {"Fn::If": ["NotProd", 1, {"Ref": "AWS::NoValue"}]},
+        "C": ["x", {"Ref": "AWS::NoValue"}],
+    }
     assert resolver.resolve(value) == {"A": "prod", "C": ["x"]}
 
 

@@ -123,8 +123,9 @@ def run_pollers(pool: FunctionPool, logs: list[str]) -> Iterator[Callable[..., l
     started: list = []
 
     def run(*sources: EventSource, retry_delay_seconds: float | None = 0) -> list:
-        pollers = start_pollers(environment_with(pool.endpoint, *sources), pool, log=logs.append,
-                                retry_delay_seconds=retry_delay_seconds)
+        pollers = start_pollers(
+            environment_with(pool.endpoint, *sources), pool, log=logs.append, retry_delay_seconds=retry_delay_seconds
+        )
         started.extend(pollers)
         return pollers
 
@@ -137,8 +138,9 @@ def run_pollers(pool: FunctionPool, logs: list[str]) -> Iterator[Callable[..., l
 # -- SQS ---------------------------------------------------------------------------------------------
 
 
-def make_queue(name: str, visibility_timeout: int = 60, max_receive_count: int | None = None,
-               fifo: bool = False) -> tuple[str, str, str | None]:
+def make_queue(
+    name: str, visibility_timeout: int = 60, max_receive_count: int | None = None, fifo: bool = False
+) -> tuple[str, str, str | None]:
     """A queue (and its DLQ when ``max_receive_count`` is set): (url, arn, dlq url)."""
     sqs = boto3.client("sqs")
     attributes = {"VisibilityTimeout": str(visibility_timeout)}
@@ -168,8 +170,15 @@ def message_count(url: str) -> int:
 
 
 def sqs_source(function: LocalFunction, arn: str, **options: Any) -> EventSource:
-    return EventSource(stack="Demo", logical_id="QueueSource", function=function, kind="sqs", source_arn=arn,
-                       batch_size=options.pop("batch_size", 10), **options)
+    return EventSource(
+        stack="Demo",
+        logical_id="QueueSource",
+        function=function,
+        kind="sqs",
+        source_arn=arn,
+        batch_size=options.pop("batch_size", 10),
+        **options,
+    )
 
 
 def test_a_poison_message_fails_alone_and_reaches_the_dlq(aws, run_pollers):
@@ -181,8 +190,9 @@ def test_a_poison_message_fails_alone_and_reaches_the_dlq(aws, run_pollers):
     for n in range(3):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"id": f"evt-{n}"}))
     sqs.send_message(QueueUrl=url, MessageBody="not json at all")
-    recorder = local_function("EventRecorder", LAMBDA_SRC / "event_recorder",
-                              {"TABLE_NAME": "records", "POWERTOOLS_SERVICE_NAME": "recorder"})
+    recorder = local_function(
+        "EventRecorder", LAMBDA_SRC / "event_recorder", {"TABLE_NAME": "records", "POWERTOOLS_SERVICE_NAME": "recorder"}
+    )
 
     run_pollers(sqs_source(recorder, arn, queue_url=url, report_batch_item_failures=True))
 
@@ -213,7 +223,9 @@ def test_a_function_error_deletes_nothing(aws, tmp_path, run_pollers, logs):
     # The same two messages come back (the retry delay, not the 60 s visibility timeout, applies).
     events = eventually(lambda: len(recorder.events()) >= 2 and recorder.events())
     first, second = events[0]["Records"], events[1]["Records"]
-    assert {record["body"] for record in first} == {record["body"] for record in second} == {"poison order", "good order"}
+    assert (
+        {record["body"] for record in first} == {record["body"] for record in second} == {"poison order", "good order"}
+    )
     assert {record["attributes"]["ApproximateReceiveCount"] for record in second} == {"2"}
     assert message_count(url) == 2
 
@@ -255,15 +267,31 @@ def test_a_fifo_poller_deletes_what_the_function_does_not_report_as_lambda_does(
 def test_received_messages_become_lambda_records(aws):
     url, arn, _ = make_queue("shapes")
     sqs = boto3.client("sqs")
-    sqs.send_message(QueueUrl=url, MessageBody="hello",
-                     MessageAttributes={"n": {"DataType": "Number", "StringValue": "7"}})
-    [message] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"],
-                                    MessageAttributeNames=["All"])["Messages"]
+    sqs.send_message(
+        QueueUrl=url, MessageBody="hello", MessageAttributes={"n": {"DataType": "Number", "StringValue": "7"}}
+    )
+    [message] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])[
+        "Messages"
+    ]
     record = sqs_record(message, arn)
-    assert list(record) == ["messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-                            "md5OfMessageAttributes", "eventSource", "eventSourceARN", "awsRegion"]
-    assert record["messageAttributes"]["n"] == {"stringValue": "7", "stringListValues": [], "binaryListValues": [],
-                                               "dataType": "Number"}
+    assert list(record) == [
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "md5OfMessageAttributes",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    ]
+    assert record["messageAttributes"]["n"] == {
+        "stringValue": "7",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Number",
+    }
 
 
 @pytest.mark.parametrize(
@@ -312,15 +340,25 @@ def make_table(name: str) -> str:
 
 
 def stream_source(function: LocalFunction, stream_arn: str, **options: Any) -> EventSource:
-    return EventSource(stack="Demo", logical_id="StreamSource", function=function, kind="dynamodb",
-                       source_arn=stream_arn, stream_arn=stream_arn, batch_size=options.pop("batch_size", 10),
-                       starting_position=options.pop("starting_position", "TRIM_HORIZON"), **options)
+    return EventSource(
+        stack="Demo",
+        logical_id="StreamSource",
+        function=function,
+        kind="dynamodb",
+        source_arn=stream_arn,
+        stream_arn=stream_arn,
+        batch_size=options.pop("batch_size", 10),
+        starting_position=options.pop("starting_position", "TRIM_HORIZON"),
+        **options,
+    )
 
 
 def subscribed_queue(topic_arn: str, name: str) -> str:
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(url), Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(url), Attributes={"RawMessageDelivery": "true"}
+    )
     return url
 
 
@@ -347,11 +385,15 @@ def test_stream_changes_are_published_through_the_bundled_bridge(aws, run_poller
     dynamodb.put_item(TableName="products", Item={"pk": {"S": "p1"}, "price": {"N": "10"}, "blob": {"B": b"\x00\xff"}})
     dynamodb.put_item(TableName="products", Item={"pk": {"S": "p1"}, "price": {"N": "12"}})
     dynamodb.delete_item(TableName="products", Key={"pk": {"S": "p1"}})
-    bridge = local_function("Bridge", LAMBDA_SRC / "stream_publisher",
-                            {"TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": "bridge"})
+    bridge = local_function(
+        "Bridge", LAMBDA_SRC / "stream_publisher", {"TOPIC_ARN": topic_arn, "POWERTOOLS_SERVICE_NAME": "bridge"}
+    )
 
-    run_pollers(stream_source(bridge, stream_arn, report_batch_item_failures=True, bisect_on_error=True,
-                              maximum_retry_attempts=2))
+    run_pollers(
+        stream_source(
+            bridge, stream_arn, report_batch_item_failures=True, bisect_on_error=True, maximum_retry_attempts=2
+        )
+    )
 
     events = drain(audit_url, 3)
     assert [event["event_type"] for event in events] == ["item.created", "item.updated", "item.deleted"]
@@ -373,8 +415,11 @@ def test_bisecting_isolates_a_poison_record_and_reports_it_to_the_on_failure_top
         dynamodb.put_item(TableName="orders", Item=item)
     recorder = Recorder(tmp_path, "raise")
 
-    run_pollers(stream_source(recorder.function, stream_arn, bisect_on_error=True, maximum_retry_attempts=1,
-                              on_failure_arn=topic_arn))
+    run_pollers(
+        stream_source(
+            recorder.function, stream_arn, bisect_on_error=True, maximum_retry_attempts=1, on_failure_arn=topic_arn
+        )
+    )
 
     [failure] = drain(failures_url, 1)
     batches = [[record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"]] for event in recorder.events()]
@@ -395,7 +440,9 @@ def test_bisecting_isolates_a_poison_record_and_reports_it_to_the_on_failure_top
     assert info["approximateArrivalOfFirstRecord"].endswith("Z")
 
 
-def test_reported_failures_retry_from_the_first_failed_record_then_go_to_the_on_failure_queue(aws, tmp_path, run_pollers):
+def test_reported_failures_retry_from_the_first_failed_record_then_go_to_the_on_failure_queue(
+    aws, tmp_path, run_pollers
+):
     stream_arn = make_table("invoices")
     failures_url, failures_arn, _ = make_queue("invoice-failures")
     dynamodb = boto3.client("dynamodb")
@@ -404,8 +451,15 @@ def test_reported_failures_retry_from_the_first_failed_record_then_go_to_the_on_
         dynamodb.put_item(TableName="invoices", Item=item)
     recorder = Recorder(tmp_path, "report")
 
-    run_pollers(stream_source(recorder.function, stream_arn, report_batch_item_failures=True,
-                              maximum_retry_attempts=2, on_failure_arn=failures_arn))
+    run_pollers(
+        stream_source(
+            recorder.function,
+            stream_arn,
+            report_batch_item_failures=True,
+            maximum_retry_attempts=2,
+            on_failure_arn=failures_arn,
+        )
+    )
 
     [failure] = drain(failures_url, 1)
     batches = [[record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"]] for event in recorder.events()]
@@ -419,8 +473,13 @@ def test_stream_records_have_lambdas_shape(aws):
     stream_arn = make_table("shapes")
     boto3.client("dynamodb").put_item(
         TableName="shapes",
-        Item={"pk": {"S": "k"}, "bin": {"B": b"\x01"}, "bins": {"BS": [b"\x02"]}, "nested": {"M": {"b": {"B": b"\x03"}}},
-              "list": {"L": [{"B": b"\x04"}, {"N": "5"}]}},
+        Item={
+            "pk": {"S": "k"},
+            "bin": {"B": b"\x01"},
+            "bins": {"BS": [b"\x02"]},
+            "nested": {"M": {"b": {"B": b"\x03"}}},
+            "list": {"L": [{"B": b"\x04"}, {"N": "5"}]},
+        },
     )
     streams = boto3.client("dynamodbstreams")
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
@@ -429,7 +488,15 @@ def test_stream_records_have_lambdas_shape(aws):
 
     record = stream_record(raw, stream_arn)
 
-    assert list(record) == ["eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "eventSourceARN"]
+    assert list(record) == [
+        "eventID",
+        "eventName",
+        "eventVersion",
+        "eventSource",
+        "awsRegion",
+        "dynamodb",
+        "eventSourceARN",
+    ]
     assert record["eventName"] == "INSERT" and record["eventSource"] == "aws:dynamodb"
     change = record["dynamodb"]
     assert isinstance(change["ApproximateCreationDateTime"], int)

@@ -114,9 +114,7 @@ def test_create_and_replace_bodies_have_json_schema_models(default):
         "AWS::ApiGateway::Model",
         {
             "ContentType": "application/json",
-            "Schema": Match.object_like(
-                {"title": "CreateItem", "required": ["name"], "additionalProperties": False}
-            ),
+            "Schema": Match.object_like({"title": "CreateItem", "required": ["name"], "additionalProperties": False}),
         },
     )
     default.has_resource_properties(
@@ -269,7 +267,9 @@ def test_lambda_token_authorizer_is_used_for_every_method():
 
 def test_existing_table_key_is_passed_to_the_handler_and_no_table_is_made():
     stack = new_stack()
-    table = dynamodb.Table(stack, "Existing", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING))
+    table = dynamodb.Table(
+        stack, "Existing", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+    )
     items = ApiLambdaTable(stack, "Items", table=table)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::DynamoDB::Table", 1)
@@ -371,7 +371,9 @@ def test_several_configurations_in_one_stack_pass_the_nag_packs(tmp_path):
     )
     findings = nag_findings(app)
     unrelated = ("AwsSolutions-COG", "AwsSolutions-IAM4", "Serverless-")  # the bare user pool's own findings
-    ours = [(rule, path) for rule, path in findings["violations"] if "/Pool/" not in path or not rule.startswith(unrelated)]
+    ours = [
+        (rule, path) for rule, path in findings["violations"] if "/Pool/" not in path or not rule.startswith(unrelated)
+    ]
     assert ours == []
 
 

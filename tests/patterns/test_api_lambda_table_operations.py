@@ -102,7 +102,10 @@ def test_no_api_stack_is_a_dependency_of_another_so_destroying_one_takes_no_othe
     for name in ("Orders", "Customers", "Parent"):
         assert SETTINGS_STACK_ID in stacks[name]["dependencies"]
     settings_template = json.loads((tmp_path / stacks[SETTINGS_STACK_ID]["properties"]["templateFile"]).read_text())
-    assert {r["Type"] for r in settings_template["Resources"].values()} == {"AWS::IAM::Role", "AWS::ApiGateway::Account"}
+    assert {r["Type"] for r in settings_template["Resources"].values()} == {
+        "AWS::IAM::Role",
+        "AWS::ApiGateway::Account",
+    }
 
 
 def settings_template(**props) -> tuple[Template, Template]:

@@ -160,7 +160,9 @@ def test_the_construct_exposes_the_rollback_alarms():
     canary = CanaryFunction(stack, "Canary")
     assert canary.alarms == [canary.errors_alarm, canary.throttles_alarm, canary.duration_alarm]
     template = Template.from_stack(stack)
-    assert sorted(stack.resolve(a.alarm_arn)["Fn::GetAtt"][0] for a in canary.alarms) == sorted(rollback_alarms(template))
+    assert sorted(stack.resolve(a.alarm_arn)["Fn::GetAtt"][0] for a in canary.alarms) == sorted(
+        rollback_alarms(template)
+    )
 
 
 def test_duration_alarm_defaults_to_80_percent_of_the_timeout(default):
@@ -267,7 +269,12 @@ def test_custom_linear_percentage_and_interval():
     template = synth(traffic_shift=TrafficShift.linear(20, Duration.minutes(2)))
     template.has_resource_properties(
         "AWS::CodeDeploy::DeploymentConfig",
-        {"TrafficRoutingConfig": {"Type": "TimeBasedLinear", "TimeBasedLinear": {"LinearInterval": 2, "LinearPercentage": 20}}},
+        {
+            "TrafficRoutingConfig": {
+                "Type": "TimeBasedLinear",
+                "TimeBasedLinear": {"LinearInterval": 2, "LinearPercentage": 20},
+            }
+        },
     )
 
 
@@ -364,7 +371,11 @@ def canary_demo() -> Template:
 def test_in_the_demo_the_alias_waits_for_the_smoke_test_of_the_new_version(canary_demo):
     # The hook's TARGET_FUNCTION_ARN and its grant to invoke that version change with every version.
     hook_id, _ = functions_by_prefix(canary_demo, "ItemsFunctionSmokeTest")
-    (hook_policy_id,) = [k for k in canary_demo.find_resources("AWS::IAM::Policy") if k.startswith("ItemsFunctionSmokeTestRoleDefaultPolicy")]
+    (hook_policy_id,) = [
+        k
+        for k in canary_demo.find_resources("AWS::IAM::Policy")
+        if k.startswith("ItemsFunctionSmokeTestRoleDefaultPolicy")
+    ]
     assert {hook_id, hook_policy_id} <= set(alias_depends_on(canary_demo))
 
 
@@ -389,9 +400,7 @@ def test_reserved_concurrency_given_reaches_the_function_and_may_equal_the_provi
 
 def test_baseline_reserves_no_concurrency_with_provisioned_concurrency():
     template = synth(provisioned_concurrency=2, max_provisioned_concurrency=30)
-    template.all_resources_properties(
-        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()}
-    )
+    template.all_resources_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()})
 
 
 def test_provisioned_concurrency_with_auto_scaling_on_utilization():
@@ -409,7 +418,9 @@ def test_provisioned_concurrency_with_auto_scaling_on_utilization():
             "TargetTrackingScalingPolicyConfiguration": Match.object_like(
                 {
                     "TargetValue": 0.7,
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"},
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"
+                    },
                 }
             )
         },

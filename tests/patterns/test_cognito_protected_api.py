@@ -115,7 +115,9 @@ def test_resource_server_has_read_and_write_scopes(default):
 
 def test_groups_are_created(default):
     _, template = default
-    names = sorted(g["Properties"]["GroupName"] for g in template.find_resources("AWS::Cognito::UserPoolGroup").values())
+    names = sorted(
+        g["Properties"]["GroupName"] for g in template.find_resources("AWS::Cognito::UserPoolGroup").values()
+    )
     assert names == ["admins", "readers"]
 
 
@@ -202,10 +204,14 @@ def test_it_fronts_any_function_for_example_a_canary_alias():
         {"mfa": cognito.Mfa.OPTIONAL, "machine_client": True, "domain_prefix": "items-demo-456"},
     ],
 )
-@pytest.mark.parametrize("env", [None, Environment(account="111111111111", region="eu-west-1")], ids=["agnostic", "bound"])
+@pytest.mark.parametrize(
+    "env", [None, Environment(account="111111111111", region="eu-west-1")], ids=["agnostic", "bound"]
+)
 def test_passes_the_nag_packs(tmp_path, props, env):
     app = nag_app(tmp_path)
-    CognitoProtectedApi(Stack(app, "Composed", env=env), "Items", cors_allow_origins=["https://app.example.com"], **props)
+    CognitoProtectedApi(
+        Stack(app, "Composed", env=env), "Items", cors_allow_origins=["https://app.example.com"], **props
+    )
     assert nag_findings(app)["violations"] == []
 
 
@@ -234,9 +240,12 @@ def test_invalid_props_raise_a_clear_error(props, message):
 
 def test_plain_http_callback_on_localhost_is_accepted():
     stack = new_stack()
-    CognitoProtectedApi(stack, "Items", callback_urls=["http://localhost:8400/callback"], logout_urls=["http://localhost/"])
+    CognitoProtectedApi(
+        stack, "Items", callback_urls=["http://localhost:8400/callback"], logout_urls=["http://localhost/"]
+    )
     Template.from_stack(stack).has_resource_properties(
-        "AWS::Cognito::UserPoolClient", {"CallbackURLs": ["http://localhost:8400/callback"], "LogoutURLs": ["http://localhost/"]}
+        "AWS::Cognito::UserPoolClient",
+        {"CallbackURLs": ["http://localhost:8400/callback"], "LogoutURLs": ["http://localhost/"]},
     )
 
 
@@ -287,7 +296,9 @@ def test_unique_domain_prefix_with_the_longest_name_fits_cognitos_63_characters(
     assert re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", prefix)
 
 
-@pytest.mark.parametrize(("name", "message"), [("my-cognito", "contains 'cognito'"), ("x" * 27, "1-26"), ("Items", "1-26")])
+@pytest.mark.parametrize(
+    ("name", "message"), [("my-cognito", "contains 'cognito'"), ("x" * 27, "1-26"), ("Items", "1-26")]
+)
 def test_unique_domain_prefix_refuses_a_name_cognito_would_refuse(name, message):
     with pytest.raises(ValueError, match=f"unique_domain_prefix name.*{message}"):
         CognitoProtectedApi.unique_domain_prefix(new_stack(), name)
@@ -366,7 +377,9 @@ def test_an_imported_function_with_admin_group_is_refused(kind):
 def test_an_imported_function_without_admin_group_is_accepted():
     stack = new_stack()
     table = SecureTable(stack, "Table")
-    function = lambda_.Function.from_function_arn(stack, "Imported", "arn:aws:lambda:eu-west-1:111111111111:function:items")
+    function = lambda_.Function.from_function_arn(
+        stack, "Imported", "arn:aws:lambda:eu-west-1:111111111111:function:items"
+    )
     construct = CognitoProtectedApi(
         stack, "Items", function=function, table=table.table, admin_group=None, table_actions=()
     )

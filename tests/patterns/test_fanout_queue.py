@@ -83,7 +83,9 @@ def test_each_subscriber_gets_its_own_queue_dlq_function_and_table(two_subscribe
     template.resource_count_is("AWS::Lambda::Function", 2)
     template.resource_count_is("AWS::SNS::Subscription", 2)
     template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
-    template.resource_count_is("AWS::DynamoDB::Table", 2)  # one per subscriber; bundled consumers need no idempotency table
+    template.resource_count_is(
+        "AWS::DynamoDB::Table", 2
+    )  # one per subscriber; bundled consumers need no idempotency table
     billing = fanout.subscribers["Billing"]
     assert billing.queue is billing.secure_queue.queue
     assert billing.dead_letter_queue is billing.secure_queue.dead_letter_queue
@@ -131,7 +133,9 @@ def test_only_the_topic_may_send_to_a_subscriber_queue(two_subscribers):
     topic = logical_id(template, "AWS::SNS::Topic", "OrdersEventsTopic")
     queue = logical_id(template, "AWS::SQS::Queue", "OrdersBillingInboxQueue")
     policy = next(
-        p for p in template.find_resources("AWS::SQS::QueuePolicy").values() if p["Properties"]["Queues"] == [{"Ref": queue}]
+        p
+        for p in template.find_resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue}]
     )
     allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert allows == [
@@ -170,7 +174,11 @@ def test_consumer_may_consume_only_its_own_queue_and_write_only_its_tables(two_s
     queue = logical_id(template, "AWS::SQS::Queue", "OrdersBillingInboxQueue")
     table = logical_id(template, "AWS::DynamoDB::Table", "OrdersBillingProcessed")
     queue_key = logical_id(template, "AWS::KMS::Key", "OrdersQueueKey")
-    by_resource = {str(r): s["Action"] for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+    by_resource = {
+        str(r): s["Action"]
+        for s in statements
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    }
     assert by_resource[str({"Fn::GetAtt": [table, "Arn"]})] == "dynamodb:PutItem"
     # The conditional write is the bundled consumer's guard: no idempotency table, so no grant on one.
     assert "dynamodb:GetItem" not in str(statements) and "dynamodb:DeleteItem" not in str(statements)
@@ -223,7 +231,9 @@ def test_with_raw_delivery_and_no_key_field_the_consumer_keys_on_the_sqs_message
 def test_bundled_consumers_need_no_idempotency_table(two_subscribers):
     fanout, template = two_subscribers
     assert fanout.idempotency_table is None
-    assert not template.find_resources("AWS::DynamoDB::Table", {"Properties": {"TimeToLiveSpecification": Match.any_value()}})
+    assert not template.find_resources(
+        "AWS::DynamoDB::Table", {"Properties": {"TimeToLiveSpecification": Match.any_value()}}
+    )
 
 
 def test_alarms_cover_dlq_message_age_and_consumer_errors(two_subscribers):
@@ -322,7 +332,9 @@ def test_grant_publish_on_an_existing_topic_uses_its_key():
     publisher = SecureFunction(stack, "Api", code=INLINE, handler="index.handler")
     fanout.grant_publish(publisher.function)
     statements = role_statements(Template.from_stack(stack), "ApiRoleDefaultPolicy")
-    [on_key] = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}]
+    [on_key] = [
+        s for s in statements if s["Resource"] == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
+    ]
     assert sorted(on_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
@@ -382,7 +394,15 @@ def test_existing_topic_with_new_topic_props_is_refused():
         ({"raw_message_delivery": False, "idempotency_key_field": "event_id"}, "distinct events collide"),
         ({"idempotency_ttl": Duration.seconds(10)}, "idempotency_ttl"),
         ({"timeout": Duration.seconds(30), "visibility_timeout": Duration.seconds(60)}, "visibility_timeout"),
-        ({"filter_policy": SHIPPED, "filter_policy_with_message_body": {"a": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.exists_filter())}}, "not both"),
+        (
+            {
+                "filter_policy": SHIPPED,
+                "filter_policy_with_message_body": {
+                    "a": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.exists_filter())
+                },
+            },
+            "not both",
+        ),
     ],
 )
 def test_invalid_subscriber_props_raise(props, message):

@@ -69,7 +69,9 @@ def test_bridge_reads_only_its_tables_stream_and_lists_streams_in_a_policy_of_it
     read = next(s for s in bridge_statements(wired) if "dynamodb:GetRecords" in s["Action"])
     assert read["Resource"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
     assert "*" not in str(bridge_statements(wired))
-    listing = [p for k, p in wired.find_resources("AWS::IAM::Policy").items() if k.startswith("ChangesStreamListingPolicy")]
+    listing = [
+        p for k, p in wired.find_resources("AWS::IAM::Policy").items() if k.startswith("ChangesStreamListingPolicy")
+    ]
     assert listing[0]["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": "dynamodb:ListStreams", "Effect": "Allow", "Resource": "*"}
     ]
@@ -172,7 +174,6 @@ def test_invalid_props_raise_a_clear_error(props, message):
 
 
 # --- The strict compliance profile -------------------------------------------------------------
-
 
 
 @pytest.fixture(scope="module")
