@@ -38,7 +38,7 @@ IMPORTTIME_CODE = "import sys; sys.path.insert(0, sys.argv[1]); import app"
 
 def bench_cold_init(handlers: Handlers, repeats: int, scratch: Path, fake_aws_env: dict) -> dict:
     base = clean_aws_env(fake_aws_env, scratch)
-    modules = [BASELINE, BOTOCORE_BASELINE] + handlers.names
+    modules = [BASELINE, BOTOCORE_BASELINE, *handlers.names]
     envs = {name: handlers.lambda_env(name, base) for name in modules}
 
     def import_once(name: str) -> subprocess.CompletedProcess:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -23,7 +24,7 @@ class LockstepChild:
 
     def __init__(self, command: list[str], *, env: dict, cwd: Path, stderr_path: Path):
         self._stderr_path = stderr_path
-        self._stderr = open(stderr_path, "wb")
+        self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - the child writes to it until close()
         self.process = subprocess.Popen(
             command, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
         )
@@ -53,10 +54,8 @@ class LockstepChild:
         return self.result(timeout)["t"]
 
     def failure(self) -> str:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         self._stderr.flush()
         tail = self._stderr_path.read_text(errors="replace").strip().splitlines()[-6:]
         return f"exit {self.process.returncode}: " + " | ".join(tail)
@@ -93,7 +92,9 @@ def bench_warm(handlers: Handlers, invocations: int, warmup: int, scratch: Path,
             env = handlers.lambda_env(name, base)
             env["AWS_ENDPOINT_URL"] = endpoint
 
-            def start(label: str, mode: str, extra_env: dict | None = None) -> LockstepChild:
+            def start(
+                label: str, mode: str, extra_env: dict | None = None, name: str = name, env: dict = env
+            ) -> LockstepChild:
                 return LockstepChild(
                     [
                         sys.executable,

@@ -204,7 +204,7 @@ def render(results: dict) -> str:
             "   -X importtime, one run each: 10 slowest cumulative imports (ms), the module's direct imports (cumulative ms),"
         )
         out.append("   and the self time (ms) of modules the baseline does not import, by package")
-        for name, e in [("baseline", cold["baseline"])] + list(cold["handlers"].items()):
+        for name, e in [("baseline", cold["baseline"]), *list(cold["handlers"].items())]:
             report = e.get("importtime")
             if not report:
                 continue

@@ -596,9 +596,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.assembly is not None:
         files = render(args.assembly, args.strict_assembly)
     else:
-        with tempfile.TemporaryDirectory(prefix="docs-cdk.out-") as outdir:
-            with tempfile.TemporaryDirectory(prefix="docs-cdk.strict.out-") as strict_outdir:
-                files = render(synthesize(Path(outdir)), synthesize(Path(strict_outdir), strict=True))
+        with (
+            tempfile.TemporaryDirectory(prefix="docs-cdk.out-") as outdir,
+            tempfile.TemporaryDirectory(prefix="docs-cdk.strict.out-") as strict_outdir,
+        ):
+            files = render(synthesize(Path(outdir)), synthesize(Path(strict_outdir), strict=True))
     if args.check:
         stale = outdated(files)
         for name in stale:

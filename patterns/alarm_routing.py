@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from typing import TypeGuard, Union, cast
+from typing import TypeGuard, cast
 
 import jsii
 from aws_cdk import (
@@ -49,7 +49,7 @@ _L1_ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 _ROUTED_ALARM_ID = "RoutedAlarm"
 _registration_order = itertools.count()
 
-AlarmTarget = Union[AlarmTopic, sns.ITopic, cloudwatch.IAlarmAction]
+AlarmTarget = AlarmTopic | sns.ITopic | cloudwatch.IAlarmAction
 
 
 def route_alarms(scope: IConstruct, target: AlarmTarget | None = None, *, ok_actions: bool = True) -> AlarmRouting:

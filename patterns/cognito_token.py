@@ -180,7 +180,7 @@ def _exchange(base_url: str, client_id: str, code: str, redirect_uri: str, verif
     except urllib.error.HTTPError as error:
         raise TokenError(
             f"the token endpoint refused the code ({error.code}): {error.read().decode('utf-8', 'replace')}"
-        )
+        ) from error
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise TokenError(f"cannot reach the token endpoint {base_url}/oauth2/token: {error}") from error
 

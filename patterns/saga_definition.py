@@ -236,7 +236,7 @@ def build_states(scope: Construct, steps: Sequence[StepTasks]) -> SagaStates:
         result_path=_SAGA,
     )
     chain: sfn.INextable = begin
-    for step, target in zip(steps, failure_targets):
+    for step, target in zip(steps, failure_targets, strict=True):
         action = _task(
             scope, step.name, step.action, result_path=f"{RESULTS_PATH}.{step.name}", comment=f"Step {step.name}"
         )

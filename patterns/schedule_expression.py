@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
@@ -69,7 +68,7 @@ class Cron:
         return _day_of_week_matches(self.day_of_week, day)
 
 
-Expression = Union[Rate, Cron, At]
+Expression = Rate | Cron | At
 
 
 def parse(expression: str) -> Expression:

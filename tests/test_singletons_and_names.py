@@ -107,7 +107,7 @@ def test_an_account_and_region_gets_each_singleton_once(environments):
 def test_no_two_resources_ask_for_the_same_physical_name(environments):
     claims: dict[tuple, list[str]] = defaultdict(list)
     for environment, stacks in environments.items():
-        account, _, region = environment.removeprefix("aws://").partition("/")
+        account, _, _region = environment.removeprefix("aws://").partition("/")
         for stack, template in stacks:
             for name, resource in template.get("Resources", {}).items():
                 spec = NAME_PROPERTIES.get(resource["Type"])

@@ -71,5 +71,5 @@ def test_it_takes_a_stack_a_template_or_a_dict_and_leaves_the_dict_alone(code_di
 
 
 def test_it_refuses_anything_else():
-    with pytest.raises(TypeError, match="takes a Stack, an assertions.Template or a dict"):
+    with pytest.raises(TypeError, match=r"takes a Stack, an assertions\.Template or a dict"):
         normalized_template("Consumer.template.json")

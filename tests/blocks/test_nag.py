@@ -74,7 +74,7 @@ def test_nag_ids_of_the_compliance_packs_and_control_tower(rule, ack_id):
 
 
 def test_nag_ids_refuse_an_unknown_rule():
-    with pytest.raises(ValueError, match="unknown rule 'CIS-1.1'"):
+    with pytest.raises(ValueError, match=r"unknown rule 'CIS-1\.1'"):
         nag_ids("CIS-1.1")
 
 

@@ -51,7 +51,7 @@ def test_layer_parameter_follows_runtime_and_architecture():
 
 
 def test_layer_refuses_a_non_python_runtime():
-    with pytest.raises(ValueError, match="needs a Python runtime, got nodejs22.x"):
+    with pytest.raises(ValueError, match=r"needs a Python runtime, got nodejs22\.x"):
         powertools_layer_parameter(lambda_.Runtime.NODEJS_22_X, lambda_.Architecture.ARM_64)
 
 

@@ -273,7 +273,7 @@ def test_events_of_the_same_order_are_each_applied(fanout, load_consumer):
     consumer = load_consumer("billing", key_field="event_id")
     billing = fanout.queues["billing"]
     bodies = [order("o-7", event_type) for event_type in EVENT_TYPES]
-    for body, event_type in zip(bodies, EVENT_TYPES):
+    for body, event_type in zip(bodies, EVENT_TYPES, strict=True):
         fanout.publish(body, event_type)
 
     assert invoke(fanout, billing, consumer, receive_batch(fanout, billing)) == {"batchItemFailures": []}

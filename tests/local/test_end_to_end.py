@@ -112,7 +112,7 @@ def test_a_signed_in_admin_creates_reads_updates_and_deletes_an_item(api_url, to
 
     status, updated = call(f"{api_url}items/lamp-1", "PUT", access, {"name": "desk lamp", "quantity": 3, "version": 1})
     assert status == 200 and updated["name"] == "desk lamp" and updated["version"] == 2
-    status, stale = call(f"{api_url}items/lamp-1", "PUT", access, {"name": "old", "version": 1})
+    status, _stale = call(f"{api_url}items/lamp-1", "PUT", access, {"name": "old", "version": 1})
     assert status == 409
 
     assert call(f"{api_url}items/lamp-1", "DELETE", access)[0] == 204

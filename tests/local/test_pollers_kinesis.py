@@ -87,19 +87,19 @@ def put(*payloads: bytes) -> list[str]:
 
 
 def source(function: LocalFunction, stream_arn: str, **overrides) -> EventSource:
-    values = dict(
-        stack="Demo",
-        logical_id="Mapping",
-        function=function,
-        kind="kinesis",
-        source_arn=stream_arn,
-        stream_arn=stream_arn,
-        batch_size=2,
-        report_batch_item_failures=True,
-        starting_position="TRIM_HORIZON",
-        bisect_on_error=True,
-        maximum_retry_attempts=1,
-    )
+    values = {
+        "stack": "Demo",
+        "logical_id": "Mapping",
+        "function": function,
+        "kind": "kinesis",
+        "source_arn": stream_arn,
+        "stream_arn": stream_arn,
+        "batch_size": 2,
+        "report_batch_item_failures": True,
+        "starting_position": "TRIM_HORIZON",
+        "bisect_on_error": True,
+        "maximum_retry_attempts": 1,
+    }
     values.update(overrides)
     return EventSource(**values)
 

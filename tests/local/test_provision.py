@@ -450,9 +450,9 @@ def test_long_names_are_shortened_deterministically(aws, tmp_path):
 def test_user_problems_are_reported(aws, demo_app):
     stacks = load_assembly(demo_app.outdir, ["ItemsServiceDemo"])
 
-    with pytest.raises(LocalRunError, match="no user pool of this run has group.*auditors"):
+    with pytest.raises(LocalRunError, match=r"no user pool of this run has group.*auditors"):
         provision(stacks, aws, users=[LocalUser("ada@example.com", PASSWORD, ("auditors",))])
-    with pytest.raises(LocalRunError, match="user ada@example.com in user pool ItemsServiceDemo/.*password"):
+    with pytest.raises(LocalRunError, match=r"user ada@example\.com in user pool ItemsServiceDemo/.*password"):
         provision(stacks, aws, users=[LocalUser("ada@example.com", "short")])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -56,7 +57,7 @@ def test_a_rate_schedule_fires_at_start_then_every_scaled_interval_and_disabled_
         clock.stop()
     times = every()[:3]
     # Fired at start, then every half second of nominal time (the scheduled times, not the thread's timing).
-    assert [(b - a).total_seconds() for a, b in zip(times, times[1:])] == [0.5, 0.5]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [0.5, 0.5]
     assert not [name for name, _ in firer.fired if name == "Off"]
     assert any("Off] schedule is disabled" in line for line in lines)
     assert any("rate divided by 120" in line and "trigger Every" in line for line in lines)

@@ -85,7 +85,7 @@ def test_two_stages_for_one_environment_are_refused_rather_than_fighting():
     app = App()
     env = Environment(account="111111111111", region="eu-west-1")
     ApiLambdaTable(Stack(Stage(app, "Beta", env=env), "Api"), "Items")
-    with pytest.raises(ValueError, match="another stage.*account_has_logging_role=True"):
+    with pytest.raises(ValueError, match=r"another stage.*account_has_logging_role=True"):
         ApiLambdaTable(Stack(Stage(app, "Prod", env=env), "Api"), "Items")
 
 
@@ -124,7 +124,7 @@ def test_the_account_setting_and_its_role_are_both_retained_with_the_permissions
     default_settings.has_resource(
         "AWS::ApiGateway::Account", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
     )
-    ((role_id, role),) = default_settings.find_resources("AWS::IAM::Role").items()
+    ((_role_id, role),) = default_settings.find_resources("AWS::IAM::Role").items()
     assert "apigateway.amazonaws.com" in str(role["Properties"]["AssumeRolePolicyDocument"])
     assert role["DeletionPolicy"] == "Retain" and role["UpdateReplacePolicy"] == "Retain"
     assert "logs:PutLogEvents" in str(role["Properties"]["Policies"])

@@ -229,7 +229,7 @@ def test_every_grant_is_on_a_resource_type_the_reference_authorizes(props):
 
 
 def test_no_hook_by_default(default):
-    _, group = only(default, "AWS::CodeDeploy::DeploymentGroup")
+    _, _group = only(default, "AWS::CodeDeploy::DeploymentGroup")
     _, alias = only(default, "AWS::Lambda::Alias")
     assert "BeforeAllowTrafficHook" not in alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
 

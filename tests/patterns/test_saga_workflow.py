@@ -146,7 +146,7 @@ def test_runs_end_in_fail_states_that_say_what_happened(saga):
 
 
 def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_key(saga):
-    workflow, template = saga
+    _workflow, template = saga
     template.has_resource_properties(
         "AWS::StepFunctions::StateMachine",
         {
@@ -166,7 +166,7 @@ def test_the_state_machine_is_standard_traced_logged_and_encrypted_with_its_own_
 
 
 def test_the_state_machine_is_named_so_the_roles_kms_condition_names_its_exact_arn(saga):
-    workflow, template = saga
+    _workflow, template = saga
     (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
     name = machine["Properties"]["StateMachineName"]
     assert name == "Test-Orders-C225794E-Standard" and len(name) <= 80

@@ -258,12 +258,12 @@ def test_a_weekly_job_gets_a_heartbeat_alarm_over_the_seven_days_cloudwatch_allo
 
 
 def test_a_weekly_cron_in_a_daylight_saving_zone_says_what_to_do():
-    with pytest.raises(ValueError, match="7 days \\+ 1 hour apart.*UTC.*heartbeat_alarm=False"):
+    with pytest.raises(ValueError, match=r"7 days \+ 1 hour apart.*UTC.*heartbeat_alarm=False"):
         job(Stack(App(), "Berlin"), schedule="cron(0 3 ? * SUN *)", time_zone="Europe/Berlin")
 
 
 def test_an_event_age_over_six_hours_is_lambdas_six_hours_and_schedulers_own(edges):
-    _, template, jobs = edges
+    _, template, _jobs = edges
     function_id, _ = resource(template, "AWS::Lambda::Function", "OldEventsJobFunction")
     _, schedule = resource(template, "AWS::Scheduler::Schedule", "OldEventsSchedule")
     assert schedule["Properties"]["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"] == 7 * 3600
@@ -361,7 +361,7 @@ def test_bad_props_raise_at_synth(props, message):
 def test_the_target_is_code_or_a_function_not_both_nor_neither():
     stack = Stack(App(), "Targets")
     function = lambda_.Function.from_function_name(stack, "Imported", "existing")
-    with pytest.raises(ValueError, match="code= .*or an existing function="):
+    with pytest.raises(ValueError, match=r"code= .*or an existing function="):
         ScheduledJob(stack, "Neither", schedule="rate(1 hour)")
     with pytest.raises(ValueError, match="function= was given, so code, environment"):
         ScheduledJob(

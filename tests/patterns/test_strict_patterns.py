@@ -151,7 +151,7 @@ def test_the_web_acl_allows_by_default_and_runs_the_managed_rule_groups_with_met
 def test_the_web_acl_logs_to_its_waf_log_group_without_credentials(strict):
     template = strict.template("Agnostic")
     (acl_id,) = of_type(template, "AWS::WAFv2::WebACL")
-    ((group_id, group),) = [
+    ((group_id, _group),) = [
         (key, value)
         for key, value in of_type(template, "AWS::Logs::LogGroup").items()
         if WAF_LOG_GROUP_PREFIX in json.dumps(value["Properties"].get("LogGroupName", ""))
