@@ -50,9 +50,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Two workers (pytest-xdist), one per core: the session's synthesized apps are built once per worker.
+# Two workers (pytest-xdist), one per core, stealing work from each other when one runs out; each synthesized
+# app is built once per run and shared by both (tests/synth_once.py).
 test: lint
-	$(PYTHON) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 # The suite on every Python the package claims that this machine has (nox; pyenv's interpreters are found).
 PYENV_BINS = $(shell command -v pyenv >/dev/null && for v in $$(pyenv versions --bare | grep -E '^3\.1[0-9]+\.[0-9]+$$'); do printf '%s:' "$$(pyenv prefix $$v)/bin"; done)

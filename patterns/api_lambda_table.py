@@ -18,7 +18,7 @@ from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, thre
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 from .blocks.api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, check_origins, preflight_options
 from .blocks.api_invoke import grant_execute_api
-from .blocks.api_logging import check_logging_props, stage_logging
+from .blocks.api_logging import check_logging_props, logged_stage_options, stage_logging
 from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
 from .blocks.api_strict import acknowledge_stage_rules, limit_invoke_permissions_to_account
 from .blocks.api_table_key import known_partition_key
@@ -300,26 +300,12 @@ class ApiLambdaTable(Construct):
             default_cors_preflight_options=(
                 preflight_options(cors_allow_origins, _ITEM_METHODS) if cors_allow_origins else None
             ),
-            deploy_options=apigw.StageOptions(
-                stage_name=stage_name,
-                tracing_enabled=True,
-                metrics_enabled=True,
+            deploy_options=logged_stage_options(
+                stage_name,
+                access_log_group=self.access_log_group,
                 logging_level=execution_log_level,
-                data_trace_enabled=False,
                 throttling_rate_limit=throttling_rate_limit,
                 throttling_burst_limit=throttling_burst_limit,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
             ),
         )
 

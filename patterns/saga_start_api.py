@@ -30,7 +30,7 @@ from constructs import Construct
 
 from .blocks import acknowledge, threshold_alarm
 from .blocks.api_invoke import grant_execute_api
-from .blocks.api_logging import check_logging_props, stage_logging
+from .blocks.api_logging import check_logging_props, logged_stage_options, stage_logging
 from .blocks.api_waf import associate_web_acl, check_web_acl_arn
 from .blocks.compliance_resources import logs_key
 from .blocks.managed_policies import managed_policy_role
@@ -147,26 +147,12 @@ class SagaStartApi(Construct):
             description=f"Starts runs of {scope.node.path}",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,
-            deploy_options=apigw.StageOptions(
-                stage_name=options.stage_name,
-                tracing_enabled=True,
-                metrics_enabled=True,
+            deploy_options=logged_stage_options(
+                options.stage_name,
+                access_log_group=self.access_log_group,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
                 throttling_rate_limit=options.throttling_rate_limit,
                 throttling_burst_limit=options.throttling_burst_limit,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
             ),
         )
         self.account_logging, self.execution_log_group = stage_logging(

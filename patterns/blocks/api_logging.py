@@ -234,3 +234,37 @@ def check_logging_props(manage_account_logging_role: bool, account_has_logging_r
             "settings to enable logging'). Leave manage_account_logging_role=True to set it here, or pass "
             "account_has_logging_role=True where the account and region already have one"
         )
+
+
+def logged_stage_options(
+    stage_name: str,
+    *,
+    access_log_group: logs.ILogGroup,
+    logging_level: apigw.MethodLoggingLevel,
+    throttling_rate_limit: float,
+    throttling_burst_limit: int,
+) -> apigw.StageOptions:
+    """A REST API stage as every API of this library has it: X-Ray tracing, metrics, execution logs at
+    ``logging_level`` with request/response bodies never logged, a throttle, and a JSON access log of the
+    standard fields in ``access_log_group``."""
+    return apigw.StageOptions(
+        stage_name=stage_name,
+        tracing_enabled=True,
+        metrics_enabled=True,
+        logging_level=logging_level,
+        data_trace_enabled=False,
+        throttling_rate_limit=throttling_rate_limit,
+        throttling_burst_limit=throttling_burst_limit,
+        access_log_destination=apigw.LogGroupLogDestination(access_log_group),
+        access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+            caller=True,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=True,
+        ),
+    )

@@ -17,7 +17,7 @@ from ..compliance import is_strict, log_retention
 from .alarms import threshold_alarm
 from .api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, preflight_options
 from .api_invoke import grant_execute_api
-from .api_logging import check_logging_props, stage_logging
+from .api_logging import check_logging_props, logged_stage_options, stage_logging
 from .api_strict import acknowledge_stage_rules, limit_invoke_permissions_to_account
 from .api_waf import associate_web_acl
 from .assets import bundled_code
@@ -188,26 +188,12 @@ class UploadGrantApi(Construct):
             description=f"{self.node.path} upload grants",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,
-            deploy_options=apigw.StageOptions(
-                stage_name=self._stage_name,
-                tracing_enabled=True,
-                metrics_enabled=True,
+            deploy_options=logged_stage_options(
+                self._stage_name,
+                access_log_group=self.access_log_group,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
                 throttling_rate_limit=20,
                 throttling_burst_limit=40,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
             ),
         )
         self.account_logging, self.execution_log_group = stage_logging(

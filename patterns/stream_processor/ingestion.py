@@ -17,7 +17,7 @@ from constructs import Construct
 
 from ..blocks import acknowledge, threshold_alarm
 from ..blocks.api_invoke import grant_execute_api
-from ..blocks.api_logging import check_logging_props, stage_logging
+from ..blocks.api_logging import check_logging_props, logged_stage_options, stage_logging
 from ..blocks.api_waf import associate_web_acl, check_web_acl_arn
 from ..blocks.compliance_resources import logs_key
 from ..blocks.managed_policies import managed_policy_role
@@ -204,26 +204,12 @@ class StreamIngestionApi(Construct):
             description=f"{self.node.path} event ingestion",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,
-            deploy_options=apigw.StageOptions(
-                stage_name=stage_name,
-                tracing_enabled=True,
-                metrics_enabled=True,
+            deploy_options=logged_stage_options(
+                stage_name,
+                access_log_group=self.access_log_group,
                 logging_level=execution_log_level,
-                data_trace_enabled=False,
                 throttling_rate_limit=throttling_rate_limit,
                 throttling_burst_limit=throttling_burst_limit,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
             ),
         )
         self.account_logging, self.execution_log_group = stage_logging(
