@@ -21,4 +21,4 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session(python=CLAIMED)
 def tests(session: nox.Session) -> None:
     session.install("-r", "requirements-dev.txt", "-c", "constraints.txt")
-    session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "2", "--dist", "worksteal", *session.posargs)
