@@ -42,6 +42,9 @@ DOCS_DIR = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("state_machine_diagram", DOCS_DIR / "state_machine_diagram.py")
 _state_machines = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(_state_machines)  # type: ignore[union-attr]
+_spec = importlib.util.spec_from_file_location("acknowledgements_page", DOCS_DIR / "acknowledgements_page.py")
+_acknowledgements = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(_acknowledgements)  # type: ignore[union-attr]
 ROOT = DOCS_DIR.parent
 GENERATED_DIR = DOCS_DIR / "generated"
 NAG_FILE = "nag-acknowledgements.md"
@@ -433,77 +436,6 @@ def diagram_page(stack: str, graph: Graph, focus: str | None = None) -> str:
     return f"{_header(source)}\n```mermaid\n{graph.mermaid(focus)}\n```\n"
 
 
-def acknowledgements(assembly: Path, stacks: list[str]) -> list[tuple[str, str, str, str]]:
-    """(stack, construct path, acknowledgement id, reason) of every acknowledgement, sorted.
-
-    Read from the ``aws:cdk:acknowledged-rules`` metadata of each stack, completed by the
-    suppressed findings of the validation report (which name the same acknowledgements).
-    """
-    found: set[tuple[str, str, str, str]] = set()
-    for stack in stacks:
-        for path, entries in _metadata(assembly, stack).items():
-            for entry in entries:
-                if entry.get("type") == "aws:cdk:acknowledged-rules":
-                    for ack_id, reason in entry["data"].items():
-                        found.add(_acknowledgement(path, ack_id, reason))
-    report_path = assembly / "validation-report.json"
-    if report_path.exists():
-        for plugin in json.loads(report_path.read_text()).get("pluginReports", []):
-            for finding in plugin.get("suppressedViolations", []):
-                if finding.get("acknowledgedAt", "").split("/")[0] in stacks:
-                    found.add(_acknowledgement(finding["acknowledgedAt"], finding["acknowledgedId"], finding["reason"]))
-    return sorted(found)
-
-
-def _acknowledgement(path: str, ack_id: str, reason: str) -> tuple[str, str, str, str]:
-    stack, _, below = path.strip("/").partition("/")
-    return stack, below, ack_id.removeprefix("annotation::").removeprefix("Annotation::"), " ".join(reason.split())
-
-
-#: The rule set each acknowledgement id prefix belongs to, as the docs name it.
-RULE_SET_NAMES = {
-    "AwsSolutions": "AwsSolutions",
-    "Serverless": "Serverless",
-    "NIST.800.53.R5": "NIST 800-53 R5",
-    "HIPAA.Security": "HIPAA Security",
-    "PCI.DSS.321": "PCI DSS 3.2.1",
-    "cdk-validator-cfnguard": "Control Tower",
-}
-
-
-def _rule_set_and_rule(ack_id: str) -> tuple[str, str]:
-    plugin, separator, rule = ack_id.partition("::")
-    if not separator:
-        return "", ack_id
-    return RULE_SET_NAMES.get(plugin, plugin), rule
-
-
-def _markdown_cell(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]|<>])", r"\\\1", text)
-
-
-def acknowledgements_page(
-    baseline: list[tuple[str, str, str, str]], strict: list[tuple[str, str, str, str]] | None = None
-) -> str:
-    """One table per stack; the Profile column says whether the strict profile alone makes a row."""
-    rows = dict.fromkeys(baseline, "both")
-    for row in strict or []:
-        rows.setdefault(row, "strict")
-    lines = [_header("the demo stacks' acknowledgements").rstrip("\n")]
-    for stack in sorted({row[0] for row in rows}):
-        lines += [
-            "",
-            f"### {stack}",
-            "",
-            "| Construct path | Rule set | Rule | Profile | Reason |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for (_, path, ack_id, reason), profile in sorted(item for item in rows.items() if item[0][0] == stack):
-            rule_set, rule = _rule_set_and_rule(ack_id)
-            lines.append(f"| `{path}` | {rule_set} | `{rule}` | {profile} | {_markdown_cell(reason)} |")
-    return "\n".join(lines) + "\n"
-
-
 def resource_counts_page(templates: Mapping[str, Mapping[str, Any]]) -> str:
     """A table of billed resource kinds (rows) by stack (columns)."""
     stacks = sorted(templates)
@@ -534,8 +466,10 @@ def render(assembly: Path, strict_assembly: Path | None = None) -> dict[str, str
         files.update(_state_machines.state_machine_pages(stack, templates[stack], construct_paths(assembly, stack)))
     strict_rows = None
     if strict_assembly is not None:
-        strict_rows = acknowledgements(Path(strict_assembly), stack_names(Path(strict_assembly)))
-    files[NAG_FILE] = acknowledgements_page(acknowledgements(assembly, stacks), strict_rows)
+        strict_rows = _acknowledgements.acknowledgements(Path(strict_assembly), stack_names(Path(strict_assembly)))
+    files[NAG_FILE] = _acknowledgements.acknowledgements_page(
+        _acknowledgements.acknowledgements(assembly, stacks), strict_rows, _header("the demo stacks' acknowledgements")
+    )
     files[COUNTS_FILE] = resource_counts_page(templates)
     return dict(sorted(files.items()))
 
