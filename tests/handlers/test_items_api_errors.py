@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 
 import boto3
 import pytest
@@ -18,12 +19,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 OVERSIZE = json.dumps({"name": "x", "description": "y" * (16 * 1024)})
 NESTED = "[" * 5000 + "]" * 5000
+# Python's json decoder gives up on such nesting with a RecursionError up to 3.12 ("not valid JSON"); from 3.13
+# (and on Lambda's 3.14) it parses it, and the array is refused for not being an object. 400 either way.
+NESTED_MESSAGE = "must be a JSON object" if sys.version_info >= (3, 13) else "not valid JSON"
 
 # (case id, method, path, body, query, status, text the message must contain)
 REJECTED = [
     ("malformed-json", "POST", "/items", '{"name": ', None, 400, "not valid JSON"),
     ("nan-is-not-json", "POST", "/items", '{"name": "x", "quantity": NaN}', None, 400, "not valid JSON"),
-    ("deeply-nested-json", "POST", "/items", NESTED, None, 400, "not valid JSON"),
+    ("deeply-nested-json", "POST", "/items", NESTED, None, 400, NESTED_MESSAGE),
     ("missing-body", "POST", "/items", None, None, 400, "body is required"),
     ("body-is-an-array", "POST", "/items", "[1, 2]", None, 400, "must be a JSON object"),
     ("body-is-a-string", "POST", "/items", '"widget"', None, 400, "must be a JSON object"),
