@@ -18,13 +18,12 @@ from .blocks import SecureFunction, SecureTable, acknowledge, bundled_code, thre
 from .blocks.alarms import function_errors_alarm, function_throttles_alarm
 from .blocks.api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, check_origins, preflight_options
 from .blocks.api_invoke import grant_execute_api
-from .blocks.api_logging import check_logging_props, logged_stage_options, stage_logging
+from .blocks.api_logging import access_logs, check_logging_props, logged_stage_options, stage_logging
 from .blocks.api_models import CREATE_ITEM_SCHEMA, REPLACE_ITEM_SCHEMA
 from .blocks.api_strict import acknowledge_stage_rules, limit_invoke_permissions_to_account
 from .blocks.api_table_key import known_partition_key
 from .blocks.api_waf import associate_web_acl, check_web_acl_arn
-from .blocks.compliance_resources import logs_key
-from .compliance import is_strict, log_retention
+from .compliance import is_strict
 
 #: The DynamoDB actions the bundled items handler calls, and so the only ones it is granted.
 ITEMS_HANDLER_ACTIONS = (
@@ -204,15 +203,8 @@ class ApiLambdaTable(Construct):
         self.grant = self._grant_table(table, index_names, table_actions)
 
         strict = is_strict(self)
-        retention = log_retention(self, access_log_retention, default=_LOG_RETENTION, prop="access_log_retention")
-        logs_encryption_key = logs_key(self) if strict else None
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=retention,
-            encryption_key=logs_encryption_key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        access = access_logs(self, access_log_retention, default=_LOG_RETENTION, prop="access_log_retention")
+        self.access_log_group = access.log_group
         self.api = self._rest_api(
             rest_api_name=rest_api_name or Names.unique_resource_name(self, max_length=_MAX_NAME_LENGTH, separator="-"),
             cors_allow_origins=cors_allow_origins,
@@ -228,8 +220,8 @@ class ApiLambdaTable(Construct):
             level=execution_log_level,
             manage_account_logging_role=manage_account_logging_role,
             manage_execution_log_group=manage_execution_log_group,
-            retention=retention,
-            encryption_key=logs_encryption_key,
+            retention=access.retention,
+            encryption_key=access.encryption_key,
         )
         self.gateway_responses = add_error_responses(self.api, cors_allow_origins) if cors_allow_origins else []
         self._add_routes(authorizer, read_scopes, write_scopes)

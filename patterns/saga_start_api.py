@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import Duration, Names
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -30,11 +30,10 @@ from constructs import Construct
 
 from .blocks import acknowledge, threshold_alarm
 from .blocks.api_invoke import grant_execute_api
-from .blocks.api_logging import check_logging_props, logged_stage_options, stage_logging
+from .blocks.api_logging import access_logs, check_logging_props, logged_stage_options, stage_logging
 from .blocks.api_waf import associate_web_acl, check_web_acl_arn
-from .blocks.compliance_resources import logs_key
 from .blocks.managed_policies import managed_policy_role
-from .compliance import is_strict, log_retention
+from .compliance import is_strict
 
 _LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 _PATH_PART = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
@@ -135,11 +134,8 @@ class SagaStartApi(Construct):
         options.validate()
         self._options = options
         strict = is_strict(self)
-        retention = log_retention(self, None, default=_LOG_RETENTION, prop="log_retention")
-        encryption_key = logs_key(self) if strict else None
-        self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=retention, encryption_key=encryption_key, removal_policy=RemovalPolicy.DESTROY
-        )
+        access = access_logs(self, None, default=_LOG_RETENTION, prop="log_retention")
+        self.access_log_group = access.log_group
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -162,8 +158,8 @@ class SagaStartApi(Construct):
             level=apigw.MethodLoggingLevel.ERROR,
             manage_account_logging_role=options.manage_account_logging_role,
             manage_execution_log_group=True,
-            retention=retention,
-            encryption_key=encryption_key,
+            retention=access.retention,
+            encryption_key=access.encryption_key,
         )
         self.role = managed_policy_role(
             self,

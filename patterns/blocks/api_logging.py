@@ -4,6 +4,7 @@ own) and a REST stage's execution log group."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Environment, RemovalPolicy, Stack, Stage, Token
 from aws_cdk import aws_apigateway as apigw
@@ -12,7 +13,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
-from ..compliance import is_strict
+from ..compliance import is_strict, log_retention
+from .compliance_resources import logs_key
 from .nag import acknowledge
 
 #: The id of the settings stack (env-agnostic); bound to an environment, ``-<account>-<region>`` follows.
@@ -268,3 +270,24 @@ def logged_stage_options(
             user=True,
         ),
     )
+
+
+@dataclass(frozen=True)
+class AccessLogs:
+    """An API's access log group, with the retention and key its stage's execution logs are to share."""
+
+    log_group: logs.LogGroup
+    retention: logs.RetentionDays
+    encryption_key: kms.IKey | None
+
+
+def access_logs(
+    scope: Construct, retention: logs.RetentionDays | None, *, default: logs.RetentionDays, prop: str
+) -> AccessLogs:
+    """The ``AccessLogs`` group of every API of this library, deleted with the stack: ``retention`` (else
+    ``default``; at least the strict minimum under the strict profile, else a ``ValueError`` naming ``prop``),
+    encrypted with the stack's logs key under the strict profile."""
+    kept = log_retention(scope, retention, default=default, prop=prop)
+    key = logs_key(scope) if is_strict(scope) else None
+    group = logs.LogGroup(scope, "AccessLogs", retention=kept, encryption_key=key, removal_policy=RemovalPolicy.DESTROY)
+    return AccessLogs(group, kept, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import Duration, Names
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -13,15 +13,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ..compliance import is_strict, log_retention
+from ..compliance import is_strict
 from .alarms import threshold_alarm
 from .api_cors import CORS_ALLOW_ORIGINS_ENV, add_error_responses, preflight_options
 from .api_invoke import grant_execute_api
-from .api_logging import check_logging_props, logged_stage_options, stage_logging
+from .api_logging import access_logs, check_logging_props, logged_stage_options, stage_logging
 from .api_strict import acknowledge_stage_rules, limit_invoke_permissions_to_account
 from .api_waf import associate_web_acl
 from .assets import bundled_code
-from .compliance_resources import logs_key
 from .function import SecureFunction
 from .nag import acknowledge
 
@@ -176,11 +175,8 @@ class UploadGrantApi(Construct):
         self, cors_allow_origins: Sequence[str] | None, web_acl_arn: str | None, manage_account_logging_role: bool
     ) -> apigw.RestApi:
         strict = is_strict(self)
-        retention = log_retention(self, None, default=logs.RetentionDays.ONE_MONTH, prop="access_log_retention")
-        encryption_key = logs_key(self) if strict else None
-        self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=retention, encryption_key=encryption_key, removal_policy=RemovalPolicy.DESTROY
-        )
+        access = access_logs(self, None, default=logs.RetentionDays.ONE_MONTH, prop="access_log_retention")
+        self.access_log_group = access.log_group
         api = apigw.RestApi(
             self,
             "Api",
@@ -203,8 +199,8 @@ class UploadGrantApi(Construct):
             level=apigw.MethodLoggingLevel.ERROR,
             manage_account_logging_role=manage_account_logging_role,
             manage_execution_log_group=True,
-            retention=retention,
-            encryption_key=encryption_key,
+            retention=access.retention,
+            encryption_key=access.encryption_key,
         )
         if cors_allow_origins:
             add_error_responses(api, cors_allow_origins)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import Duration, Names
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -17,11 +17,10 @@ from constructs import Construct
 
 from ..blocks import acknowledge, threshold_alarm
 from ..blocks.api_invoke import grant_execute_api
-from ..blocks.api_logging import check_logging_props, logged_stage_options, stage_logging
+from ..blocks.api_logging import access_logs, check_logging_props, logged_stage_options, stage_logging
 from ..blocks.api_waf import associate_web_acl, check_web_acl_arn
-from ..blocks.compliance_resources import logs_key
 from ..blocks.managed_policies import managed_policy_role
-from ..compliance import is_strict, log_retention
+from ..compliance import is_strict
 
 #: Kinesis takes at most 500 records per PutRecords call.
 MAX_EVENTS_PER_REQUEST = 500
@@ -188,15 +187,8 @@ class StreamIngestionApi(Construct):
             key.grant(self.role, "kms:GenerateDataKey")
 
         strict = is_strict(self)
-        retention = log_retention(self, access_log_retention, default=_LOG_RETENTION, prop="access_log_retention")
-        logs_encryption_key = logs_key(self) if strict else None
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=retention,
-            encryption_key=logs_encryption_key,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        access = access_logs(self, access_log_retention, default=_LOG_RETENTION, prop="access_log_retention")
+        self.access_log_group = access.log_group
         self.api = apigw.RestApi(
             self,
             "Api",
@@ -219,8 +211,8 @@ class StreamIngestionApi(Construct):
             level=execution_log_level,
             manage_account_logging_role=manage_account_logging_role,
             manage_execution_log_group=True,
-            retention=retention,
-            encryption_key=logs_encryption_key,
+            retention=access.retention,
+            encryption_key=access.encryption_key,
         )
         self.events_resource = self.api.root.add_resource("events")
         self.put_method = self._put_method(stream, partition_key_field, event_schema, authorizer)
