@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
-from typing import TypeGuard, cast
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, TypeGuard, cast
 
 import jsii
 from aws_cdk import (
@@ -33,7 +33,7 @@ from aws_cdk import (
 from aws_cdk import (
     aws_sns as sns,
 )
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, Node
 
 from .blocks.alarm_topic import AlarmTopic, email_addresses
 from .blocks.topic import SecureTopic
@@ -48,6 +48,9 @@ ALARM_TOPIC_ID = "AlarmTopic"
 _L1_ALARM_TYPES = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
 _ROUTED_ALARM_ID = "RoutedAlarm"
 _registration_order = itertools.count()
+#: The routings registered on each scope (``route_alarms`` is the one way to register one), by the scope's
+#: jsii reference: answering "which routing is nearest" from here asks the CDK's Node process nothing.
+_routings_on: dict[str, list[AlarmRouting]] = {}
 
 AlarmTarget = AlarmTopic | sns.ITopic | cloudwatch.IAlarmAction
 
@@ -86,15 +89,18 @@ def route_alarms(scope: IConstruct, target: AlarmTarget | None = None, *, ok_act
     if routing is None:
         routing = AlarmRouting(scope, target, ok_actions=ok_actions)
         Aspects.of(scope).add(routing, priority=AspectPriority.MUTATING)
+        _register(routing, scope)
     else:
         routing.configure(target, ok_actions=ok_actions)
     # CDK synthesizes each Stage on its own, with only the Aspects applied inside it.
     for stage in _stages_under(scope):
         if routing not in Aspects.of(stage).all:
             Aspects.of(stage).add(routing, priority=AspectPriority.MUTATING)
-    for stack in _stacks_under(scope):
-        if any(routing_for(alarm) is routing for alarm in _alarms_of(stack)):
-            routing.check_environment(stack)
+            _register(routing, stage)
+    if _topic_of(target) is not None:  # only an explicit topic can be in another environment
+        for stack in _stacks_under(scope):
+            if any(routing_for(alarm) is routing for alarm in _alarms_of(stack)):
+                routing.check_environment(stack)
     return routing
 
 
@@ -106,11 +112,18 @@ class AlarmRouting:
         self.scope = scope
         self._depth = len(scope.node.scopes)
         self._order = next(_registration_order)
+        # What visiting each stack decided about its alarms, by jsii reference: where an alarm this routing
+        # routes sits, or None for a construct it leaves alone. See _plan.
+        self._decided: dict[str, _Placement | None] = {}
+        self._actions: dict[str, cloudwatch.IAlarmAction] = {}  # by the jsii reference of the stack
+        self._topics: dict[str, sns.ITopic | None] = {}  # likewise
         self.configure(target, ok_actions=ok_actions)
 
     def configure(self, target: AlarmTarget | None, *, ok_actions: bool) -> None:
         self.target = target
         self.ok_actions = ok_actions
+        self._actions.clear()
+        self._topics.clear()
 
     @property
     def precedence(self) -> tuple[int, int]:
@@ -124,25 +137,32 @@ class AlarmRouting:
         # its Python class, NestedStack included), so the many that are neither a stack nor an
         # alarm cost no call into the CDK's Node process.
         if isinstance(node, Stack):
-            if self.target is None and any(
-                routing_for(alarm) is self and not _has_actions(alarm) for alarm in _alarms_of(node)
-            ):
-                # Made before CDK walks the stack's children, so every Aspect visits the new topic.
-                _alarm_topic_of(node)
+            self._plan(node)
             return
-        if _is_alarm(node) and routing_for(node) is self:
+        if not _may_be_alarm(node):
+            return
+        reference = _ref(node)
+        if reference in self._decided:
+            placement = self._decided[reference]
+            if placement is not None:
+                self.route(node, placement)
+        # Made after its stack was visited (by another Aspect, say): the whole check.
+        elif _is_alarm(node) and routing_for(node) is self:
             self.route(node)
 
-    def route(self, alarm: IConstruct) -> None:
+    def route(self, alarm: IConstruct, placement: _Placement | None = None) -> None:
         """Give ``alarm`` this routing's action(s), unless it already has actions of its own."""
-        if _has_actions(alarm):
+        if placement is None:
+            placement = _placement_of(alarm, alarm.node)
+        scopes, resource = placement
+        stack = _stack_in(scopes)
+        if _has_actions(resource, stack):
             return
-        stack = Stack.of(alarm)
         action = self._action_for(stack)
         # An alarm on the delivery failures of the very topic it notifies gets no OK action: with a
         # broken subscriber each OK message would fail, turn the alarm back to ALARM and start again.
         # Its ALARM message still reaches the subscribers that work, once per state change.
-        ok_actions = self.ok_actions and not _watches_deliveries_of(alarm, self._topic_for(stack))
+        ok_actions = self.ok_actions and not _watches_deliveries_of(alarm, self._topic_for(stack), scopes)
         if isinstance(alarm, cloudwatch.AlarmBase):
             alarm.add_alarm_action(action)
             if ok_actions:
@@ -162,10 +182,58 @@ class AlarmRouting:
         if topic is not None:
             _check_topic_environment(topic, stack)
 
+    def _plan(self, stack: Stack) -> None:
+        """Decide, in one pass over ``stack``, which of its alarms (not its nested stacks') this routing routes.
+
+        The alarms' own visits then find the decision by reference, so the check costs a few calls into
+        the CDK's Node process per alarm, and none per other construct. With the default target, the
+        stack's ``AlarmTopic`` is made here, before CDK walks the stack's children, so every Aspect
+        visits the new topic too.
+        """
+        own = _ref(stack)
+        mine: list[_Placement] = []
+        for node in stack.node.find_all():  # parents before their children
+            if not _may_be_alarm(node):
+                continue
+            reference = _ref(node)
+            if (
+                reference in self._decided
+                and self._decided[reference] is None
+                and not isinstance(node, cloudwatch.AlarmBase)
+            ):
+                continue  # the L1 inside an L2 alarm found just before it: routed through the L2
+            if type(node) is CfnResource and node.cfn_resource_type not in _L1_ALARM_TYPES:
+                self._decided[reference] = None  # another resource type
+                continue
+            placement = _placement_of(node, node.node)
+            if placement.resource is None:  # an alarm imported by ARN (not an owned resource)
+                self._decided[reference] = None
+                continue
+            if placement.resource is not node:
+                self._decided[_ref(placement.resource)] = None
+            if _ref(_stack_in(placement.scopes)) != own:
+                continue  # a nested stack's: decided when that stack is visited
+            if routing_for(node, placement.scopes) is self:
+                self._decided[reference] = placement
+                mine.append(placement)
+            else:
+                self._decided[reference] = None
+        if self.target is None and any(not _has_actions(found.resource, stack) for found in mine):
+            _alarm_topic_of(stack)
+
     def _topic_for(self, stack: Stack) -> sns.ITopic | None:
-        return _alarm_topic_of(stack).topic if self.target is None else _topic_of(self.target)
+        reference = _ref(stack)
+        if reference not in self._topics:
+            self._topics[reference] = _alarm_topic_of(stack).topic if self.target is None else _topic_of(self.target)
+        return self._topics[reference]
 
     def _action_for(self, stack: Stack) -> cloudwatch.IAlarmAction:
+        reference = _ref(stack)
+        if reference not in self._actions:
+            self._actions[reference] = self._new_action_for(stack)
+        return self._actions[reference]
+
+    def _new_action_for(self, stack: Stack) -> cloudwatch.IAlarmAction:
         if self.target is None:
             return _alarm_topic_of(stack).alarm_action
         self.check_environment(stack)
@@ -176,17 +244,60 @@ class AlarmRouting:
         return cast(cloudwatch.IAlarmAction, self.target)
 
 
-def routing_for(alarm: IConstruct) -> AlarmRouting | None:
-    """The routing that applies to ``alarm``: the one registered on its nearest scope, if any."""
+def routing_for(alarm: IConstruct, scopes: Sequence[IConstruct] | None = None) -> AlarmRouting | None:
+    """The routing that applies to ``alarm``: the one registered on its nearest scope, if any.
+
+    ``scopes``: ``alarm.node.scopes``, when the caller has them already.
+    """
     found = [
-        aspect for scope in alarm.node.scopes for aspect in Aspects.of(scope).all if isinstance(aspect, AlarmRouting)
+        routing
+        for scope in (alarm.node.scopes if scopes is None else scopes)
+        for routing in _routings_on.get(_ref(scope), ())
     ]
     return max(found, key=lambda routing: routing.precedence, default=None)
 
 
-def _watches_deliveries_of(alarm: IConstruct, topic: sns.ITopic | None) -> bool:
+class _Placement(NamedTuple):
+    """Where an alarm sits: its ``node.scopes`` (itself last), and the resource holding its actions (the
+    L2's default child, the L1 itself; None for an alarm imported by ARN)."""
+
+    scopes: tuple[IConstruct, ...]
+    resource: IConstruct | None
+
+
+def _placement_of(alarm: IConstruct, tree: Node) -> _Placement:
+    resource = tree.default_child if isinstance(alarm, cloudwatch.AlarmBase) else alarm
+    return _Placement(tuple(tree.scopes), resource)
+
+
+def _register(routing: AlarmRouting, scope: IConstruct) -> None:
+    _routings_on.setdefault(_ref(scope), []).append(routing)
+
+
+def _ref(construct: IConstruct) -> str:
+    """The construct's jsii object reference: stable for the construct's life, unlike its Python proxy
+    (a construct made by the CDK itself gets a new proxy each time it crosses into Python)."""
+    return cast(str, construct.__jsii_ref__.ref)  # type: ignore[attr-defined]
+
+
+def _stack_in(scopes: Sequence[IConstruct]) -> Stack:
+    """The stack (nested or not) of the construct whose ``node.scopes`` these are: ``Stack.of``, without a call."""
+    for scope in reversed(scopes):
+        if isinstance(scope, Stack):
+            return scope
+    raise ValueError(f"{'/'.join(s.node.id for s in scopes)}: not inside a stack")
+
+
+def _may_be_alarm(node: IConstruct) -> bool:
+    """A Python type check that lets through every alarm (and, rarely, a plain ``CfnResource`` of another type)."""
+    return isinstance(node, (cloudwatch.AlarmBase, cloudwatch.CfnAlarm, cloudwatch.CfnCompositeAlarm)) or (
+        type(node) is CfnResource
+    )
+
+
+def _watches_deliveries_of(alarm: IConstruct, topic: sns.ITopic | None, scopes: Sequence[IConstruct]) -> bool:
     """Whether ``alarm`` is the failed-deliveries alarm of ``topic`` (of its ``SecureTopic``)."""
-    owner = next((scope for scope in reversed(alarm.node.scopes) if isinstance(scope, SecureTopic)), None)
+    owner = next((scope for scope in reversed(scopes) if isinstance(scope, SecureTopic)), None)
     return owner is not None and topic is owner.topic and alarm is owner.failed_deliveries_alarm
 
 
@@ -296,12 +407,10 @@ def _is_alarm(node: IConstruct) -> bool:
     )
 
 
-def _has_actions(alarm: IConstruct) -> bool:
-    resource = alarm.node.default_child if isinstance(alarm, cloudwatch.AlarmBase) else alarm
-    stack = Stack.of(alarm)
-    return any(
-        stack.resolve(getattr(resource, name)) for name in ("alarm_actions", "ok_actions", "insufficient_data_actions")
-    )
+def _has_actions(resource: IConstruct | None, stack: Stack) -> bool:
+    """Whether an alarm's resource (``_Placement.resource``) has an alarm, OK or insufficient-data action."""
+    names = ("alarm_actions", "ok_actions", "insufficient_data_actions")
+    return any(stack.resolve([getattr(resource, name, None) for name in names]) or ())
 
 
 def _alarm_reference(alarm: CfnResource) -> cloudwatch.IAlarm:
@@ -346,7 +455,11 @@ def _refuse_unrouted_stages(scope: Stage) -> None:
     for stage in _stages_under(scope):
         if any(isinstance(aspect, AlarmRouting) for aspect in Aspects.of(stage).all):
             continue
-        unrouted = [node.node.path for node in stage.node.find_all() if _is_alarm(node) and not _has_actions(node)]
+        unrouted = [
+            node.node.path
+            for node in stage.node.find_all()
+            if _is_alarm(node) and not _has_actions(_placement_of(node, node.node).resource, Stack.of(node))
+        ]
         if unrouted:
             raise ValueError(
                 f"route_alarms({scope.node.path or 'app'}): stage {stage.node.path} was created after the call, so "
