@@ -154,6 +154,7 @@ def render(results: dict) -> str:
             f"   ratio whole/trivial: {synth['ratio_whole_to_trivial']:.3f}x ({len(synth['demo_stacks'])} demo stacks, "
             f"{synth['seconds_per_demo_stack']:.2f} s per stack beyond the trivial app)"
         )
+        out.extend(_synth_profile_lines(synth.get("profile")))
         out.append("   resources per stack (synthesized templates):")
         counts_by_stack = dict(synth["resource_counts"])
         if "resource_counts" in synth["trivial"]:
@@ -327,3 +328,32 @@ def render(results: dict) -> str:
     out.append(f"results written to {results['output']}")
     out.append("=" * 100)
     return "\n".join(out)
+
+
+def _synth_profile_lines(profile: dict | None) -> list[str]:
+    """The Node process's CPU time per part of the work, one column per app (bench/synth_profile.py)."""
+    if not profile:
+        return []
+    kinds = [kind for kind in ("whole", "reference", "trivial") if isinstance(profile.get(kind), dict)]
+    out = ["   where the time goes (one profiled, untimed run per app; Node CPU ms per part):"]
+    for kind in kinds:
+        if "error" in profile[kind]:
+            out.append(f"     {kind}: profile failed ({profile[kind]['error']})")
+    kinds = [kind for kind in kinds if "node_ms_by_part" in profile[kind]]
+    if not kinds:
+        return out
+    parts = list(dict.fromkeys(part for kind in kinds for part in profile[kind]["node_ms_by_part"]))
+    out.append(f"     {'part':<48}" + "".join(f"{kind:>11}" for kind in kinds))
+    for part in parts:
+        out.append(
+            f"     {part:<48}" + "".join(f"{profile[kind]['node_ms_by_part'].get(part, 0):>11.0f}" for kind in kinds)
+        )
+    out.append(f"     {'total':<48}" + "".join(f"{profile[kind]['node_ms_total']:>11.0f}" for kind in kinds))
+    for kind in kinds:
+        entry = profile[kind]
+        if entry.get("python_alarm_routing_visits"):
+            out.append(
+                f"     {kind}: alarm routing's {entry['python_alarm_routing_visits']} visits took "
+                f"{entry['python_alarm_routing_s'] * 1000:.0f} ms in Python (inside the Aspects part)"
+            )
+    return out

@@ -43,6 +43,7 @@ from measure_tests import bench_tests
 from measure_warm import bench_warm
 from report import render, summary_rows
 from staging import Handlers
+from synth_profile import profile_synth
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_synth:
             log("1. synth")
             results["synth"], whole_outdir, trivial_outdir = bench_synth(args.synth_repeats, scratch)
+            log("1b. synth profile")
+            kinds = ["whole", "trivial"] + (["reference"] if isinstance(results["synth"]["reference"], dict) else [])
+            results["synth"]["profile"] = profile_synth(kinds)
         outdir = whole_outdir or synth_once(scratch)
         stacks = stack_names_in(outdir)
         templates = load_templates(outdir, stacks)

@@ -17,6 +17,7 @@ machine's load.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,25 @@ def count_round_trips() -> dict[str, int]:
 
     process._NodeProcess.send = counting
     return counter
+
+
+def time_alarm_routing() -> dict:
+    """Time every visit of the alarm routing Aspect (Python's side of the callback), into the returned dict."""
+    from patterns.alarm_routing import AlarmRouting
+
+    totals = {"n": 0, "s": 0.0}
+    visit = AlarmRouting.visit
+
+    def timed(self, node):
+        began = time.perf_counter()
+        try:
+            return visit(self, node)
+        finally:
+            totals["n"] += 1
+            totals["s"] += time.perf_counter() - began
+
+    AlarmRouting.visit = timed
+    return totals
 
 
 def feature_flags() -> dict:
@@ -84,6 +104,7 @@ def main(kind: str, outdir: str) -> None:
             DEMO_STACKS[name] = timed
     else:
         from aws_cdk import aws_sns as sns
+    routing_time = time_alarm_routing() if kind in ("whole", "reference") and os.environ.get("BENCH_PROFILE") else None
     imported = time.perf_counter()
     trips = {"import": round_trips["n"]}
 
@@ -114,6 +135,11 @@ def main(kind: str, outdir: str) -> None:
                 "stack_build_s": stack_build_s,
                 "jsii_round_trips": trips,
                 "error": error,
+                **(
+                    {"alarm_routing_visits": routing_time["n"], "alarm_routing_s": routing_time["s"]}
+                    if routing_time
+                    else {}
+                ),
             }
         ),
         flush=True,
