@@ -49,6 +49,9 @@ ERROR_STATUSES: tuple[tuple[str, int], ...] = (
     (".*ThrottlingException", 429),
     (".*ExecutionAlreadyExists", 409),
 )
+#: The message these statuses answer with instead of Step Functions' own: an ``AccessDenied`` or KMS
+#: message names the integration's role or the key (account, names), which callers have no use for.
+ERROR_MESSAGES: dict[int, str] = {500: "Internal server error", 429: "Too many requests: retry later"}
 
 
 @dataclass(frozen=True)
@@ -282,11 +285,13 @@ class SagaStartApi(Construct):
 
 
 def error_template() -> str:
-    """The 400 response's template: the message, and the status ``ERROR_STATUSES`` gives the error's type."""
-    lines = ["#set($errorType = $input.path('$.__type'))"]
-    lines += [
-        f"#if($errorType.matches('{pattern}'))#set($context.responseOverride.status = {status})#end"
-        for pattern, status in ERROR_STATUSES
-    ]
-    lines.append('{"message": "$util.escapeJavaScript($input.path(\'$.message\'))"}')
+    """The 400 response's template: the status ``ERROR_STATUSES`` gives the error's type, and Step Functions'
+    message, or the fixed one ``ERROR_MESSAGES`` gives that status."""
+    lines = ["#set($errorType = $input.path('$.__type'))", "#set($message = $input.path('$.message'))"]
+    for pattern, status in ERROR_STATUSES:
+        fixed = f"#set($message = '{ERROR_MESSAGES[status]}')" if status in ERROR_MESSAGES else ""
+        lines.append(
+            f"#if($errorType.matches('{pattern}'))#set($context.responseOverride.status = {status}){fixed}#end"
+        )
+    lines.append('{"message": "$util.escapeJavaScript($message)"}')
     return "\n".join(lines)

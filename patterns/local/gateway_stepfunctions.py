@@ -8,12 +8,13 @@ local endpoint (moto's Step Functions, which runs the execution), and the integr
 status and, through its template, the body.
 
 Mapping templates are Velocity (VTL); only the expressions such templates use to pass a request on
-are evaluated: ``$input.json('$')``, ``$input.path('$.field')``, ``$util.escapeJavaScript(...)``
-(optionally followed by ``.replaceAll("\\'","'")``) and ``$context.requestId``; and, each on a line
-of its own, the directives a response template uses to choose its status from the action's error:
-``#set($name = $input.path('$.field'))`` and
-``#if($name.matches('<regex>'))#set($context.responseOverride.status = <status>)#end`` (Java's
-``matches``: the whole value; a later match wins, as a later ``#set`` would). A template with
+are evaluated: ``$input.json('$')``, ``$input.path('$.field')``, ``$util.escapeJavaScript(...)`` of
+one of those or of a variable (optionally followed by ``.replaceAll("\\'","'")``) and
+``$context.requestId``; and, each on a line of its own, the directives a response template uses to
+choose its status and message from the action's error: ``#set($name = $input.path('$.field'))`` and
+``#if($name.matches('<regex>'))#set($context.responseOverride.status = <status>)#end``, optionally
+with ``#set($other = '<text>')`` before the ``#end`` (Java's ``matches``: the whole value; a later
+match wins, as a later ``#set`` would). A template with
 anything else (other ``#set`` or ``#if`` forms, ``#foreach``, other variables) is not served: the
 method answers 500 and the run's notes say why.
 """
@@ -35,7 +36,7 @@ from .model import LocalEnvironment
 SERVICE, ACTION = "states", "StartExecution"
 _ESCAPE_ARGUMENT = r"\$input\.(?:json|path)\('\$(?:\.[A-Za-z0-9_]+)*'\)"
 _EXPRESSION = re.compile(
-    r"\$util\.escapeJavaScript\((?P<escaped>" + _ESCAPE_ARGUMENT + r")\)"
+    r"\$util\.escapeJavaScript\((?:(?P<escaped>" + _ESCAPE_ARGUMENT + r")|\$(?P<variable>[A-Za-z][A-Za-z0-9]*))\)"
     r"(?P<unquote>\.replaceAll\(\"\\\\'\",\"'\"\))?"
     r"|\$input\.(?P<function>json|path)\('(?P<path>\$(?:\.[A-Za-z0-9_]+)*)'\)"
     r"|\$context\.requestId"
@@ -46,7 +47,8 @@ _SET_LINE = re.compile(
 )
 _STATUS_LINE = re.compile(
     r"^#if\(\$(?P<name>[A-Za-z][A-Za-z0-9]*)\.matches\('(?P<pattern>[^']*)'\)\)"
-    r"#set\(\$context\.responseOverride\.status = (?P<status>[1-5]\d\d)\)#end\n?",
+    r"#set\(\$context\.responseOverride\.status = (?P<status>[1-5]\d\d)\)"
+    r"(?:#set\(\$(?P<assigned>[A-Za-z][A-Za-z0-9]*) = '(?P<text>[^'$#\\]*)'\))?#end\n?",
     re.M,
 )
 
@@ -91,8 +93,8 @@ class StartExecutionIntegration:
             return Response(json.dumps({"message": "Internal server error"}), 500, mimetype="application/json")
         if not chosen.template:
             return Response(json.dumps(answer), chosen.status, mimetype="application/json")
-        override, template = status_override(chosen.template, answer)
-        text = render(template, answer, request_id)
+        override, template, variables = status_override(chosen.template, answer)
+        text = render(template, answer, request_id, variables)
         return Response(text, override or chosen.status, mimetype="application/json")
 
     def _select(self, status: int) -> _Response | None:
@@ -126,8 +128,9 @@ def check_template(template: str) -> None:
         raise UnsupportedTemplate(f"mapping template uses VTL that is not evaluated locally: {template!r}")
 
 
-def status_override(template: str, document: Any) -> tuple[int | None, str]:
-    """The status ``template``'s ``responseOverride`` lines set for ``document`` (or None), and the rest of it."""
+def status_override(template: str, document: Any) -> tuple[int | None, str, dict[str, str]]:
+    """The status ``template``'s ``responseOverride`` lines set for ``document`` (or None), the rest of it,
+    and the variables its ``#set`` directives leave."""
     variables: dict[str, str] = {}
     for match in _SET_LINE.finditer(template):
         variables[match["name"]] = _evaluate("path", match["path"], document)
@@ -137,15 +140,23 @@ def status_override(template: str, document: Any) -> tuple[int | None, str]:
             raise UnsupportedTemplate(f"${match['name']} is used before it is set: {template!r}")
         if re.fullmatch(match["pattern"], variables[match["name"]]):
             status = int(match["status"])
-    return status, _STATUS_LINE.sub("", _SET_LINE.sub("", template))
+            if match["assigned"]:
+                variables[match["assigned"]] = match["text"]
+    return status, _STATUS_LINE.sub("", _SET_LINE.sub("", template)), variables
 
 
-def render(template: str, document: Any, request_id: str) -> str:
-    """``template`` with each supported expression replaced by its value for ``document`` (the JSON input)."""
+def render(template: str, document: Any, request_id: str, variables: Mapping[str, str] | None = None) -> str:
+    """``template`` with each supported expression replaced by its value for ``document`` (the JSON input)
+    and ``variables`` (what its ``#set`` directives left, from ``status_override``)."""
 
     def value(match: re.Match[str]) -> str:
         if match.group(0) == "$context.requestId":
             return request_id
+        if match.group("variable"):
+            name = match.group("variable")
+            if variables is None or name not in variables:
+                raise UnsupportedTemplate(f"${name} is used before it is set: {template!r}")
+            return json.dumps(variables[name])[1:-1]  # JavaScript string escaping, as escapeJavaScript does
         if match.group("escaped"):
             inner = _ARGUMENT.fullmatch(match.group("escaped"))
             assert inner is not None

@@ -16,7 +16,7 @@ from patterns.local.gateway_stepfunctions import (
     render,
     status_override,
 )
-from patterns.saga_start_api import error_template
+from patterns.saga_start_api import ERROR_MESSAGES, error_template
 
 # The request template SagaWorkflow's start API renders (state machine ARN resolved).
 REQUEST = (
@@ -74,13 +74,14 @@ def test_an_integration_without_a_json_request_template_is_not_served():
 class _Refusing:
     """A Step Functions client whose StartExecution fails with one error, as the service answers it (HTTP 400)."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, message: str | None = None) -> None:
         self.code = code
+        self.message = f"{code} happened" if message is None else message
 
     def start_execution(self, **parameters):
         raise ClientError(
             {
-                "Error": {"Code": self.code, "Message": f"{self.code} happened"},
+                "Error": {"Code": self.code, "Message": self.message},
                 "ResponseMetadata": {"HTTPStatusCode": 400},
             },
             "StartExecution",
@@ -120,9 +121,41 @@ def test_the_start_apis_400_template_gives_each_error_its_status(monkeypatch, co
     environment = SimpleNamespace(endpoint="http://127.0.0.1:1", region="us-east-1")
     response = integration.respond(json.dumps({"order_id": "o-1"}).encode(), "req-1", environment)
     assert response.status_code == status
-    assert json.loads(response.get_data()) == {"message": f"{code} happened"}
+    # Only the caller's own errors pass Step Functions' message on: an AccessDenied or KMS message names
+    # the integration's role or the key.
+    message = ERROR_MESSAGES.get(status, f"{code} happened")
+    assert json.loads(response.get_data()) == {"message": message}
 
 
 def test_status_lines_are_refused_when_their_variable_was_never_set():
     with pytest.raises(UnsupportedTemplate):
         status_override("#if($x.matches('.*'))#set($context.responseOverride.status = 409)#end\n{}", {})
+
+
+def test_an_access_denied_message_naming_the_role_does_not_reach_the_caller(monkeypatch):
+    integration = read_integration(
+        {
+            "RequestTemplates": {"application/json": REQUEST},
+            "IntegrationResponses": [
+                {"StatusCode": "200"},
+                {
+                    "StatusCode": "400",
+                    "SelectionPattern": "4\\d{2}",
+                    "ResponseTemplates": {"application/json": error_template()},
+                },
+            ],
+        }
+    )
+    role = "arn:aws:sts::123456789012:assumed-role/SagaStartRole/session"
+    monkeypatch.setattr(
+        gateway_stepfunctions, "local_client", lambda *args: _Refusing("AccessDeniedException", f"User: {role} is not")
+    )
+    environment = SimpleNamespace(endpoint="http://127.0.0.1:1", region="us-east-1")
+    response = integration.respond(json.dumps({"order_id": "o-1"}).encode(), "req-1", environment)
+    assert (response.status_code, json.loads(response.get_data())) == (500, {"message": "Internal server error"})
+    assert "123456789012" not in response.get_data(as_text=True)
+
+
+def test_a_variable_used_before_it_is_set_is_refused():
+    with pytest.raises(UnsupportedTemplate):
+        render('{"message": "$util.escapeJavaScript($message)"}', {}, "req-1", {})
