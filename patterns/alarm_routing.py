@@ -155,6 +155,11 @@ class AlarmRouting:
         if placement is None:
             placement = _placement_of(alarm, alarm.node)
         scopes, resource = placement
+        # Routed (or left as its author set it) from here on: a later visit of the alarm, or of the L1
+        # inside it, has nothing to do (the topic's own alarms are routed as the topic is made).
+        self._decided[_ref(alarm)] = None
+        if resource is not None and resource is not alarm:
+            self._decided[_ref(resource)] = None
         stack = _stack_in(scopes)
         if _has_actions(resource, stack):
             return
