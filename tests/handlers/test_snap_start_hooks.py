@@ -24,6 +24,9 @@ HANDLERS = {
     "fanout_consumer": ({"TABLE_NAME": "records"}, ("dynamodb",)),
     "stream_publisher": ({"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes"}, ("sns",)),
     "items_api": ({"TABLE_NAME": "records"}, ("dynamodb",)),
+    "order_saga": ({"ORDERS_TABLE": "orders"}, ("_dynamodb",)),
+    "regional_health": ({"TABLE_NAME": "records", "PARTITION_KEY": "id"}, ("dynamodb",)),
+    "stream_aggregator": ({"TABLE_NAME": "records"}, ("dynamodb",)),
     "canary_hook": (
         {"TARGET_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:f:1", "SMOKE_PAYLOAD": "{}"},
         ("lambda_client", "codedeploy"),
