@@ -16,23 +16,44 @@ Environment: ``ITEMS_TABLE_NAME`` (plus the runner's). DynamoDB actions: Scan, D
 from __future__ import annotations
 
 import os
+import random
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 if TYPE_CHECKING:  # the type checker names the module by its path; Lambda finds it beside this file
     from lambda_src.scheduled_job.run_once import ScheduledRun, run_once
+    from lambda_src.scheduled_job.run_once import session as _runner_session
 else:
     from run_once import ScheduledRun, run_once
+    from run_once import session as _runner_session
 
 logger = Logger()
-dynamodb = boto3.client("dynamodb")
+# The job's client, made at init from the runner's botocore session: DynamoDB's model is loaded once.
+dynamodb = _runner_session.create_client("dynamodb")
 ITEMS_TABLE_NAME = os.environ["ITEMS_TABLE_NAME"]
 EXPIRY_ATTRIBUTE = "expires_at"
 SUMMARY_PREFIX = "summary#"
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own client (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the runner's loader."""
+    global dynamodb
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _runner_session.get_component("data_loader"))
+    dynamodb = session.create_client("dynamodb")
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
+
+    register_after_restore(_after_restore)
 
 
 class MalformedExpiry(ValueError):
