@@ -28,6 +28,9 @@ HANDLERS = {
     "regional_health": ({"TABLE_NAME": "records", "PARTITION_KEY": "id"}, ("dynamodb",)),
     "stream_aggregator": ({"TABLE_NAME": "records"}, ("dynamodb",)),
     "scheduled_job": ({"ITEMS_TABLE_NAME": "items"}, ("dynamodb",)),
+    "upload_grant": ({"UPLOAD_BUCKET": "uploads"}, ("s3",)),
+    # Under SnapStart the S3 client is made at init too (else on first use): both are re-created.
+    "image_processor": ({"OUTPUT_BUCKET": "renditions", "TABLE_NAME": "records"}, ("s3", "dynamodb")),
     "canary_hook": (
         {"TARGET_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:f:1", "SMOKE_PAYLOAD": "{}"},
         ("lambda_client", "codedeploy"),
