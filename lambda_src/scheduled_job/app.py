@@ -16,44 +16,25 @@ Environment: ``ITEMS_TABLE_NAME`` (plus the runner's). DynamoDB actions: Scan, D
 from __future__ import annotations
 
 import os
-import random
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The job uses the runner's DynamoDB client (one per process), looked up through the module at each call:
+# after a SnapStart restore the runner makes a new one.
 if TYPE_CHECKING:  # the type checker names the module by its path; Lambda finds it beside this file
+    from lambda_src.scheduled_job import run_once as runner
     from lambda_src.scheduled_job.run_once import ScheduledRun, run_once
-    from lambda_src.scheduled_job.run_once import session as _runner_session
 else:
+    import run_once as runner
     from run_once import ScheduledRun, run_once
-    from run_once import session as _runner_session
 
 logger = Logger()
-# The job's client, made at init from the runner's botocore session: DynamoDB's model is loaded once.
-dynamodb = _runner_session.create_client("dynamodb")
 ITEMS_TABLE_NAME = os.environ["ITEMS_TABLE_NAME"]
 EXPIRY_ATTRIBUTE = "expires_at"
 SUMMARY_PREFIX = "summary#"
-
-
-def _after_restore() -> None:
-    """SnapStart: each environment restored from the snapshot gets its own client (new connections,
-    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
-    models stay loaded: the new session shares the runner's loader."""
-    global dynamodb
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _runner_session.get_component("data_loader"))
-    dynamodb = session.create_client("dynamodb")
-    random.seed()
-
-
-if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
-    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
-
-    register_after_restore(_after_restore)
 
 
 class MalformedExpiry(ValueError):
@@ -63,7 +44,7 @@ class MalformedExpiry(ValueError):
 def expired_ids(cutoff: int) -> list[str]:
     """Ids of the items whose ``expires_at`` is before ``cutoff``; raises on a malformed expiry."""
     expired: list[str] = []
-    pages = dynamodb.get_paginator("scan").paginate(
+    pages = runner.dynamodb.get_paginator("scan").paginate(
         TableName=ITEMS_TABLE_NAME,
         FilterExpression="attribute_exists(#expiry)",
         ProjectionExpression="id, #expiry",
@@ -93,7 +74,7 @@ def purge(run: ScheduledRun, ids: list[str], cutoff: int) -> int:
     purged = 0
     for item_id in ids:
         try:
-            dynamodb.transact_write_items(
+            runner.dynamodb.transact_write_items(
                 TransactItems=[
                     {
                         "Delete": {
@@ -115,7 +96,7 @@ def purge(run: ScheduledRun, ids: list[str], cutoff: int) -> int:
                 ]
             )
             purged += 1
-        except dynamodb.exceptions.TransactionCanceledException as cancelled:
+        except runner.dynamodb.exceptions.TransactionCanceledException as cancelled:
             reasons = cancelled.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") != "ConditionalCheckFailed":
                 raise
@@ -129,7 +110,7 @@ def handler(run: ScheduledRun, context: LambdaContext) -> dict[str, Any]:
     cutoff = int(run.scheduled_at.timestamp())
     purged = purge(run, expired_ids(cutoff), cutoff)
     # The row exists on a day nothing expired too; ADD 0 keeps the count earlier attempts made.
-    summary = dynamodb.update_item(
+    summary = runner.dynamodb.update_item(
         TableName=ITEMS_TABLE_NAME,
         Key=summary_key(run),
         UpdateExpression="SET scheduled_time = :time, #schedule = :schedule ADD purged :zero",

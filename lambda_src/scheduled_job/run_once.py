@@ -34,9 +34,11 @@ long a claim is kept, default 7 days). Calls: ``dynamodb:UpdateItem`` on the tab
 ``cloudwatch:PutMetricData`` in the namespace.
 
 The clients are botocore's (boto3's session layer adds cold-start time for nothing a low-level
-client uses), made at init from ``session``; a job can make its own clients from that session too,
-so each service model is loaded once per process. Under SnapStart each restored environment gets
-new clients and a new ``random`` seed (an after-restore hook), as the job's own module should.
+client uses), made at init from ``session``. A job may use them (one client per service and
+process) as ``run_once.dynamodb`` and ``run_once.cloudwatch``, looked up through the module at each
+call, and make clients of other services from ``session``, so each service model loads once. Under
+SnapStart each restored environment gets new clients and a new ``random`` seed (an after-restore
+hook), as a job's module with clients of its own should too.
 """
 
 from __future__ import annotations
