@@ -1,4 +1,4 @@
-"""Import a handler in a fresh interpreter, as a cold start does, and see which modules it loaded."""
+"""Import a handler in a fresh interpreter, as a cold start does: which modules it loaded, what the collector did."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from handler_loader import LAMBDA_SRC
 
 _CODE = """
-import json, sys
+import gc, json, sys
 sys.path.insert(0, sys.argv[1])
 import app
-print(json.dumps(sorted(sys.modules)))
+stats = {"full_collections": gc.get_stats()[2]["collections"], "collector_enabled": gc.isenabled()}
+print(json.dumps({"modules": sorted(sys.modules), **stats}))
 """
 # What Lambda's runtime ships for SnapStart hooks, as far as a handler's import needs it.
 _SNAPSHOT_RESTORE_STUB = """
@@ -28,8 +30,15 @@ def register_before_snapshot(func, *args, **kwargs):
 """
 
 
-def modules_after_import(function: str, environment: dict[str, str]) -> set[str]:
-    """The modules loaded once ``lambda_src/<function>/app.py`` is imported in a new interpreter.
+@dataclass(frozen=True)
+class ColdImport:
+    modules: set[str]  # every module loaded once the handler is imported
+    full_collections: int  # full (oldest generation) garbage collections the interpreter ran until then
+    collector_enabled: bool  # whether automatic garbage collection is on once the import is done
+
+
+def cold_import(function: str, environment: dict[str, str]) -> ColdImport:
+    """Import ``lambda_src/<function>/app.py`` in a new interpreter and report what it loaded.
 
     The child gets this process's environment (fake credentials and region), Lambda's
     ``LAMBDA_TASK_ROOT`` (so a Powertools Tracer is enabled, as on Lambda) and ``environment``;
@@ -55,4 +64,14 @@ def modules_after_import(function: str, environment: dict[str, str]) -> set[str]
             check=False,
         )
     assert completed.returncode == 0, completed.stderr
-    return set(json.loads(completed.stdout.splitlines()[-1]))
+    report = json.loads(completed.stdout.splitlines()[-1])
+    return ColdImport(
+        modules=set(report["modules"]),
+        full_collections=report["full_collections"],
+        collector_enabled=report["collector_enabled"],
+    )
+
+
+def modules_after_import(function: str, environment: dict[str, str]) -> set[str]:
+    """The modules loaded once ``lambda_src/<function>/app.py`` is imported in a new interpreter."""
+    return cold_import(function, environment).modules
