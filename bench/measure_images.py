@@ -4,8 +4,11 @@ Each number comes from fresh child processes running the bundled processor's own
 (``lambda_src/image_processor``) on this machine's Python and Pillow (the same Pillow version the
 Lambda layer carries, built for x86-64 here and arm64 on Lambda):
 
-* cold init: ``import app`` (Pillow, boto3, Powertools, clients) timed inside a new interpreter, median
-  of ``repeats`` runs; Lambda adds its own runtime start to this.
+* cold init: ``import app`` (Powertools, botocore, the DynamoDB client) timed inside a new interpreter,
+  median of ``repeats`` runs; Lambda adds its own runtime start to this.
+* first object: what the processor makes only when it first has an object to process (at init
+  under SnapStart) - Pillow's import and the S3 client - each timed right after ``import app`` in a
+  new interpreter, median of ``repeats`` runs: the cost moved from every cold start to the first object.
 * processing: a generated 4000x3000 JPEG (gradients and noise, quality 90, as a phone photo compresses)
   processed by ``imaging.process`` at the default widths (320/640/1280) and formats (WebP and JPEG),
   median of ``repeats`` runs in one process after one untimed warm-up, divided by 12 megapixels.
@@ -50,8 +53,9 @@ ImageChops.blend(gradient, noise, 0.35).filter(ImageFilter.GaussianBlur(1)).save
 _PROCESS_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-import app  # the whole handler, as Lambda loads it: boto3 and Powertools count in the peak too
+import app  # the whole handler, as Lambda loads it: botocore and Powertools count in the peak too
 import imaging
+app.s3_client()  # made for the first object, as Pillow's import in the warm-up below: both count too
 with open(sys.argv[3], "rb") as source:
     data = source.read()
 base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -78,6 +82,18 @@ import app
 print(time.perf_counter() - started)
 """
 
+_FIRST_OBJECT_CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import app
+started = time.perf_counter()
+from PIL import Image, ImageOps, UnidentifiedImageError  # as imaging.process imports it
+pillow = time.perf_counter() - started
+started = time.perf_counter()
+app.s3_client()
+print(json.dumps({"pillow_import_s": pillow, "s3_client_s": time.perf_counter() - started}))
+"""
+
 
 def bench_images(repeats: int, fake_aws_env: dict, scratch: Path) -> dict:
     """Measure the bundled image processor; see the module docstring."""
@@ -93,6 +109,11 @@ def bench_images(repeats: int, fake_aws_env: dict, scratch: Path) -> dict:
     }
     log("   image processor: cold init")
     inits = [float(_child(_INIT_CHILD, [str(PROCESSOR_DIR)], env).strip().splitlines()[-1]) for _ in range(repeats)]
+    log("   image processor: first object (Pillow import, S3 client)")
+    firsts = [
+        json.loads(_child(_FIRST_OBJECT_CHILD, [str(PROCESSOR_DIR)], env).strip().splitlines()[-1])
+        for _ in range(repeats)
+    ]
     log("   image processor: 12-megapixel JPEG")
     photo = scratch / "photo-12mp.jpg"
     _child(_GENERATE_CHILD, [str(photo)], env)
@@ -115,6 +136,9 @@ def bench_images(repeats: int, fake_aws_env: dict, scratch: Path) -> dict:
     return {
         "pillow_version": PILLOW_VERSION,
         "cold_init_s": {"median": statistics.median(inits), "min": min(inits), "max": max(inits), "runs": len(inits)},
+        "first_object_s": {
+            name: statistics.median(first[name] for first in firsts) for name in ("pillow_import_s", "s3_client_s")
+        },
         "jpeg_12mp": {
             "input_bytes": measured["input_bytes"],
             "renditions": measured["renditions"],
@@ -151,6 +175,12 @@ def render_images(images: dict) -> list[str]:
     out.append(
         f"   cold init (import app): {init['median']:.2f} s [{init['min']:.2f}-{init['max']:.2f}] over {init['runs']} runs"
     )
+    first = images.get("first_object_s")
+    if first:
+        out.append(
+            f"   first object, moved off init: Pillow import {first['pillow_import_s'] * 1000:.0f} ms, "
+            f"S3 client {first['s3_client_s'] * 1000:.0f} ms (medians)"
+        )
     jpeg = images["jpeg_12mp"]
     out.append(
         f"   12 MP ({jpeg['input_bytes'] / 1e6:.1f} MB JPEG): {jpeg['seconds_median']:.2f} s median, "

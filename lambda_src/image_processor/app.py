@@ -30,25 +30,32 @@ Environment:
 
 AWS calls: s3:GetObject (GetObjectVersion with a version id) on the upload bucket, s3:PutObject on
 the output bucket, dynamodb:GetItem and dynamodb:PutItem on the table.
+
+Cold start: what only an object to process needs is made when the first one comes (at init under
+SnapStart, whose snapshot makes init free at restore): Pillow, which ``imaging`` imports (it says
+why), and the S3 client, whose service model is the largest this function loads. A cold start
+that processes nothing (S3's test event, a redelivery of an object already done, records left
+for later) pays for neither; the first object pays both. The batch loop is written here rather
+than taken from Powertools' batch utility, and the clients are botocore's rather than boto3's:
+the utility and boto3's session layer cost cold-start time for nothing this function uses.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 import warnings
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:  # the type checker names the module by its path; Lambda finds it beside this file
@@ -76,9 +83,39 @@ logger = Logger()
 metrics = Metrics()
 # A batch of S3 test events or redeliveries records no outcome: normal here, not worth a warning per batch.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-s3 = boto3.client("s3")
-dynamodb = boto3.client("dynamodb")
+# One low-level client per service and execution environment, from one session: DynamoDB's during
+# init, S3's for the first object to process (see the module docstring).
+SNAP_START = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"  # set by Lambda
+_session = botocore.session.get_session()
+dynamodb = _session.create_client("dynamodb")
+s3: BaseClient | None = _session.create_client("s3") if SNAP_START else None
+
+
+def s3_client() -> BaseClient:
+    """The S3 client, made on first use."""
+    global s3
+    if s3 is None:
+        s3 = _session.create_client("s3")
+    return s3
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own clients (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the old one's loader."""
+    global _session, s3, dynamodb
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _session.get_component("data_loader"))
+    _session = session
+    s3 = session.create_client("s3")
+    dynamodb = session.create_client("dynamodb")
+    random.seed()
+
+
+if SNAP_START:  # the hooks' library is there
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
+
+    register_after_restore(_after_restore)
 
 
 class NotANotification(ValueError):
@@ -89,10 +126,10 @@ class OutOfTime(Exception):
     """Too little of the invocation is left to start this record: it fails and is delivered again."""
 
 
-def notifications(record: SQSRecord) -> list[dict[str, Any]]:
+def notifications(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The S3 records of one SQS message ([] for S3's test event)."""
     try:
-        body = json.loads(record.body)
+        body = json.loads(record["body"])
     except json.JSONDecodeError as error:
         raise NotANotification(f"body is not JSON: {error.msg}") from None
     if isinstance(body, dict) and body.get("Event") == "s3:TestEvent":
@@ -165,7 +202,7 @@ def _process(bucket: str, key: str, version_id: str | None, version: str, item: 
     started = time.perf_counter()
     request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
     try:
-        response = s3.get_object(**request)
+        response = s3_client().get_object(**request)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion"):
             raise Rejected("the object was deleted before it was processed") from None
@@ -184,7 +221,7 @@ def _process(bucket: str, key: str, version_id: str | None, version: str, item: 
     outputs = []
     for rendition in result.renditions:
         output_key = f"{OUTPUT_PREFIX}{key}/{version}/{rendition.width}.{rendition.extension}"
-        s3.put_object(
+        s3_client().put_object(
             Bucket=OUTPUT_BUCKET,
             Key=output_key,
             Body=rendition.body,
@@ -216,16 +253,15 @@ def _ms(started: float) -> dict[str, str]:
     return {"N": str(round((time.perf_counter() - started) * 1000))}
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def record_handler(record: dict[str, Any], lambda_context: LambdaContext) -> None:
+    message_id = record["messageId"]
     if lambda_context.get_remaining_time_in_millis() < STOP_BEFORE_TIMEOUT_MS:
-        logger.info(
-            "left for a later delivery: the invocation is nearly out of time", extra={"message_id": record.message_id}
-        )
+        logger.info("left for a later delivery: the invocation is nearly out of time", extra={"message_id": message_id})
         raise OutOfTime(f"less than {STOP_BEFORE_TIMEOUT_MS} ms left")
     try:
         found = notifications(record)
     except NotANotification as error:
-        logger.warning("not an S3 notification", extra={"message_id": record.message_id, "reason": str(error)})
+        logger.warning("not an S3 notification", extra={"message_id": message_id, "reason": str(error)})
         raise
     for notification in found:
         handle_object(notification)
@@ -233,5 +269,15 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Handle each SQS record; the ones that failed are reported back (partial batch response)."""
+    records = event.get("Records")
+    if not records or not isinstance(records, list):
+        raise ValueError("not an SQS batch: the event holds no Records")
+    failures = []
+    for record in records:
+        try:
+            record_handler(record, context)
+        except Exception:
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}

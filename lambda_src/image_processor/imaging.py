@@ -1,16 +1,26 @@
 """Resize one image into web renditions with Pillow: no upscaling, metadata stripped.
 
 Pure functions over bytes, no AWS: the handler (``app``) and the tests call the same code.
+
+Pillow is imported when the first image is processed, not with this module. Its import is most of
+what the processor's cold start would cost beyond its AWS clients, and many cold starts process
+no image at all (S3's test event, redeliveries of objects already done, records left for a later
+delivery); the first image of an environment pays it instead (``make bench`` measures it).
+
+Except under SnapStart: while Lambda initializes a SnapStart version it sets
+``AWS_LAMBDA_INITIALIZATION_TYPE`` to ``snap-start``, and then Pillow is imported at init, with
+every format plugin registered (which the first image would otherwise load too). That init runs
+once, when the version is published, and each environment is restored from its snapshot: what it
+imported costs nothing at restore, so deferring it would only slow the first image down.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Source formats accepted (what Pillow identifies the bytes as, whatever the key or content type says).
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -24,6 +34,13 @@ MAX_DIMENSION = {"webp": 16383, "jpeg": 65500}
 #: EXIF orientations that swap width and height (a 90 or 270 degree turn, mirrored or not).
 _TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _ORIENTATION_TAG = 0x0112
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # see the module docstring
+    from PIL import Image as _Image
+    from PIL import ImageOps as _ImageOps  # noqa: F401  # imported for the snapshot
+
+    _Image.init()
 
 
 class Rejected(Exception):
@@ -76,6 +93,8 @@ def process(data: bytes, *, widths: Sequence[int], formats: Sequence[str], max_p
     ``Rejected`` for what is not worth retrying: not an image, a format outside ``ACCEPTED_FORMATS``,
     more than ``max_pixels`` pixels (a decompression bomb), a corrupt file, or one the encoders refuse.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError  # on first use: see the module docstring
+
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from typing import Any
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
@@ -34,17 +35,36 @@ SENTINEL = {"S": "__health__", "N": "0", "B": b"__health__"}
 if PARTITION_KEY_TYPE not in SENTINEL:
     raise RuntimeError(f"PARTITION_KEY_TYPE must be S, N or B, got {PARTITION_KEY_TYPE!r}")
 
+logger = Logger()
+metrics = Metrics()
+
 # Route 53 wants an answer within two seconds of connecting. Each of the two calls below gets one attempt
 # (``total_max_attempts`` counts the first; ``max_attempts`` would still allow a retry) of at most
 # CONNECT_TIMEOUT + READ_TIMEOUT, so both together end within DEADLINE_SECONDS: a slow replica is an unhealthy one.
 CONNECT_TIMEOUT, READ_TIMEOUT = 0.25, 0.35
 DEADLINE_SECONDS = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT)
-dynamodb = boto3.client(
-    "dynamodb",
-    config=Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries={"total_max_attempts": 1}),
-)
-logger = Logger()
-metrics = Metrics()
+_CLIENT_CONFIG = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries={"total_max_attempts": 1})
+# One low-level client per execution environment, made during init; botocore's, since boto3's
+# session layer adds cold-start time for nothing a low-level client uses.
+_session = botocore.session.get_session()
+dynamodb = _session.create_client("dynamodb", config=_CLIENT_CONFIG)
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own client (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the old one's loader."""
+    global dynamodb
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _session.get_component("data_loader"))
+    dynamodb = session.create_client("dynamodb", config=_CLIENT_CONFIG)
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
+
+    register_after_restore(_after_restore)
 
 HEALTHY_TABLE_STATES = frozenset({"ACTIVE", "UPDATING"})  # UPDATING: e.g. a replica being added elsewhere
 HEALTHY_KEY_STATES = frozenset({"ENABLED", "UPDATING"})

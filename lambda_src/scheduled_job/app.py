@@ -19,17 +19,19 @@ import os
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# The job uses the runner's DynamoDB client (one per process), looked up through the module at each call:
+# after a SnapStart restore the runner makes a new one.
 if TYPE_CHECKING:  # the type checker names the module by its path; Lambda finds it beside this file
+    from lambda_src.scheduled_job import run_once as runner
     from lambda_src.scheduled_job.run_once import ScheduledRun, run_once
 else:
+    import run_once as runner
     from run_once import ScheduledRun, run_once
 
 logger = Logger()
-dynamodb = boto3.client("dynamodb")
 ITEMS_TABLE_NAME = os.environ["ITEMS_TABLE_NAME"]
 EXPIRY_ATTRIBUTE = "expires_at"
 SUMMARY_PREFIX = "summary#"
@@ -42,7 +44,7 @@ class MalformedExpiry(ValueError):
 def expired_ids(cutoff: int) -> list[str]:
     """Ids of the items whose ``expires_at`` is before ``cutoff``; raises on a malformed expiry."""
     expired: list[str] = []
-    pages = dynamodb.get_paginator("scan").paginate(
+    pages = runner.dynamodb.get_paginator("scan").paginate(
         TableName=ITEMS_TABLE_NAME,
         FilterExpression="attribute_exists(#expiry)",
         ProjectionExpression="id, #expiry",
@@ -72,7 +74,7 @@ def purge(run: ScheduledRun, ids: list[str], cutoff: int) -> int:
     purged = 0
     for item_id in ids:
         try:
-            dynamodb.transact_write_items(
+            runner.dynamodb.transact_write_items(
                 TransactItems=[
                     {
                         "Delete": {
@@ -94,7 +96,7 @@ def purge(run: ScheduledRun, ids: list[str], cutoff: int) -> int:
                 ]
             )
             purged += 1
-        except dynamodb.exceptions.TransactionCanceledException as cancelled:
+        except runner.dynamodb.exceptions.TransactionCanceledException as cancelled:
             reasons = cancelled.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") != "ConditionalCheckFailed":
                 raise
@@ -108,7 +110,7 @@ def handler(run: ScheduledRun, context: LambdaContext) -> dict[str, Any]:
     cutoff = int(run.scheduled_at.timestamp())
     purged = purge(run, expired_ids(cutoff), cutoff)
     # The row exists on a day nothing expired too; ADD 0 keeps the count earlier attempts made.
-    summary = dynamodb.update_item(
+    summary = runner.dynamodb.update_item(
         TableName=ITEMS_TABLE_NAME,
         Key=summary_key(run),
         UpdateExpression="SET scheduled_time = :time, #schedule = :schedule ADD purged :zero",

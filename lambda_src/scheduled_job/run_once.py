@@ -32,6 +32,13 @@ event to the dead-letter queue.
 Environment: ``RUN_ONCE_TABLE_NAME``, ``HEARTBEAT_NAMESPACE``, ``RUN_ONCE_RETENTION_SECONDS`` (how
 long a claim is kept, default 7 days). Calls: ``dynamodb:UpdateItem`` on the table,
 ``cloudwatch:PutMetricData`` in the namespace.
+
+The clients are botocore's (boto3's session layer adds cold-start time for nothing a low-level
+client uses), made at init from ``session``. A job may use them (one client per service and
+process) as ``run_once.dynamodb`` and ``run_once.cloudwatch``, looked up through the module at each
+call, and make clients of other services from ``session``, so each service model loads once. Under
+SnapStart each restored environment gets new clients and a new ``random`` seed (an after-restore
+hook), as a job's module with clients of its own should too.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import functools
 import logging
 import math
 import os
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -47,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 RUNNING, SUCCEEDED, FAILED = "RUNNING", "SUCCEEDED", "FAILED"
@@ -59,8 +67,28 @@ _ERROR_LIMIT = 1000  # characters of an error kept on a failed claim
 
 logger = logging.getLogger("run_once")
 logger.setLevel(logging.INFO)
-dynamodb = boto3.client("dynamodb")
-cloudwatch = boto3.client("cloudwatch")
+#: The botocore session of the runner's clients; a job's module may make its clients from it.
+session = botocore.session.get_session()
+dynamodb = session.create_client("dynamodb")
+cloudwatch = session.create_client("cloudwatch")
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own clients (new connections,
+    credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
+    models stay loaded: the new session shares the old one's loader."""
+    global dynamodb, cloudwatch
+    restored = botocore.session.get_session()
+    restored.register_component("data_loader", session.get_component("data_loader"))
+    dynamodb = restored.create_client("dynamodb")
+    cloudwatch = restored.create_client("cloudwatch")
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
+
+    register_after_restore(_after_restore)
 
 
 class MalformedScheduledEvent(ValueError):

@@ -23,14 +23,18 @@ Environment:
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
+import random
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import boto3
+import botocore.session
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.client import BaseClient
@@ -51,7 +55,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 logger = Logger()
 
 
-def s3_client() -> BaseClient:
+def s3_client(session: botocore.session.Session) -> BaseClient:
     """An S3 client whose presigned POSTs go to the bucket's regional endpoint in this function's Region.
 
     SigV4 is required for KMS-encrypted buckets and by every Region launched since 2014. Virtual-hosted
@@ -61,12 +65,51 @@ def s3_client() -> BaseClient:
     """
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
-        return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+        return session.create_client("s3", region_name=region, config=Config(signature_version="s3v4"))
     regional = {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
-    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4", s3=regional))
+    return session.create_client("s3", region_name=region, config=Config(signature_version="s3v4", s3=regional))
 
 
-s3 = s3_client()
+# One low-level client per execution environment, made during init; botocore's, since boto3's session
+# layer adds cold-start time for nothing a low-level client uses (presigned POSTs are botocore's).
+_session = botocore.session.get_session()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while the client loads its service model: tens of thousands of objects,
+    all kept, nothing to collect. Otherwise their allocation (S3's model is the largest of the bundled
+    handlers' clients) sets off a full collection during init, which walks every module imported too:
+    about a tenth of this function's cold start. The collector resumes (if it ran) right after."""
+    running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()
+
+
+with _collector_paused():
+    s3 = s3_client(_session)
+
+
+def _after_restore() -> None:
+    """SnapStart: each environment restored from the snapshot gets its own client (new connections,
+    credentials resolved anew: they sign the grants) and random seed (the keys' uuid4 draws from the OS,
+    not from it), not the copies frozen in the snapshot. The service models stay loaded: the new session
+    shares the old one's loader."""
+    global s3
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _session.get_component("data_loader"))
+    s3 = s3_client(session)
+    random.seed()
+
+
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # set by Lambda; the hooks' library is there
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]  # Lambda's runtime only
+
+    register_after_restore(_after_restore)
 
 
 def _dict(value: object) -> dict[str, Any]:

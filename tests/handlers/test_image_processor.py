@@ -111,6 +111,12 @@ def pipeline(aws, monkeypatch) -> Pipeline:
     return made
 
 
+def test_the_s3_client_is_made_for_the_first_object_not_for_a_test_event(pipeline):
+    assert pipeline.app.s3 is None  # S3's test event (run by the fixture) needed none
+    assert pipeline.upload_and_process("uploads/u/first.jpg", jpeg(400, 300))["status"]["S"] == "processed"
+    assert pipeline.app.s3 is not None
+
+
 def test_a_photo_becomes_webp_and_jpeg_renditions_without_metadata_and_a_processed_row(pipeline):
     key = "uploads/user-1/holiday photo+1.jpg"  # notifications carry it URL-encoded
     row = pipeline.upload_and_process(key, jpeg(1600, 1200, exif=True))

@@ -197,10 +197,10 @@ def test_a_failure_to_record_the_failure_does_not_hide_the_jobs_error(job, monke
 
 
 def test_a_retry_after_a_run_that_failed_halfway_counts_every_purged_item(job, monkeypatch):
-    app, _ = job
+    app, runner = job
     for number in range(4):
         put_item(f"old-{number}", NIGHT_EPOCH - 60)
-    transact = app.dynamodb.transact_write_items
+    transact = runner.dynamodb.transact_write_items  # the job uses the runner's client
     calls = [0]
 
     def fails_on_the_third(**kwargs):
@@ -209,7 +209,7 @@ def test_a_retry_after_a_run_that_failed_halfway_counts_every_purged_item(job, m
             raise ConnectionError("connection reset")
         return transact(**kwargs)
 
-    monkeypatch.setattr(app.dynamodb, "transact_write_items", fails_on_the_third)
+    monkeypatch.setattr(runner.dynamodb, "transact_write_items", fails_on_the_third)
     with pytest.raises(ConnectionError):
         app.handler(event(), LambdaContext())
     assert len([i for i in item_ids() if i.startswith("old-")]) == 2 and summary_row()["purged"]["N"] == "2"

@@ -24,11 +24,21 @@ HANDLERS = {
     "fanout_consumer": ({"TABLE_NAME": "records"}, ("dynamodb",)),
     "stream_publisher": ({"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes"}, ("sns",)),
     "items_api": ({"TABLE_NAME": "records"}, ("dynamodb",)),
+    "order_saga": ({"ORDERS_TABLE": "orders"}, ("_dynamodb",)),
+    "regional_health": ({"TABLE_NAME": "records", "PARTITION_KEY": "id"}, ("dynamodb",)),
+    "stream_aggregator": ({"TABLE_NAME": "records"}, ("dynamodb",)),
+    "scheduled_job": ({"ITEMS_TABLE_NAME": "items"}, ()),  # the job uses the runner's client (below)
+    "upload_grant": ({"UPLOAD_BUCKET": "uploads"}, ("s3",)),
+    # Under SnapStart the S3 client is made at init too (else on first use): both are re-created.
+    "image_processor": ({"OUTPUT_BUCKET": "renditions", "TABLE_NAME": "records"}, ("s3", "dynamodb")),
     "canary_hook": (
         {"TARGET_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:f:1", "SMOKE_PAYLOAD": "{}"},
         ("lambda_client", "codedeploy"),
     ),
 }
+# handler -> {module beside app.py that makes clients of its own: those clients}; each module that makes
+# clients registers its hook.
+SIBLINGS = {"scheduled_job": {"run_once": ("dynamodb", "cloudwatch")}}
 
 
 @pytest.fixture
@@ -51,23 +61,35 @@ def load(function: str, monkeypatch, snap_start: bool):
         monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
     else:
         monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    for sibling in SIBLINGS.get(function, {}):
+        monkeypatch.delitem(sys.modules, sibling, raising=False)  # imported anew, so its hook registers again
     return load_handler(function)
+
+
+def clients_of(function: str, module) -> dict[tuple[str, str], object]:
+    """(module, attribute) -> client, for the handler module and the modules beside it."""
+    _, attributes = HANDLERS[function]
+    clients: dict[tuple[str, str], object] = {("app", name): getattr(module, name) for name in attributes}
+    for sibling, names in SIBLINGS.get(function, {}).items():
+        clients.update({(sibling, name): getattr(sys.modules[sibling], name) for name in names})
+    return clients
 
 
 @pytest.mark.parametrize("function", sorted(HANDLERS))
 def test_a_restored_environment_gets_new_clients_and_a_new_seed(function, monkeypatch, restore_hooks, aws):
     module = load(function, monkeypatch, snap_start=True)
-    assert len(restore_hooks) == 1
     _, attributes = HANDLERS[function]
-    frozen = {name: getattr(module, name) for name in attributes}
+    assert len(restore_hooks) == bool(attributes) + len(SIBLINGS.get(function, {}))
+    frozen = clients_of(function, module)
     random.seed(1234)  # what every copy of one snapshot would share
     shared_state = random.getstate()
 
-    hook, args, kwargs = restore_hooks[0]
-    hook(*args, **kwargs)
+    for hook, args, kwargs in restore_hooks:
+        hook(*args, **kwargs)
 
-    for name, client in frozen.items():
-        fresh = getattr(module, name)
+    restored = clients_of(function, module)
+    for where, client in frozen.items():
+        fresh = restored[where]
         assert fresh is not client
         assert fresh.meta.service_model.service_name == client.meta.service_model.service_name
         assert fresh._request_signer._credentials is not client._request_signer._credentials  # resolved anew
