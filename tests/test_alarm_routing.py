@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from alarms import alarm, l1_alarm
 from aws_cdk import App, Aspects, Environment, NestedStack, Stack, Stage
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -26,12 +27,6 @@ CLOUDWATCH = {"Service": "cloudwatch.amazonaws.com"}
 @pytest.fixture(autouse=True)
 def no_alarm_email_in_the_environment(monkeypatch):
     monkeypatch.delenv(ALARM_EMAIL_ENVIRONMENT_VARIABLE, raising=False)
-
-
-def alarm(scope: Construct, id: str) -> cloudwatch.Alarm:
-    return cloudwatch.Alarm(
-        scope, id, metric=cloudwatch.Metric(namespace="Test", metric_name=id), threshold=1, evaluation_periods=1
-    )
 
 
 def ref(construct: Construct) -> dict:
@@ -382,17 +377,7 @@ def test_ok_actions_can_be_left_out_and_insufficient_data_is_never_routed():
 
 def test_an_l1_alarm_is_routed():
     stack = Stack(App(), "Service")
-    cloudwatch.CfnAlarm(
-        stack,
-        "Raw",
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        evaluation_periods=1,
-        threshold=1,
-        namespace="Test",
-        metric_name="Raw",
-        period=60,
-        statistic="Sum",
-    )
+    l1_alarm(stack, "Raw")
     route_alarms(stack)
     template = Template.from_stack(stack)
     topic = stack.node.find_child(ALARM_TOPIC_ID).topic

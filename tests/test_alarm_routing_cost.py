@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 
 import pytest
+from alarms import alarm, l1_alarm
 from aws_cdk import App, Stack, Stage
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
@@ -47,19 +48,8 @@ def calls_per_visit(monkeypatch, queues: int) -> dict[str, list[int]]:
     stack = Stack(app, "Service")
     for number in range(queues):
         sqs.Queue(stack, f"Queue{number}", enforce_ssl=True)
-    metric = cloudwatch.Metric(namespace="Test", metric_name="Errors")
-    first = cloudwatch.Alarm(stack, "First", metric=metric, threshold=1, evaluation_periods=1)
-    cloudwatch.CfnAlarm(
-        stack,
-        "Raw",
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        evaluation_periods=1,
-        threshold=1,
-        namespace="Test",
-        metric_name="Raw",
-        period=60,
-        statistic="Sum",
-    )
+    first = alarm(stack, "First")
+    l1_alarm(stack, "Raw")
     cloudwatch.CompositeAlarm(stack, "Either", alarm_rule=cloudwatch.AlarmRule.any_of(first))
     route_alarms(app)
 

@@ -88,6 +88,27 @@ class _Refusing:
         )
 
 
+def start_api_answer(monkeypatch, refusal: _Refusing):
+    """What the saga start API's integration (as SagaWorkflow builds it) answers when StartExecution refuses."""
+    integration = read_integration(
+        {
+            "RequestTemplates": {"application/json": REQUEST},
+            "IntegrationResponses": [
+                {"StatusCode": "200"},
+                {
+                    "StatusCode": "400",
+                    "SelectionPattern": "4\\d{2}",
+                    "ResponseTemplates": {"application/json": error_template()},
+                },
+                {"StatusCode": "500", "SelectionPattern": "5\\d{2}"},
+            ],
+        }
+    )
+    monkeypatch.setattr(gateway_stepfunctions, "local_client", lambda *args: refusal)
+    environment = SimpleNamespace(endpoint="http://127.0.0.1:1", region="us-east-1")
+    return integration.respond(json.dumps({"order_id": "o-1"}).encode(), "req-1", environment)
+
+
 @pytest.mark.parametrize(
     ("code", "status"),
     [
@@ -103,23 +124,7 @@ class _Refusing:
     ],
 )
 def test_the_start_apis_400_template_gives_each_error_its_status(monkeypatch, code, status):
-    integration = read_integration(
-        {
-            "RequestTemplates": {"application/json": REQUEST},
-            "IntegrationResponses": [
-                {"StatusCode": "200"},
-                {
-                    "StatusCode": "400",
-                    "SelectionPattern": "4\\d{2}",
-                    "ResponseTemplates": {"application/json": error_template()},
-                },
-                {"StatusCode": "500", "SelectionPattern": "5\\d{2}"},
-            ],
-        }
-    )
-    monkeypatch.setattr(gateway_stepfunctions, "local_client", lambda *args: _Refusing(code))
-    environment = SimpleNamespace(endpoint="http://127.0.0.1:1", region="us-east-1")
-    response = integration.respond(json.dumps({"order_id": "o-1"}).encode(), "req-1", environment)
+    response = start_api_answer(monkeypatch, _Refusing(code))
     assert response.status_code == status
     # Only the caller's own errors pass Step Functions' message on: an AccessDenied or KMS message names
     # the integration's role or the key.
@@ -133,25 +138,8 @@ def test_status_lines_are_refused_when_their_variable_was_never_set():
 
 
 def test_an_access_denied_message_naming_the_role_does_not_reach_the_caller(monkeypatch):
-    integration = read_integration(
-        {
-            "RequestTemplates": {"application/json": REQUEST},
-            "IntegrationResponses": [
-                {"StatusCode": "200"},
-                {
-                    "StatusCode": "400",
-                    "SelectionPattern": "4\\d{2}",
-                    "ResponseTemplates": {"application/json": error_template()},
-                },
-            ],
-        }
-    )
     role = "arn:aws:sts::123456789012:assumed-role/SagaStartRole/session"
-    monkeypatch.setattr(
-        gateway_stepfunctions, "local_client", lambda *args: _Refusing("AccessDeniedException", f"User: {role} is not")
-    )
-    environment = SimpleNamespace(endpoint="http://127.0.0.1:1", region="us-east-1")
-    response = integration.respond(json.dumps({"order_id": "o-1"}).encode(), "req-1", environment)
+    response = start_api_answer(monkeypatch, _Refusing("AccessDeniedException", f"User: {role} is not"))
     assert (response.status_code, json.loads(response.get_data())) == (500, {"message": "Internal server error"})
     assert "123456789012" not in response.get_data(as_text=True)
 
