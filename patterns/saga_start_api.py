@@ -293,5 +293,6 @@ def error_template() -> str:
         lines.append(
             f"#if($errorType.matches('{pattern}'))#set($context.responseOverride.status = {status}){fixed}#end"
         )
-    lines.append('{"message": "$util.escapeJavaScript($message)"}')
+    # escapeJavaScript turns ' into \' (not valid JSON), and Step Functions quotes names in its messages.
+    lines.append('{"message": "$util.escapeJavaScript($message).replaceAll("\\\\\'","\'")"}')
     return "\n".join(lines)

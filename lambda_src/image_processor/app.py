@@ -278,6 +278,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for record in records:
         try:
             record_handler(record, context)
-        except Exception:
+        except (OutOfTime, NotANotification):  # logged where they were raised
+            failures.append({"itemIdentifier": record["messageId"]})
+        except Exception:  # AWS errors, throttling, a defect: logged here, retried, then the DLQ
+            logger.exception("record failed; it will be delivered again", extra={"message_id": record["messageId"]})
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}

@@ -5,7 +5,8 @@ Pure functions over bytes, no AWS: the handler (``app``) and the tests call the 
 Pillow is imported when the first image is processed, not with this module. Its import is most of
 what the processor's cold start would cost beyond its AWS clients, and many cold starts process
 no image at all (S3's test event, redeliveries of objects already done, records left for a later
-delivery); the first image of an environment pays it instead (``make bench`` measures it).
+delivery); the first image of an environment pays it instead (``make bench`` measures it). A
+missing Pillow still fails init: the package is looked up then, without being imported.
 
 Except under SnapStart: while Lambda initializes a SnapStart version it sets
 ``AWS_LAMBDA_INITIALIZATION_TYPE`` to ``snap-start``, and then Pillow is imported at init, with
@@ -16,6 +17,7 @@ imported costs nothing at restore, so deferring it would only slow the first ima
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import warnings
@@ -41,6 +43,8 @@ if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # see the 
     from PIL import ImageOps as _ImageOps  # noqa: F401  # imported for the snapshot
 
     _Image.init()
+elif importlib.util.find_spec("PIL") is None:  # found, not imported: a missing layer fails init, not each object
+    raise ImportError("Pillow is not installed: the image processor needs the Pillow layer ObjectPipeline attaches")
 
 
 class Rejected(Exception):

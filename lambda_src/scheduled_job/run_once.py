@@ -77,9 +77,11 @@ def _after_restore() -> None:
     """SnapStart: each environment restored from the snapshot gets its own clients (new connections,
     credentials resolved anew) and random seed, not the copies frozen in the snapshot. The service
     models stay loaded: the new session shares the old one's loader."""
-    global dynamodb, cloudwatch
+    global session, dynamodb, cloudwatch
     restored = botocore.session.get_session()
     restored.register_component("data_loader", session.get_component("data_loader"))
+    # A job's clients made from ``session`` after the restore resolve their credentials anew too.
+    session = restored
     dynamodb = restored.create_client("dynamodb")
     cloudwatch = restored.create_client("cloudwatch")
     random.seed()

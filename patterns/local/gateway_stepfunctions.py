@@ -156,16 +156,22 @@ def render(template: str, document: Any, request_id: str, variables: Mapping[str
             name = match.group("variable")
             if variables is None or name not in variables:
                 raise UnsupportedTemplate(f"${name} is used before it is set: {template!r}")
-            return json.dumps(variables[name])[1:-1]  # JavaScript string escaping, as escapeJavaScript does
+            return _escape_javascript(variables[name], unquote=bool(match.group("unquote")))
         if match.group("escaped"):
             inner = _ARGUMENT.fullmatch(match.group("escaped"))
             assert inner is not None
             text = _evaluate(inner.group("function"), inner.group("path"), document)
-            escaped = json.dumps(text)[1:-1]  # JavaScript string escaping, as escapeJavaScript does
-            return escaped
+            return _escape_javascript(text, unquote=bool(match.group("unquote")))
         return _evaluate(match.group("function"), match.group("path"), document)
 
     return _EXPRESSION.sub(value, template)
+
+
+def _escape_javascript(text: str, *, unquote: bool) -> str:
+    """``$util.escapeJavaScript(text)``: JavaScript string escaping, which turns ``'`` into ``\\'`` (not
+    valid in JSON); with ``unquote``, the ``.replaceAll("\\\\'","'")`` after it undoes that."""
+    escaped = json.dumps(text)[1:-1]
+    return escaped if unquote else escaped.replace("'", "\\'")
 
 
 def _evaluate(function: str, path: str, document: Any) -> str:

@@ -207,6 +207,22 @@ def test_unexpected_errors_and_foreign_messages_fail_alone_for_a_retry(pipeline)
     assert pipeline.row("uploads/u/good.jpg")["status"]["S"] == "processed"
 
 
+def test_a_record_that_fails_unexpectedly_is_logged_with_its_message_id(pipeline, monkeypatch, capsys):
+    # Powertools configures a service's logger once; a new service name binds one to capsys.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "images-failure-log")
+    pipeline.app = load_handler("image_processor")
+    pipeline.s3.put_object(Bucket=UPLOADS, Key="uploads/u/gone.jpg", Body=jpeg(40, 30))
+    notification = json.loads(pipeline.event()["Records"][0]["body"])
+    notification["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket"  # S3 refuses: not a rejection
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=json.dumps(notification))
+    records = pipeline.event()["Records"]
+    assert pipeline.run({"Records": records}) == [records[0]["messageId"]]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    failures = [entry for entry in logged if entry.get("message") == "record failed; it will be delivered again"]
+    assert [entry["message_id"] for entry in failures] == [records[0]["messageId"]]
+    assert failures[0]["level"] == "ERROR" and "NoSuchBucket" in failures[0]["exception"]
+
+
 def sizes(row: dict) -> list[tuple[int, int, str]]:
     return sorted(
         (int(o["M"]["width"]["N"]), int(o["M"]["height"]["N"]), o["M"]["format"]["S"]) for o in row["outputs"]["L"]

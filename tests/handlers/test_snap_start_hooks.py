@@ -116,3 +116,15 @@ def test_the_restored_client_does_the_work(monkeypatch, restore_hooks, aws):
     assert recorder.handler(batch, LambdaContext()) == {"batchItemFailures": []}
     assert calls == ["PutItem"]
     assert boto3.client("dynamodb").get_item(TableName="records", Key={"id": {"S": "evt-1"}})["Item"]
+
+
+def test_a_jobs_clients_made_after_a_restore_come_from_a_new_session(monkeypatch, restore_hooks, aws):
+    """A job makes its clients from ``run_once.session`` (as its docs say): after a restore that session is
+    a new one, so their credentials are resolved anew rather than the snapshot's cached ones."""
+    load("scheduled_job", monkeypatch, snap_start=True)
+    run_once = sys.modules["run_once"]
+    frozen = run_once.session
+    for hook, args, kwargs in restore_hooks:
+        hook(*args, **kwargs)
+    assert run_once.session is not frozen
+    assert run_once.session.get_component("data_loader") is frozen.get_component("data_loader")  # models kept

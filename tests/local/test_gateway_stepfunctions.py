@@ -147,3 +147,18 @@ def test_an_access_denied_message_naming_the_role_does_not_reach_the_caller(monk
 def test_a_variable_used_before_it_is_set_is_refused():
     with pytest.raises(UnsupportedTemplate):
         render('{"message": "$util.escapeJavaScript($message)"}', {}, "req-1", {})
+
+
+def test_a_message_with_quotes_stays_json(monkeypatch):
+    """Step Functions quotes names in its messages; escapeJavaScript would answer \\' (not JSON) without
+    the template's replaceAll."""
+    message = "Execution Already Exists: 'arn:aws:states:us-east-1:123456789012:execution:Saga:o-1'"
+    response = start_api_answer(monkeypatch, _Refusing("ExecutionAlreadyExists", message))
+    assert (response.status_code, json.loads(response.get_data())) == (409, {"message": message})
+
+
+def test_escape_javascript_escapes_apostrophes_unless_the_template_undoes_it():
+    document = {"name": "it's"}
+    assert render("$util.escapeJavaScript($input.path('$.name'))", document, "r") == "it\\'s"
+    undone = "$util.escapeJavaScript($input.path('$.name')).replaceAll(\"\\\\'\",\"'\")"
+    assert render(undone, document, "r") == "it's"
